@@ -1,0 +1,166 @@
+"""The library's entry points: one call per command. Nothing here prints; callers render."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler import executor, manifests, planner
+from reconciler.errors import PlanError, Severity
+from reconciler.executor import Ledger
+from reconciler.model import Campaign
+from reconciler.plan import Plan, loads
+from reconciler.runtime.base import HistoryEntry, LockOwner, Provenance, Runtime, open_runtime
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every runtime-reading command shares."""
+
+    runtime_url: str | None = None
+    actor: str | None = None
+
+
+def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
+    return manifests.load(path)
+
+
+def plan(path: str | os.PathLike[str], options: Options, *, prune: bool = False) -> Plan:
+    """A dry run: read the manifests and the runtime, and work out the operations."""
+    loaded = manifests.load(path)
+    runtime = open_runtime(options.runtime_url)
+    try:
+        return _plan(loaded, runtime, prune)
+    finally:
+        runtime.close()
+
+
+def _plan(loaded: manifests.LoadResult, runtime: Runtime, prune: bool) -> Plan:
+    state = runtime.snapshot()
+    if not loaded.ok:
+        # An invalid repository plans nothing: a campaign in a broken file would look removed.
+        return Plan(
+            runtime=runtime.url,
+            runtime_id=runtime.runtime_id(),
+            runtime_revision=state.revision,
+            errors=tuple(d for d in loaded.diagnostics if d.severity is Severity.ERROR),
+            warnings=tuple(d for d in loaded.diagnostics if d.severity is Severity.WARNING),
+        )
+    return planner.plan(
+        loaded.manifests, state, prune=prune, runtime=runtime.url, runtime_id=runtime.runtime_id()
+    )
+
+
+def apply(
+    path: str | os.PathLike[str],
+    options: Options,
+    *,
+    prune: bool = False,
+    keep_going: bool = False,
+    lock_timeout: float = 0.0,
+) -> Ledger:
+    """Plan and apply under the runtime lock. A plan with errors applies nothing."""
+    loaded = manifests.load(path)
+    runtime = open_runtime(options.runtime_url)
+    owner = LockOwner.current(f"apply {path}")
+    try:
+        with executor.hold_lock(runtime, owner, timeout=lock_timeout):
+            the_plan = _plan(loaded, runtime, prune)
+            if not the_plan.ok:
+                return Ledger(plan=the_plan)
+            return executor.execute(
+                runtime,
+                the_plan,
+                provenance(options, Path(path)),
+                owner=owner,
+                keep_going=keep_going,
+            )
+    finally:
+        runtime.close()
+
+
+def apply_saved(
+    plan_file: str | os.PathLike[str],
+    options: Options,
+    *,
+    keep_going: bool = False,
+    lock_timeout: float = 0.0,
+) -> Ledger:
+    """Apply a saved plan exactly as reviewed, or refuse it whole when the runtime moved."""
+    the_plan = load_plan(plan_file)
+    runtime = open_runtime(options.runtime_url or the_plan.runtime or None)
+    owner = LockOwner.current(f"apply {plan_file}")
+    try:
+        with executor.hold_lock(runtime, owner, timeout=lock_timeout):
+            executor.check_saved(the_plan, runtime, runtime.snapshot())
+            return executor.execute(
+                runtime,
+                the_plan,
+                provenance(options, Path.cwd()),
+                owner=owner,
+                keep_going=keep_going,
+            )
+    finally:
+        runtime.close()
+
+
+def load_plan(plan_file: str | os.PathLike[str]) -> Plan:
+    try:
+        text = Path(plan_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"cannot read plan {os.fspath(plan_file)}: {exc}") from exc
+    return loads(text, os.fspath(plan_file))
+
+
+def status(options: Options, name: str | None = None) -> list[Campaign]:
+    runtime = open_runtime(options.runtime_url)
+    try:
+        campaigns = runtime.snapshot().campaigns
+    finally:
+        runtime.close()
+    return [c for n, c in sorted(campaigns.items()) if name in (None, n)]
+
+
+def history(options: Options, name: str | None = None) -> list[HistoryEntry]:
+    runtime = open_runtime(options.runtime_url)
+    try:
+        return runtime.history(name)
+    finally:
+        runtime.close()
+
+
+def provenance(options: Options, where: Path) -> Provenance:
+    actor = (
+        options.actor
+        or os.environ.get("RECONCILER_ACTOR")
+        or os.environ.get("GITHUB_ACTOR")
+        or _user()
+    )
+    return Provenance(actor=actor, commit=git_commit(where))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def git_commit(where: Path) -> str | None:
+    """The commit checked out where the manifests live, if they are in a git work tree."""
+    folder = where if where.is_dir() else where.parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -1,0 +1,214 @@
+"""The command line: parse, make one library call, render, choose the exit code. Nothing else."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reconciler import api, render
+from reconciler.errors import ManifestError, ReconcilerError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEFAULT_PATH = "campaigns"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _UsageError(click.UsageError):
+    exit_code = EXIT_ERROR  # click's 2 means "changes" under --detailed-exitcode
+
+
+class _Group(click.Group):
+    """One top-level handler: expected errors are one line and exit 1, bugs get a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ManifestError as exc:
+            for d in exc.diagnostics:
+                click.echo(render.diagnostic_line(d), err=True)
+            ctx.exit(EXIT_ERROR)
+        except ReconcilerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except (KeyboardInterrupt, click.Abort):
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except click.UsageError as exc:
+            raise _UsageError(exc.message, exc.ctx) from None
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception:
+            click.echo(traceback.format_exc(), err=True, nl=False)
+            click.echo("reconciler hit a bug (the traceback above); please report it", err=True)
+            ctx.exit(EXIT_BUG)
+
+
+def _runtime_option(f: F) -> F:
+    return click.option(
+        "--runtime",
+        "runtime_url",
+        envvar="RECONCILER_RUNTIME",
+        metavar="URL",
+        help="Runtime URL [env RECONCILER_RUNTIME; default sqlite:///.reconciler/runtime.db].",
+    )(f)
+
+
+def _format_option(*choices: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )
+
+
+_path_argument = click.argument("path", default=DEFAULT_PATH, type=click.Path(path_type=Path))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reconciler")
+def cli() -> None:
+    """Reconcile marketing campaigns declared as YAML manifests with a campaign runtime."""
+
+
+@cli.command()
+@_path_argument
+@_format_option("text", "json")
+def validate(path: Path, fmt: str) -> None:
+    """Parse and check the manifests under PATH (default campaigns/)."""
+    result = api.validate(path)
+    click.echo(
+        render.validation_json(result) if fmt == "json" else render.validation_text(result),
+        nl=False,
+    )
+    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+@cli.command()
+@_path_argument
+@_runtime_option
+@_format_option("text", "json", "markdown")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to FILE, for `apply --plan FILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
+)
+@click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
+def plan(
+    path: Path,
+    runtime_url: str | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    prune: bool,
+) -> None:
+    """Show what apply would do (a dry run: nothing is changed)."""
+    the_plan = api.plan(path, api.Options(runtime_url), prune=prune)
+    if out is not None:
+        out.write_text(the_plan.dumps(), encoding="utf-8")
+    views = {"json": render.plan_json, "markdown": render.plan_markdown, "text": render.plan_text}
+    click.echo(views[fmt](the_plan), nl=False)
+    if not the_plan.ok:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@_runtime_option
+@_format_option("text", "json")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply a plan saved with `plan --out FILE` instead of planning anew.",
+)
+@click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="After a failed operation, go on with those that do not depend on it.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    show_default=True,
+    help="How long to wait for the runtime lock.",
+)
+@click.option("--actor", help="Who applies [default: $RECONCILER_ACTOR, $GITHUB_ACTOR, the user].")
+def apply(
+    path: Path | None,
+    runtime_url: str | None,
+    fmt: str,
+    plan_file: Path | None,
+    prune: bool,
+    keep_going: bool,
+    lock_timeout: float,
+    actor: str | None,
+) -> None:
+    """Plan and apply the manifests under PATH (default campaigns/), or a saved plan."""
+    if plan_file is not None and (path is not None or prune):
+        raise click.UsageError("--plan FILE applies a saved plan: give no PATH and no --prune")
+    options = api.Options(runtime_url, actor)
+    if plan_file is not None:
+        ledger = api.apply_saved(
+            plan_file, options, keep_going=keep_going, lock_timeout=lock_timeout
+        )
+    else:
+        ledger = api.apply(
+            path or Path(DEFAULT_PATH),
+            options,
+            prune=prune,
+            keep_going=keep_going,
+            lock_timeout=lock_timeout,
+        )
+    if fmt == "json":
+        click.echo(render.ledger_json(ledger), nl=False)
+    else:
+        click.echo(render.plan_text(ledger.plan), nl=False)
+        if ledger.plan.ok and ledger.entries:
+            click.echo("")
+            click.echo(render.ledger_text(ledger), nl=False)
+    sys.exit(EXIT_OK if ledger.ok else EXIT_ERROR)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@_runtime_option
+@_format_option("text", "json")
+def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
+    """Show the runtime state of every campaign, or of NAME."""
+    campaigns = api.status(api.Options(runtime_url), name)
+    click.echo(
+        render.status_json(campaigns) if fmt == "json" else render.status_text(campaigns), nl=False
+    )
+
+
+@cli.command()
+@click.argument("name", required=False)
+@_runtime_option
+@_format_option("text", "json")
+def history(name: str | None, runtime_url: str | None, fmt: str) -> None:
+    """Show the audit trail of every write to the runtime, or of NAME's."""
+    entries = api.history(api.Options(runtime_url), name)
+    click.echo(
+        render.history_json(entries) if fmt == "json" else render.history_text(entries), nl=False
+    )
+
+
+def main() -> None:
+    cli(prog_name="reconciler")

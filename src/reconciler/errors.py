@@ -1,0 +1,109 @@
+"""Diagnostics and the exception tree.
+
+    ReconcilerError                 an expected failure: the CLI prints one line and exits 1
+    ├── ManifestError               the repository holds invalid manifests (carries diagnostics)
+    ├── PlanError                   a saved plan cannot be read or no longer applies
+    │   └── StalePlanError          the runtime moved since the plan was made
+    ├── RuntimeBackendError         the runtime cannot be reached or understood
+    │   ├── UnknownRuntimeError     a runtime URL with an unknown scheme
+    │   ├── LockedError             another process holds the runtime's lock
+    │   └── ConflictError           a campaign's etag moved under an operation
+    └── ApplyFailed                 an apply ran and some operations failed (carries the ledger)
+
+Third-party errors (yaml, jsonschema, sqlite3) are translated into these where they are met.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """Something to tell the user about one place: a file, and where known a line and column."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    campaign: str | None = None
+    severity: Severity = Severity.ERROR
+
+    @property
+    def place(self) -> str:
+        parts = [self.file or "<runtime>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "campaign": self.campaign,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], severity: Severity) -> Diagnostic:
+        return cls(
+            message=data["message"],
+            file=data.get("file"),
+            line=data.get("line"),
+            column=data.get("column"),
+            campaign=data.get("campaign"),
+            severity=severity,
+        )
+
+
+class ReconcilerError(Exception):
+    """Base of every failure the user can act on."""
+
+
+class ManifestError(ReconcilerError):
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__(f"{len(diagnostics)} manifest error(s)")
+
+
+class PlanError(ReconcilerError):
+    pass
+
+
+class StalePlanError(PlanError):
+    pass
+
+
+class RuntimeBackendError(ReconcilerError):
+    pass
+
+
+class UnknownRuntimeError(RuntimeBackendError):
+    pass
+
+
+class LockedError(RuntimeBackendError):
+    pass
+
+
+class ConflictError(RuntimeBackendError):
+    pass
+
+
+class ApplyFailed(ReconcilerError):
+    def __init__(self, message: str, ledger: Any) -> None:
+        self.ledger = ledger
+        super().__init__(message)

@@ -1,0 +1,170 @@
+"""Apply a plan: under the runtime lock, one guarded, idempotent transaction per operation.
+
+Every operation carries the etag its campaign had when planned and an idempotency key made of the
+plan id, the campaign and the action. A run killed at any instant leaves whole operations behind;
+the same saved plan applied again replays the done ones (nothing is written twice) and does the
+rest, and a fresh plan simply no longer contains what was done.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from reconciler.errors import LockedError, ReconcilerError, StalePlanError
+from reconciler.model import Action, RuntimeState
+from reconciler.plan import Operation, Plan
+from reconciler.runtime.base import LockOwner, Provenance, Runtime, Write
+
+HEARTBEAT_SECONDS = 60.0
+
+
+class Outcome(enum.StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    campaign: str
+    action: Action
+    outcome: Outcome
+    message: str = ""
+    replayed: bool = False  # done by an earlier run of this plan; nothing was written now
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What an apply did: the plan it ran and, per operation, done, failed or skipped."""
+
+    plan: Plan
+    entries: tuple[LedgerEntry, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.plan.ok and all(e.outcome is Outcome.DONE for e in self.entries)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for e in self.entries if e.outcome is outcome)
+
+
+@contextmanager
+def hold_lock(
+    runtime: Runtime,
+    owner: LockOwner,
+    *,
+    timeout: float = 0.0,
+    poll: float = 0.25,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[None]:
+    """Hold the runtime's lock for the block, waiting up to ``timeout`` seconds for it."""
+    deadline = clock() + timeout
+    while (holder := runtime.acquire_lock(owner)) is not None:
+        if clock() >= deadline:
+            waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
+            raise LockedError(
+                f"the runtime is locked by {holder.describe()}{waited}; "
+                "try again, or wait for it with --lock-timeout SECONDS"
+            )
+        sleep(poll)
+    try:
+        yield
+    finally:
+        runtime.release_lock(owner)
+
+
+def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[str]:
+    """Refuse a saved plan that no longer applies; return the keys of its operations already done.
+
+    A plan applies to the runtime revision it was made at, or to a runtime whose every write since
+    then belongs to this very plan (an earlier run of it was interrupted): then it resumes.
+    """
+    if plan.errors:
+        raise StalePlanError(
+            "the saved plan has errors, so nothing of it can be applied; fix them and plan again"
+        )
+    current_id = runtime.runtime_id()
+    if plan.runtime_id is not None and current_id != plan.runtime_id:
+        raise StalePlanError(
+            "the saved plan was made against another runtime; nothing was applied. Plan again"
+        )
+    done = runtime.applied_keys(plan.plan_id + "/")
+    moved = state.revision - plan.runtime_revision
+    if moved == 0:
+        return done
+    if done and moved == len(done):
+        if len(done) == len(plan.operations):
+            raise StalePlanError(
+                f"the saved plan {plan.plan_id} was already applied; nothing was applied again"
+            )
+        return done
+    raise StalePlanError(
+        f"the runtime changed since the plan was made (revision {plan.runtime_revision}, "
+        f"now {state.revision}); nothing was applied. Plan again"
+    )
+
+
+def execute(
+    runtime: Runtime,
+    plan: Plan,
+    provenance: Provenance,
+    *,
+    owner: LockOwner,
+    keep_going: bool = False,
+) -> Ledger:
+    """Apply ``plan`` operation by operation. The caller holds the lock as ``owner``."""
+    entries: list[LedgerEntry] = []
+    broken: dict[str, str] = {}  # campaign -> why it did not happen
+    heartbeat = time.monotonic()
+    for op in plan.operations:
+        blocked_by = next((d for d in op.depends_on if d in broken), None)
+        if broken and not keep_going:
+            entries.append(_skipped(op, "not attempted: an earlier operation failed"))
+            broken[op.campaign] = "skipped"
+            continue
+        if blocked_by is not None:
+            entries.append(_skipped(op, f"depends on {blocked_by}, which {broken[blocked_by]}"))
+            broken[op.campaign] = "was skipped"
+            continue
+        if time.monotonic() - heartbeat > HEARTBEAT_SECONDS:
+            _renew(runtime, owner)
+            heartbeat = time.monotonic()
+        try:
+            applied = runtime.apply(_write(op, plan, provenance))
+        except ReconcilerError as exc:
+            entries.append(LedgerEntry(op.campaign, op.action, Outcome.FAILED, str(exc)))
+            broken[op.campaign] = "failed"
+            continue
+        entries.append(LedgerEntry(op.campaign, op.action, Outcome.DONE, replayed=applied.replayed))
+    return Ledger(plan=plan, entries=tuple(entries))
+
+
+def _renew(runtime: Runtime, owner: LockOwner) -> None:
+    holder = runtime.acquire_lock(owner)
+    if holder is not None:
+        raise LockedError(f"the runtime lock was lost to {holder.describe()}; stopping")
+
+
+def _skipped(op: Operation, why: str) -> LedgerEntry:
+    return LedgerEntry(op.campaign, op.action, Outcome.SKIPPED, why)
+
+
+def _write(op: Operation, plan: Plan, provenance: Provenance) -> Write:
+    return Write(
+        key=op.key(plan.plan_id),
+        action=op.action,
+        campaign=op.campaign,
+        expected_etag=op.etag,
+        provenance=provenance,
+        plan_id=plan.plan_id,
+        file=op.file,
+        spec=op.spec,
+        copied_from=op.copied_from,
+        copy_base=op.copy_base,
+        activate=op.activate,
+    )

@@ -1,0 +1,199 @@
+"""The campaign lifecycle: which operation closes the gap between a campaign and its manifest.
+
+The rules are data (``RULES``, read top to bottom, first match wins) and one pure function
+(:func:`decide`). They are a policy inside the law: ``model.ALLOWED`` says which operation may
+ever be applied in which status; the runtime enforces it, and the property tests check that no
+plan ever contains anything else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from reconciler.model import Action, Campaign, DesiredState, Kind, Run, Status
+
+__all__ = ["Action", "Change", "Decision", "Situation", "decide"]
+
+
+class Situation(enum.StrEnum):
+    """Where a campaign stands, as far as the lifecycle cares."""
+
+    ABSENT = "absent"  # not in the runtime
+    DRAFT = "draft"  # in the runtime, never activated
+    ACTIVE = "active"  # activated and running: live or scheduled
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+
+class Change(enum.StrEnum):
+    """How the manifest's spec relates to the versions the runtime holds."""
+
+    NONE = "none"  # equal to the current version, nothing staged
+    DISCARDABLE = "discardable"  # equal to the live version, but a draft version is staged
+    STAGED = "staged"  # equal to the staged draft version, which differs from the live one
+    NEW = "new"  # equal to neither
+
+
+def situation_of(campaign: Campaign | None) -> Situation:
+    if campaign is None:
+        return Situation.ABSENT
+    return {
+        Status.DRAFT: Situation.DRAFT,
+        Status.SCHEDULED: Situation.ACTIVE,
+        Status.LIVE: Situation.ACTIVE,
+        Status.STOPPING: Situation.STOPPING,
+        Status.STOPPED: Situation.STOPPED,
+        Status.COMPLETED: Situation.COMPLETED,
+    }[campaign.status]
+
+
+def change_of(campaign: Campaign | None, desired_hash: str) -> Change:
+    if campaign is None:
+        return Change.NEW
+    current = campaign.live or campaign.draft
+    staged = campaign.draft if campaign.live else None
+    if current is not None and current.hash == desired_hash:
+        return Change.DISCARDABLE if staged is not None else Change.NONE
+    if staged is not None and staged.hash == desired_hash:
+        return Change.STAGED
+    return Change.NEW
+
+
+# --- messages: each says why, and what to do instead --------------------------------------------
+
+NEW_STOPPED = (
+    "a new campaign cannot start stopped; set run: running (or remove run), "
+    "and stop it once it is live"
+)
+NEVER_LIVE_STOPPED = (
+    "a campaign that has never been live cannot be stopped; set run: running, or leave it in draft"
+)
+ONE_TIME_STOP = (
+    "only recurring and inbound campaigns can be stopped; a one-time campaign runs to completion"
+)
+ONE_TIME_MODIFY = "one-time campaigns cannot be modified once live; duplicate it with copyFrom"
+RESTART = "a stopped campaign cannot be restarted; duplicate it with copyFrom"
+COMPLETED_MODIFY = "a completed campaign cannot be changed; duplicate it with copyFrom"
+
+BACK_TO_DRAFT = (
+    "the manifest says draft, but a campaign that has been live never goes back to draft; "
+    "the live version is kept (set state: live to silence this)"
+)
+STOP_DROPS_CHANGE = "the campaign is being stopped; its spec change is not applied"
+FROZEN_OUTBOUND = (
+    "a stopped outbound campaign cannot be modified; its spec change is not applied "
+    "(duplicate it with copyFrom to send the new version)"
+)
+FROZEN_INBOUND = (
+    "the campaign is stopped; its spec change is applied when it resumes (run: running)"
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the transition table. ``None`` in a field matches anything."""
+
+    situation: Situation
+    outcome: Action | str | None  # an action, a refusal message, or None for "no change"
+    kind: Kind | None = None
+    state: DesiredState | None = None
+    run: Run | None = None
+    change: frozenset[Change] | None = None
+    copy: bool | None = None
+    warning: str | None = None
+
+    def matches(
+        self,
+        situation: Situation,
+        kind: Kind,
+        state: DesiredState,
+        run: Run,
+        change: Change,
+        copy: bool,
+    ) -> bool:
+        return (
+            self.situation is situation
+            and self.kind in (None, kind)
+            and self.state in (None, state)
+            and self.run in (None, run)
+            and (self.change is None or change in self.change)
+            and self.copy in (None, copy)
+        )
+
+
+S, K, D, R = Situation, Kind, DesiredState, Run
+ANY_CHANGE = frozenset({Change.DISCARDABLE, Change.STAGED, Change.NEW})
+DIFFERS_FROM_LIVE = frozenset({Change.STAGED, Change.NEW})
+LIVE_SPEC_RULES: tuple[tuple[DesiredState, frozenset[Change], Action | None, str | None], ...] = (
+    # state, change, outcome, warning: what a running recurring or inbound campaign does
+    (D.LIVE, frozenset({Change.NONE}), None, None),
+    (D.LIVE, frozenset({Change.DISCARDABLE}), Action.DISCARD, None),
+    (D.LIVE, DIFFERS_FROM_LIVE, Action.REPLACE, None),
+    (D.DRAFT, frozenset({Change.NONE}), None, BACK_TO_DRAFT),
+    (D.DRAFT, frozenset({Change.DISCARDABLE}), Action.DISCARD, None),
+    (D.DRAFT, frozenset({Change.STAGED}), None, None),
+    (D.DRAFT, frozenset({Change.NEW}), Action.UPDATE, None),
+)
+
+RULES: tuple[Rule, ...] = (
+    # not in the runtime yet
+    Rule(S.ABSENT, NEW_STOPPED, run=R.STOPPED),
+    Rule(S.ABSENT, Action.COPY, copy=True),
+    Rule(S.ABSENT, Action.CREATE, state=D.DRAFT),
+    Rule(S.ABSENT, Action.ACTIVATE, state=D.LIVE),
+    # a draft that was never activated
+    Rule(S.DRAFT, NEVER_LIVE_STOPPED, run=R.STOPPED),
+    Rule(S.DRAFT, Action.ACTIVATE, state=D.LIVE),
+    Rule(S.DRAFT, None, state=D.DRAFT, change=frozenset({Change.NONE})),
+    Rule(S.DRAFT, Action.UPDATE, state=D.DRAFT),
+    # completed: nothing more can happen to it
+    Rule(S.COMPLETED, COMPLETED_MODIFY, change=DIFFERS_FROM_LIVE),
+    Rule(S.COMPLETED, None),
+    # live or scheduled, one-time: it runs as it is
+    Rule(S.ACTIVE, ONE_TIME_STOP, kind=K.ONE_TIME, run=R.STOPPED),
+    Rule(S.ACTIVE, ONE_TIME_MODIFY, kind=K.ONE_TIME, change=DIFFERS_FROM_LIVE),
+    Rule(S.ACTIVE, None, kind=K.ONE_TIME, state=D.DRAFT, warning=BACK_TO_DRAFT),
+    Rule(S.ACTIVE, None, kind=K.ONE_TIME),
+    # live or scheduled, recurring or inbound: stop, or stage, replace and discard versions
+    Rule(S.ACTIVE, Action.STOP, run=R.STOPPED, change=DIFFERS_FROM_LIVE, warning=STOP_DROPS_CHANGE),
+    Rule(S.ACTIVE, Action.STOP, run=R.STOPPED),
+    *(Rule(S.ACTIVE, out, state=st, change=ch, warning=w) for st, ch, out, w in LIVE_SPEC_RULES),
+    # stopping or stopped: the spec is frozen; inbound campaigns resume, outbound ones are final
+    Rule(S.STOPPED, Action.RESUME, kind=K.INBOUND, run=R.RUNNING),
+    Rule(S.STOPPED, RESTART, run=R.RUNNING),
+    Rule(S.STOPPING, RESTART, run=R.RUNNING),
+    Rule(S.STOPPED, None, kind=K.INBOUND, change=DIFFERS_FROM_LIVE, warning=FROZEN_INBOUND),
+    Rule(S.STOPPED, None, change=DIFFERS_FROM_LIVE, warning=FROZEN_OUTBOUND),
+    Rule(S.STOPPING, None, change=DIFFERS_FROM_LIVE, warning=FROZEN_OUTBOUND),
+    Rule(S.STOPPED, None),
+    Rule(S.STOPPING, None),
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action | None = None
+    refusal: str | None = None
+    warning: str | None = None
+
+
+def decide(
+    campaign: Campaign | None,
+    *,
+    kind: Kind,
+    state: DesiredState,
+    run: Run,
+    desired_hash: str,
+    copy: bool = False,
+) -> Decision:
+    """The one operation (or refusal, or nothing) that brings ``campaign`` to its manifest."""
+    situation = situation_of(campaign)
+    change = change_of(campaign, desired_hash)
+    for rule in RULES:
+        if rule.matches(situation, kind, state, run, change, copy):
+            if isinstance(rule.outcome, str) and not isinstance(rule.outcome, Action):
+                return Decision(refusal=rule.outcome)
+            return Decision(action=rule.outcome, warning=rule.warning)
+    raise AssertionError(f"no lifecycle rule for {situation}/{kind}/{state}/{run}/{change}")

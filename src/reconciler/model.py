@@ -1,0 +1,272 @@
+"""The nouns of the reconciler: manifests (desired state) and campaigns (actual state).
+
+Everything here is immutable. Specs are plain JSON-shaped mappings; they are never mutated after
+construction, and :func:`spec_hash` gives the identity used everywhere a spec is compared.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: What the reconciler writes into ``Version.origin`` for the versions it applies. Any other origin
+#: is an outside writer (a campaign console, a person), which the planner reports as drift.
+RECONCILER = "reconciler"
+
+Spec = Mapping[str, Any]
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    IN_APP = "in-app"
+    WEB = "web"
+    CODE_BASED = "code-based"
+    CONTENT_CARD = "content-card"
+
+    @property
+    def inbound(self) -> bool:
+        return self in INBOUND_CHANNELS
+
+
+INBOUND_CHANNELS = frozenset(
+    {Channel.IN_APP, Channel.WEB, Channel.CODE_BASED, Channel.CONTENT_CARD}
+)
+
+
+class Kind(enum.StrEnum):
+    ONE_TIME = "one-time"
+    RECURRING = "recurring"
+    INBOUND = "inbound"
+
+    @property
+    def modifiable_when_live(self) -> bool:
+        """Only recurring and inbound campaigns may change (or stop) once they have been live."""
+        return self is not Kind.ONE_TIME
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+    @property
+    def activated(self) -> bool:
+        """A scheduled campaign is as live as a live one: it has been activated."""
+        return self is not Status.DRAFT
+
+
+class DesiredState(enum.StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+
+
+class Run(enum.StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    ACTIVATE = "activate"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DISCARD = "discard"
+    STOP = "stop"
+    RESUME = "resume"
+    COPY = "copy"
+
+
+_MODIFIABLE = frozenset({Kind.RECURRING, Kind.INBOUND})
+_EVERY = frozenset(Kind)
+_ACTIVE = (Status.LIVE, Status.SCHEDULED)
+
+# The lifecycle's law: which operation may be applied to a campaign in which status (None: not in
+# the runtime), for which kinds. The planner's rules are one policy inside it; the runtime refuses
+# anything outside it, as a campaign platform would.
+ALLOWED: Mapping[Action, Mapping[Status | None, frozenset[Kind]]] = {
+    Action.CREATE: {None: _EVERY},
+    Action.COPY: {None: _EVERY},
+    Action.ACTIVATE: {None: _EVERY, Status.DRAFT: _EVERY},
+    Action.UPDATE: {Status.DRAFT: _EVERY, **dict.fromkeys(_ACTIVE, _MODIFIABLE)},
+    Action.REPLACE: dict.fromkeys(_ACTIVE, _MODIFIABLE),
+    Action.DISCARD: dict.fromkeys(_ACTIVE, _MODIFIABLE),
+    Action.STOP: dict.fromkeys(_ACTIVE, _MODIFIABLE),
+    Action.RESUME: {Status.STOPPED: frozenset({Kind.INBOUND})},
+}
+
+
+def allowed(action: Action, status: Status | None, kind: Kind) -> bool:
+    return kind in ALLOWED[action].get(status, frozenset())
+
+
+def kind_of(spec: Spec) -> Kind:
+    """The kind follows from the spec: inbound channel, else recurring schedule, else one-time."""
+    if Channel(spec["channel"]).inbound:
+        return Kind.INBOUND
+    schedule = spec.get("schedule") or {}
+    return Kind.RECURRING if "recurring" in schedule else Kind.ONE_TIME
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation used for hashing and for storing specs: sorted keys, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def spec_hash(spec: Spec) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+
+
+def overlay(base: Spec, top: Spec) -> dict[str, Any]:
+    """``top`` laid over ``base``: mappings merged key by key, lists and scalars replaced."""
+    merged: dict[str, Any] = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = overlay(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One campaign document, as read from the repository.
+
+    ``spec`` is the versioned part of the campaign: the manifest's ``spec`` without the lifecycle
+    controls ``state``, ``run`` and ``copyFrom``. With ``copy_from`` it may be partial.
+    """
+
+    name: str
+    file: str
+    position: Position  # where the document starts
+    state: DesiredState
+    run: Run
+    spec: Spec
+    copy_from: str | None = None
+    title: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    #: positions of the keys the planner may need to point at, by dotted path ("spec.state")
+    positions: Mapping[str, Position] = field(default_factory=dict)
+    #: identity of the whole document; a saved plan records it per operation
+    hash: str = ""
+
+    def where(self, path: str) -> Position:
+        return self.positions.get(path, self.position)
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    spec: Spec
+    hash: str
+    commit: str | None
+    file: str | None
+    actor: str
+    applied_at: str
+    origin: str = RECONCILER
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "spec": self.spec,
+            "hash": self.hash,
+            "commit": self.commit,
+            "file": self.file,
+            "actor": self.actor,
+            "applied_at": self.applied_at,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Version:
+        return cls(
+            number=data["number"],
+            spec=data["spec"],
+            hash=data["hash"],
+            commit=data.get("commit"),
+            file=data.get("file"),
+            actor=data["actor"],
+            applied_at=data["applied_at"],
+            origin=data.get("origin", RECONCILER),
+        )
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One campaign as the runtime holds it."""
+
+    name: str
+    channel: Channel
+    kind: Kind
+    status: Status
+    live: Version | None  # the version that runs (or ran: kept after stop and completion)
+    draft: Version | None  # a staged draft version, at most one
+    etag: str
+    versions: int = 0  # how many versions were ever written; the next number is versions + 1
+    copied_from: str | None = None
+    #: the source's live spec at the moment of the copy: the base the copy's manifest overlays,
+    #: so that later changes to the source never flow into the copy
+    copy_base: Spec | None = None
+    managed: bool = True
+
+    @property
+    def activated(self) -> bool:
+        return self.status.activated
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "channel": self.channel.value,
+            "kind": self.kind.value,
+            "status": self.status.value,
+            "live": self.live.to_json() if self.live else None,
+            "draft": self.draft.to_json() if self.draft else None,
+            "etag": self.etag,
+            "versions": self.versions,
+            "copied_from": self.copied_from,
+            "copy_base": self.copy_base,
+            "managed": self.managed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Campaign:
+        return cls(
+            name=data["name"],
+            channel=Channel(data["channel"]),
+            kind=Kind(data["kind"]),
+            status=Status(data["status"]),
+            live=Version.from_json(data["live"]) if data.get("live") else None,
+            draft=Version.from_json(data["draft"]) if data.get("draft") else None,
+            etag=data["etag"],
+            versions=data.get("versions", 0),
+            copied_from=data.get("copied_from"),
+            copy_base=data.get("copy_base"),
+            managed=data.get("managed", True),
+        )
+
+
+@dataclass(frozen=True)
+class RuntimeState:
+    """A consistent snapshot of the runtime: every campaign at one revision."""
+
+    revision: int
+    campaigns: Mapping[str, Campaign]
+
+    def get(self, name: str) -> Campaign | None:
+        return self.campaigns.get(name)

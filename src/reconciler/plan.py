@@ -1,0 +1,200 @@
+"""Plans: immutable, self-describing lists of operations, and their saved (JSON) form.
+
+A plan holds everything ``apply`` needs: the full spec each operation writes, the etag each campaign
+must still have, and the runtime it was made against. Apply consumes only the plan, never the
+manifests, so a reviewed plan is exactly what runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import Diagnostic, PlanError, Severity
+from reconciler.lifecycle import Action
+from reconciler.model import Spec, canonical_json
+
+FORMAT_VERSION = 1
+
+#: Summary order: the order in which a person wants to read what a plan does.
+ACTION_ORDER: tuple[Action, ...] = (
+    Action.CREATE,
+    Action.ACTIVATE,
+    Action.COPY,
+    Action.UPDATE,
+    Action.REPLACE,
+    Action.DISCARD,
+    Action.STOP,
+    Action.RESUME,
+)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Operation:
+    campaign: str
+    action: Action
+    reason: str
+    file: str | None = None
+    from_version: int | None = None
+    to_version: int | None = None
+    changes: tuple[FieldChange, ...] = ()
+    #: the campaign's etag when planned; None means the campaign must not exist yet
+    etag: str | None = None
+    manifest_hash: str | None = None
+    #: the complete spec this operation writes (None for stop and discard)
+    spec: Spec | None = None
+    kind: str | None = None
+    channel: str | None = None
+    #: for copy: the source, the source spec copied, and whether the copy ends live
+    copied_from: str | None = None
+    copy_base: Spec | None = None
+    activate: bool = False
+    depends_on: tuple[str, ...] = ()
+    #: who wrote the live version when it is not the reconciler (the plan restores the manifest)
+    drift: str | None = None
+
+    def key(self, plan_id: str) -> str:
+        """The idempotency key: the same operation of the same plan is applied at most once."""
+        return f"{plan_id}/{self.campaign}/{self.action.value}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "action": self.action.value,
+            "file": self.file,
+            "reason": self.reason,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "changes": [c.to_json() for c in self.changes],
+            "etag": self.etag,
+            "manifest_hash": self.manifest_hash,
+            "kind": self.kind,
+            "channel": self.channel,
+            "spec": self.spec,
+            "copied_from": self.copied_from,
+            "copy_base": self.copy_base,
+            "activate": self.activate,
+            "depends_on": list(self.depends_on),
+            "drift": self.drift,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Operation:
+        return cls(
+            campaign=data["campaign"],
+            action=Action(data["action"]),
+            reason=data["reason"],
+            file=data.get("file"),
+            from_version=data.get("from_version"),
+            to_version=data.get("to_version"),
+            changes=tuple(
+                FieldChange(c["path"], c.get("before"), c.get("after"))
+                for c in data.get("changes", ())
+            ),
+            etag=data.get("etag"),
+            manifest_hash=data.get("manifest_hash"),
+            spec=data.get("spec"),
+            kind=data.get("kind"),
+            channel=data.get("channel"),
+            copied_from=data.get("copied_from"),
+            copy_base=data.get("copy_base"),
+            activate=bool(data.get("activate", False)),
+            depends_on=tuple(data.get("depends_on", ())),
+            drift=data.get("drift"),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    runtime: str
+    runtime_id: str | None
+    runtime_revision: int
+    operations: tuple[Operation, ...] = ()
+    unchanged: int = 0
+    errors: tuple[Diagnostic, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
+    plan_id: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.plan_id:
+            object.__setattr__(self, "plan_id", self._content_id())
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.operations)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(op.action for op in self.operations)
+        out = {action.value: counts.get(action, 0) for action in ACTION_ORDER}
+        out["unchanged"] = self.unchanged
+        out["errors"] = len(self.errors)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "plan_id": self.plan_id,
+            "runtime": self.runtime,
+            "runtime_id": self.runtime_id,
+            "runtime_revision": self.runtime_revision,
+            "summary": self.summary(),
+            "operations": [op.to_json() for op in self.operations],
+            "errors": [d.to_json() for d in self.errors],
+            "warnings": [d.to_json() for d in self.warnings],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+    def _content_id(self) -> str:
+        body = self.to_json()
+        body.pop("plan_id")
+        return "plan-" + hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
+
+
+def loads(text: str, source: str = "<plan>") -> Plan:
+    """Read a saved plan, refusing anything that is not one this version can apply."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PlanError(f"{source}: not a saved plan (invalid JSON: {exc})") from exc
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise PlanError(f"{source}: not a saved plan (no format_version)")
+    if data["format_version"] != FORMAT_VERSION:
+        raise PlanError(
+            f"{source}: plan format {data['format_version']!r} is not supported "
+            f"(this reconciler reads format {FORMAT_VERSION}); plan again"
+        )
+    try:
+        plan = Plan(
+            runtime=data["runtime"],
+            runtime_id=data.get("runtime_id"),
+            runtime_revision=data["runtime_revision"],
+            operations=tuple(Operation.from_json(o) for o in data["operations"]),
+            unchanged=data["summary"]["unchanged"],
+            errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
+            warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(f"{source}: not a saved plan (malformed: {exc!r:.80})") from exc
+    if plan.plan_id != data.get("plan_id"):
+        raise PlanError(f"{source}: the plan was edited after it was made (its id does not match)")
+    return plan

@@ -1,0 +1,421 @@
+"""Desired (manifests) x actual (a runtime snapshot) -> Plan. A pure function: no I/O, no clock.
+
+The same manifests and the same snapshot always give the same plan, byte for byte: every collection
+is walked in sorted order and nothing depends on time or on dictionary order.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import lifecycle
+from reconciler.errors import Diagnostic, Severity
+from reconciler.lifecycle import Action, Decision
+from reconciler.manifests import validate_spec
+from reconciler.model import (
+    RECONCILER,
+    Campaign,
+    DesiredState,
+    Kind,
+    Manifest,
+    RuntimeState,
+    Spec,
+    Status,
+    allowed,
+    kind_of,
+    overlay,
+    spec_hash,
+)
+from reconciler.plan import FieldChange, Operation, Plan
+
+#: the manifest field a refusal points at; anything else points at ``spec``
+REFUSAL_FIELD = {
+    lifecycle.NEW_STOPPED: "spec.run",
+    lifecycle.NEVER_LIVE_STOPPED: "spec.run",
+    lifecycle.ONE_TIME_STOP: "spec.run",
+    lifecycle.RESTART: "spec.run",
+}
+
+_MISSING: Any = object()
+
+
+def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
+    """Field-level changes; mappings are walked key by key, lists and scalars compared whole."""
+    changes: list[FieldChange] = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        where = f"{path}.{key}"
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changes.extend(diff(old, new, where))
+        elif old is _MISSING and isinstance(new, Mapping):
+            changes.extend(diff({}, new, where))
+        elif new is _MISSING and isinstance(old, Mapping):
+            changes.extend(diff(old, {}, where))
+        elif old != new:
+            changes.append(
+                FieldChange(
+                    where, None if old is _MISSING else old, None if new is _MISSING else new
+                )
+            )
+    return changes
+
+
+@dataclass
+class _Planning:
+    """The state of one planning pass, threaded through the steps below."""
+
+    state: RuntimeState
+    manifests: Mapping[str, Manifest]
+    operations: dict[str, Operation]
+    errors: list[Diagnostic]
+    warnings: list[Diagnostic]
+    #: the live spec each campaign will have once the plan is applied (None: never live)
+    live_after: dict[str, Spec | None]
+    unchanged: int = 0
+
+    def error(self, manifest: Manifest, path: str, message: str) -> None:
+        at = manifest.where(path)
+        self.errors.append(
+            Diagnostic(message, manifest.file, at.line, at.column, campaign=manifest.name)
+        )
+
+    def warn(self, manifest: Manifest, path: str, message: str) -> None:
+        at = manifest.where(path)
+        self.warnings.append(
+            Diagnostic(message, manifest.file, at.line, at.column, manifest.name, Severity.WARNING)
+        )
+
+
+def plan(
+    manifests: Sequence[Manifest],
+    state: RuntimeState,
+    *,
+    prune: bool = False,
+    runtime: str = "",
+    runtime_id: str | None = None,
+) -> Plan:
+    """The operations that make ``state`` equal to ``manifests``, with every refusal explained."""
+    by_name: dict[str, Manifest] = {}
+    for manifest in manifests:
+        by_name.setdefault(manifest.name, manifest)  # the loader already reported duplicates
+    work = _Planning(state, by_name, {}, [], [], {})
+    for name in _copy_order(work):
+        _plan_one(work, by_name[name])
+    _plan_orphans(work, prune)
+    return Plan(
+        runtime=runtime,
+        runtime_id=runtime_id,
+        runtime_revision=state.revision,
+        operations=tuple(_dependency_order(work.operations)),
+        unchanged=work.unchanged,
+        errors=tuple(sorted(work.errors, key=_diagnostic_order)),
+        warnings=tuple(sorted(work.warnings, key=_diagnostic_order)),
+    )
+
+
+def _diagnostic_order(d: Diagnostic) -> tuple[str, int, int, str, str]:
+    return (d.file or "", d.line or 0, d.column or 0, d.campaign or "", d.message)
+
+
+def _copy_order(work: _Planning) -> list[str]:
+    """Every manifest name, sources before their copies, otherwise by name. Cycles are errors."""
+    waiting_on: dict[str, str] = {}
+    for name, manifest in work.manifests.items():
+        source = manifest.copy_from
+        if source is not None and work.state.get(name) is None and source in work.manifests:
+            waiting_on[name] = source
+    copies_of: dict[str, list[str]] = {}
+    for copy, source in waiting_on.items():
+        copies_of.setdefault(source, []).append(copy)
+    ready = [name for name in work.manifests if name not in waiting_on]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for copy in copies_of.get(name, ()):
+            heapq.heappush(ready, copy)
+    for name in sorted(set(work.manifests) - set(order)):
+        cycle = [name]
+        while (nxt := waiting_on[cycle[-1]]) not in cycle:
+            cycle.append(nxt)
+        cycle.append(nxt)
+        work.error(
+            work.manifests[name],
+            "spec.copyFrom",
+            "copyFrom forms a cycle: " + " -> ".join(cycle) + "; a copy needs a source that exists",
+        )
+    return order
+
+
+def _copy_source(work: _Planning, manifest: Manifest) -> tuple[Spec | None, str | None]:
+    """The spec a new copy starts from, or an error message."""
+    source = manifest.copy_from
+    assert source is not None
+    if source == manifest.name:
+        return None, "copyFrom names the campaign itself; name another campaign"
+    if source in work.manifests:
+        if source not in work.live_after:
+            return None, f"copyFrom source {source!r} has errors; fix it first"
+        base = work.live_after[source]
+    else:
+        existing = work.state.get(source)
+        if existing is None:
+            return None, f"copyFrom names {source!r}, which does not exist"
+        base = existing.live.spec if existing.live else None
+    if base is None:
+        return None, (
+            f"copyFrom names {source!r}, which has never been live; "
+            "only a campaign that has been live can be duplicated"
+        )
+    return base, None
+
+
+def _plan_one(work: _Planning, m: Manifest) -> None:
+    campaign = work.state.get(m.name)
+    if campaign is not None and not campaign.managed:
+        work.error(
+            m,
+            "metadata.name",
+            f"campaign {m.name!r} exists in the runtime but is not managed by the reconciler; "
+            "rename the manifest",
+        )
+        return
+    copying = m.copy_from is not None and campaign is None
+    copy_base: Spec | None = None
+    if copying:
+        copy_base, problem = _copy_source(work, m)
+        if problem is not None:
+            work.error(m, "spec.copyFrom", problem)
+            return
+        desired = overlay(copy_base or {}, m.spec)
+    elif m.copy_from is not None and campaign is not None:
+        desired = overlay(campaign.copy_base or {}, m.spec)  # copying happened once, from this base
+    else:
+        desired = dict(m.spec)
+    if m.copy_from is not None:
+        problems = validate_spec(desired)
+        if problems:
+            for problem in problems:
+                work.error(m, "spec.copyFrom", f"{problem} (after copying from {m.copy_from!r})")
+            return
+    kind = kind_of(desired)
+    refusal = _identity_refusal(campaign, desired, kind)
+    digest = spec_hash(desired)
+    decision = (
+        Decision(refusal=refusal)
+        if refusal
+        else lifecycle.decide(
+            campaign, kind=kind, state=m.state, run=m.run, desired_hash=digest, copy=copying
+        )
+    )
+    drifted_by = _drift(campaign, digest)
+    if decision.refusal is not None:
+        prefix = (
+            f"live version {campaign.live.number} was changed outside the reconciler by "
+            f"{drifted_by}; "
+            if campaign and campaign.live and drifted_by
+            else ""
+        )
+        work.error(m, REFUSAL_FIELD.get(decision.refusal, "spec"), prefix + decision.refusal)
+        return
+    if decision.warning is not None:
+        work.warn(
+            m,
+            "spec.state" if decision.warning == lifecycle.BACK_TO_DRAFT else "spec",
+            decision.warning,
+        )
+    work.live_after[m.name] = _live_after(campaign, decision.action, desired, m)
+    if decision.action is None:
+        work.unchanged += 1
+        return
+    work.operations[m.name] = _operation(
+        m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by
+    )
+
+
+def _identity_refusal(campaign: Campaign | None, desired: Spec, kind: Kind) -> str | None:
+    """A campaign that has been live keeps its channel and kind for good."""
+    if campaign is None or not campaign.activated:
+        return None
+    if desired["channel"] != campaign.channel.value:
+        return (
+            f"the channel of a campaign that has been live cannot change "
+            f"({campaign.channel.value} -> {desired['channel']}); duplicate it with copyFrom"
+        )
+    if kind is not campaign.kind:
+        return (
+            f"the kind of a campaign that has been live cannot change "
+            f"({campaign.kind.value} -> {kind.value}); duplicate it with copyFrom"
+        )
+    return None
+
+
+def _drift(campaign: Campaign | None, digest: str) -> str | None:
+    live = campaign.live if campaign else None
+    if live is None or live.origin == RECONCILER or live.hash == digest:
+        return None
+    return live.actor
+
+
+def _live_after(
+    campaign: Campaign | None, action: Action | None, desired: Spec, m: Manifest
+) -> Spec | None:
+    goes_live = action in (Action.ACTIVATE, Action.REPLACE, Action.RESUME) or (
+        action is Action.COPY and m.state is DesiredState.LIVE
+    )
+    if goes_live:
+        return desired
+    return campaign.live.spec if campaign and campaign.live else None
+
+
+def _operation(
+    m: Manifest,
+    campaign: Campaign | None,
+    action: Action,
+    desired: Spec,
+    digest: str,
+    kind: Kind,
+    copy_base: Spec | None,
+    drifted_by: str | None,
+) -> Operation:
+    count = campaign.versions if campaign else 0
+    live = campaign.live if campaign else None
+    draft = campaign.draft if campaign else None
+    current = live or draft
+    promoted = draft.number if draft is not None and draft.hash == digest else count + 1
+    before_spec: Spec = current.spec if current else {}
+    after_spec: Spec = desired
+    writes_spec = True
+    versions: tuple[int | None, int | None]
+    if action in (Action.CREATE, Action.COPY):
+        versions, reason = (
+            (None, 1),
+            (
+                f"new copy of {m.copy_from}, to be {m.state.value}"
+                if action is Action.COPY
+                else "new campaign; the manifest says draft"
+            ),
+        )
+    elif action is Action.ACTIVATE:
+        versions = (draft.number if draft else None, promoted)
+        reason = (
+            "new campaign; the manifest says live"
+            if campaign is None
+            else "a draft that was never live; the manifest says live"
+        )
+    elif action is Action.UPDATE:
+        versions = (current.number if current else None, count + 1)
+        reason = (
+            f"spec changed; staged as draft version {count + 1} beside live version {live.number}, "
+            "which keeps running"
+            if live
+            else "spec of the draft changed"
+        )
+    elif action is Action.REPLACE:
+        assert live is not None
+        versions = (live.number, promoted)
+        if drifted_by is not None:
+            reason = (
+                f"drift: live version {live.number} was written outside the reconciler by "
+                f"{drifted_by}; the manifest's spec is restored"
+            )
+        elif draft is not None and draft.hash == digest:
+            reason = f"the staged draft version {draft.number} replaces live version {live.number}"
+        else:
+            reason = f"spec changed; the new version replaces live version {live.number}"
+    elif action is Action.DISCARD:
+        assert live is not None and draft is not None
+        versions, writes_spec = (draft.number, live.number), False
+        before_spec, after_spec = draft.spec, live.spec
+        reason = (
+            f"the manifest matches live version {live.number} again; "
+            f"staged draft version {draft.number} is discarded"
+        )
+    elif action is Action.STOP:
+        assert live is not None
+        versions, writes_spec = (live.number, live.number), False
+        before_spec = after_spec = live.spec
+        reason = "the manifest says run: stopped; the next sending is cancelled"
+    else:  # RESUME
+        assert live is not None
+        versions = (live.number, live.number if live.hash == digest else promoted)
+        reason = "the manifest says run: running"
+    return Operation(
+        campaign=m.name,
+        action=action,
+        reason=reason,
+        file=m.file,
+        from_version=versions[0],
+        to_version=versions[1],
+        changes=tuple(diff(before_spec, after_spec)),
+        etag=campaign.etag if campaign else None,
+        manifest_hash=m.hash,
+        spec=desired if writes_spec else None,
+        kind=kind.value,
+        channel=str(desired["channel"]),
+        copied_from=m.copy_from if action is Action.COPY else None,
+        copy_base=copy_base if action is Action.COPY else None,
+        activate=action is Action.COPY and m.state is DesiredState.LIVE,
+        depends_on=(m.copy_from,) if action is Action.COPY and m.copy_from else (),
+        drift=drifted_by,
+    )
+
+
+def _plan_orphans(work: _Planning, prune: bool) -> None:
+    for name, campaign in sorted(work.state.campaigns.items()):
+        if not campaign.managed or name in work.manifests:
+            continue
+        can_stop = allowed(Action.STOP, campaign.status, campaign.kind)
+        if prune and can_stop:
+            assert campaign.live is not None
+            work.operations[name] = Operation(
+                campaign=name,
+                action=Action.STOP,
+                reason="its manifest was removed; --prune stops it",
+                from_version=campaign.live.number,
+                to_version=campaign.live.number,
+                etag=campaign.etag,
+                kind=campaign.kind.value,
+                channel=campaign.channel.value,
+            )
+            continue
+        if prune:
+            message = (
+                f"campaign {name!r} has no manifest and cannot be stopped "
+                f"(a {campaign.kind.value} campaign that is {campaign.status.value}); "
+                "it is left as it is"
+            )
+        elif can_stop:
+            message = (
+                f"campaign {name!r} has no manifest; it is left running "
+                "(plan with --prune to stop it)"
+            )
+        elif campaign.status is Status.DRAFT or not campaign.activated:
+            message = f"campaign {name!r} has no manifest; the draft is left as it is"
+        else:
+            message = f"campaign {name!r} has no manifest; it is left as it is"
+        work.warnings.append(Diagnostic(message, campaign=name, severity=Severity.WARNING))
+
+
+def _dependency_order(operations: Mapping[str, Operation]) -> Iterable[Operation]:
+    """Every operation after those it depends on (a copy after its source), otherwise by name."""
+    blocked: dict[str, set[str]] = {
+        name: {d for d in op.depends_on if d in operations} for name, op in operations.items()
+    }
+    dependents: dict[str, list[str]] = {}
+    for name, deps in blocked.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(name)
+    ready = [name for name, deps in blocked.items() if not deps]
+    heapq.heapify(ready)
+    while ready:
+        name = heapq.heappop(ready)
+        yield operations[name]
+        for dependent in dependents.get(name, ()):
+            blocked[dependent].discard(name)
+            if not blocked[dependent]:
+                heapq.heappush(ready, dependent)

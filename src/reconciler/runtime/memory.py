@@ -1,0 +1,114 @@
+"""An in-process runtime for tests: ``memory://`` is new and empty, ``memory://NAME`` is shared by
+every opener of that name in the process."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from reconciler.model import Campaign, RuntimeState
+from reconciler.runtime.base import (
+    REGISTRY,
+    Applied,
+    Clock,
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    Write,
+    timestamp,
+    transition,
+)
+
+
+@dataclass
+class _Store:
+    runtime_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    revision: int = 0
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
+    history: list[HistoryEntry] = field(default_factory=list)
+    applied: dict[str, int] = field(default_factory=dict)
+    lock: LockInfo | None = None
+    mutex: threading.Lock = field(default_factory=threading.Lock)
+
+
+_NAMED: dict[str, _Store] = {}
+
+
+class MemoryRuntime:
+    def __init__(self, url: str, clock: Clock) -> None:
+        self.url = url
+        self._clock = clock
+        name = url.removeprefix("memory://")
+        self._store = _NAMED.setdefault(name, _Store()) if name else _Store()
+
+    def runtime_id(self) -> str | None:
+        return self._store.runtime_id
+
+    def snapshot(self) -> RuntimeState:
+        with self._store.mutex:
+            return RuntimeState(self._store.revision, dict(self._store.campaigns))
+
+    def apply(self, write: Write) -> Applied:
+        store = self._store
+        with store.mutex:
+            before = store.campaigns.get(write.campaign)
+            if write.key in store.applied:
+                assert before is not None
+                return Applied(campaign=before, revision=store.revision, replayed=True)
+            revision = store.revision + 1
+            now = self._clock()
+            after = transition(before, write, etag=str(revision), now=now)
+            store.campaigns[after.name] = after
+            store.revision = revision
+            store.applied[write.key] = revision
+            store.history.append(
+                HistoryEntry(
+                    seq=len(store.history) + 1,
+                    revision=revision,
+                    at=timestamp(now),
+                    actor=write.provenance.actor,
+                    commit=write.provenance.commit,
+                    plan_id=write.plan_id,
+                    operation=write.action.value,
+                    campaign=write.campaign,
+                    before=before.to_json() if before else None,
+                    after=after.to_json(),
+                )
+            )
+            return Applied(campaign=after, revision=revision)
+
+    def applied_keys(self, prefix: str) -> frozenset[str]:
+        with self._store.mutex:
+            return frozenset(k for k in self._store.applied if k.startswith(prefix))
+
+    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+        with self._store.mutex:
+            return [e for e in self._store.history if campaign in (None, e.campaign)]
+
+    def acquire_lock(self, owner: LockOwner, ttl: float = 300.0) -> LockInfo | None:
+        now = self._clock()
+        with self._store.mutex:
+            held = self._store.lock
+            if held is not None and held.holder != owner and held.expires > timestamp(now):
+                return held
+            self._store.lock = LockInfo(
+                holder=owner,
+                acquired=timestamp(now),
+                expires=timestamp(now + timedelta(seconds=ttl)),
+            )
+            return None
+
+    def release_lock(self, owner: LockOwner) -> None:
+        with self._store.mutex:
+            if self._store.lock is not None and self._store.lock.holder == owner:
+                self._store.lock = None
+
+    def close(self) -> None:
+        pass
+
+
+@REGISTRY.register("memory", "memory://[NAME]")
+def _open(url: str, clock: Clock) -> MemoryRuntime:
+    return MemoryRuntime(url, clock)

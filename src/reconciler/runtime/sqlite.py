@@ -1,0 +1,307 @@
+"""The embedded runtime: one SQLite file in WAL mode, one transaction per operation.
+
+Each operation's transaction writes the campaign, bumps the revision, appends the history entry and
+records the idempotency key together, so a process killed at any instant leaves either all of an
+operation or none of it. The history table refuses updates and deletes (triggers): append-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import RuntimeBackendError
+from reconciler.model import Campaign, RuntimeState, canonical_json
+from reconciler.runtime.base import (
+    REGISTRY,
+    Applied,
+    Clock,
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    Write,
+    timestamp,
+    transition,
+)
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS campaigns (
+    name TEXT PRIMARY KEY, etag TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    revision INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    git_commit TEXT,
+    plan_id TEXT,
+    operation TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX IF NOT EXISTS history_by_campaign ON history (campaign, seq);
+CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
+    BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
+    BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TABLE IF NOT EXISTS applied (key TEXT PRIMARY KEY, revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, reason TEXT NOT NULL,
+    acquired TEXT NOT NULL, expires TEXT NOT NULL
+);
+"""
+
+
+def _path_of(url: str) -> Path:
+    # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
+    rest = url.removeprefix("sqlite://")
+    if not rest.startswith("/") or rest == "/":
+        raise RuntimeBackendError(
+            f"invalid SQLite runtime URL {url!r:.100}: expected sqlite:///PATH "
+            "(relative) or sqlite:////PATH (absolute)"
+        )
+    return Path(rest[1:])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SQLiteRuntime:
+    def __init__(self, url: str, clock: Clock) -> None:
+        self.url = url
+        self.path = _path_of(url)
+        self._clock = clock
+        self._db: sqlite3.Connection | None = None
+
+    # --- connection -----------------------------------------------------------------------------
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        if not create and not self.path.exists():
+            return None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+            if create:
+                with _transaction(db):
+                    _create_schema(db)
+            else:
+                _revision(db)  # fails here, translated, when the file is not a runtime
+        except (sqlite3.Error, OSError) as exc:
+            raise RuntimeBackendError(f"cannot open runtime {self.url}: {exc}") from exc
+        self._db = db
+        return db
+
+    def _write_db(self) -> sqlite3.Connection:
+        db = self._connect(create=True)
+        assert db is not None
+        return db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def runtime_id(self) -> str | None:
+        db = self._connect(create=False)
+        if db is None:
+            return None
+        row = db.execute("SELECT value FROM meta WHERE key = 'runtime_id'").fetchone()
+        return row[0] if row else None
+
+    def snapshot(self) -> RuntimeState:
+        db = self._connect(create=False)
+        if db is None:
+            return RuntimeState(revision=0, campaigns={})
+        try:
+            with _transaction(db, "BEGIN"):
+                revision = _revision(db)
+                rows = db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
+        except sqlite3.Error as exc:
+            raise RuntimeBackendError(f"cannot read runtime {self.url}: {exc}") from exc
+        campaigns = {c.name: c for c in (Campaign.from_json(json.loads(r[0])) for r in rows)}
+        return RuntimeState(revision=revision, campaigns=campaigns)
+
+    def applied_keys(self, prefix: str) -> frozenset[str]:
+        db = self._connect(create=False)
+        if db is None:
+            return frozenset()
+        rows = db.execute(
+            "SELECT key FROM applied WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+        db = self._connect(create=False)
+        if db is None:
+            return []
+        query = "SELECT * FROM history"
+        args: tuple[Any, ...] = ()
+        if campaign is not None:
+            query += " WHERE campaign = ?"
+            args = (campaign,)
+        rows = db.execute(query + " ORDER BY seq", args).fetchall()
+        return [
+            HistoryEntry(
+                seq=r[0],
+                revision=r[1],
+                at=r[2],
+                actor=r[3],
+                commit=r[4],
+                plan_id=r[5],
+                operation=r[6],
+                campaign=r[7],
+                before=json.loads(r[8]) if r[8] else None,
+                after=json.loads(r[9]) if r[9] else None,
+            )
+            for r in rows
+        ]
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def apply(self, write: Write) -> Applied:
+        db = self._write_db()
+        try:
+            with _transaction(db, "BEGIN IMMEDIATE"):
+                revision = _revision(db)
+                row = db.execute(
+                    "SELECT data FROM campaigns WHERE name = ?", (write.campaign,)
+                ).fetchone()
+                before = Campaign.from_json(json.loads(row[0])) if row else None
+                if db.execute("SELECT 1 FROM applied WHERE key = ?", (write.key,)).fetchone():
+                    assert before is not None
+                    return Applied(campaign=before, revision=revision, replayed=True)
+                revision += 1
+                now = self._clock()
+                after = transition(before, write, etag=str(revision), now=now)
+                data = canonical_json(after.to_json())
+                db.execute(
+                    "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
+                    (after.name, after.etag, data),
+                )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
+                db.execute(
+                    "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
+                    "campaign, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        revision,
+                        timestamp(now),
+                        write.provenance.actor,
+                        write.provenance.commit,
+                        write.plan_id,
+                        write.action.value,
+                        write.campaign,
+                        canonical_json(before.to_json()) if before else None,
+                        data,
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO applied (key, revision) VALUES (?, ?)", (write.key, revision)
+                )
+                return Applied(campaign=after, revision=revision)
+        except sqlite3.Error as exc:
+            raise RuntimeBackendError(f"runtime {self.url}: {exc}") from exc
+
+    def acquire_lock(self, owner: LockOwner, ttl: float = 300.0) -> LockInfo | None:
+        db = self._write_db()
+        now = self._clock()
+        with _transaction(db, "BEGIN IMMEDIATE"):
+            row = db.execute(
+                "SELECT owner, pid, host, reason, acquired, expires FROM lock WHERE id = 1"
+            ).fetchone()
+            if row is not None:
+                holder = LockOwner(owner=row[0], pid=row[1], host=row[2], reason=row[3])
+                ours = holder.owner == owner.owner
+                expired = row[5] <= timestamp(now)
+                dead = holder.host == owner.host and not _pid_alive(holder.pid)
+                if not (ours or expired or dead):
+                    return LockInfo(holder=holder, acquired=row[4], expires=row[5])
+            db.execute(
+                "INSERT OR REPLACE INTO lock (id, owner, pid, host, reason, acquired, expires) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?)",
+                (
+                    owner.owner,
+                    owner.pid,
+                    owner.host,
+                    owner.reason,
+                    timestamp(now),
+                    timestamp(now + timedelta(seconds=ttl)),
+                ),
+            )
+        return None
+
+    def release_lock(self, owner: LockOwner) -> None:
+        db = self._connect(create=False)
+        if db is None:
+            return
+        with _transaction(db, "BEGIN IMMEDIATE"):
+            db.execute("DELETE FROM lock WHERE id = 1 AND owner = ?", (owner.owner,))
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    for statement in _statements(SCHEMA):
+        db.execute(statement)
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', '0')")
+    db.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('runtime_id', ?)", (uuid.uuid4().hex,)
+    )
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split the schema script into statements (a trigger's body holds a ';' of its own)."""
+    buffer = ""
+    for line in script.strip().splitlines():
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+
+
+def _revision(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+    return int(row[0]) if row else 0
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    db.execute(begin)
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+@REGISTRY.register("sqlite", "sqlite:///PATH")
+def _open(url: str, clock: Clock) -> SQLiteRuntime:
+    return SQLiteRuntime(url, clock)

@@ -87,18 +87,14 @@ def plan_text(plan: Plan) -> str:
         if op.drift:
             lines.append(f"      # drift: changed outside the reconciler by {op.drift}")
         lines.extend(f"      {change_line(c)}" for c in op.changes)
-    lines.extend(_diagnostics("Warnings", plan.warnings))
-    lines.extend(_diagnostics("Errors", plan.errors))
+    for title, items in (("Warnings", plan.warnings), ("Errors", plan.errors)):
+        if items:
+            lines += [*([""] if lines else []), f"{title}:"]
+            lines += [f"  {diagnostic_line(d)}" for d in items]
     if lines:
         lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"
-
-
-def _diagnostics(title: str, items: Sequence[Diagnostic]) -> list[str]:
-    if not items:
-        return []
-    return ["", f"{title}:", *(f"  {diagnostic_line(d)}" for d in items)]
 
 
 def plan_markdown(plan: Plan) -> str:

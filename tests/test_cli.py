@@ -1,0 +1,266 @@
+"""The command line, through click's runner: the exact text a user sees, and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+WEEKLY = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata:
+  name: weekly
+spec:
+  state: {state}
+  run: {run}
+  channel: email
+  audience: {{segment: subscribers}}
+  content: {{subject: "{subject}", body: "Hello"}}
+  schedule:
+    recurring: {{every: week, on: [mon], at: "09:00"}}
+"""
+
+ONCE = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata:
+  name: launch
+spec:
+  state: live
+  channel: sms
+  audience: {segment: everyone}
+  content: {text: "We are live"}
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_RUNTIME", "sqlite:///.reconciler/runtime.db")
+    monkeypatch.setenv("RECONCILER_ACTOR", "tester")
+    monkeypatch.delenv("GITHUB_ACTOR", raising=False)
+    (tmp_path / "campaigns").mkdir()
+    return tmp_path
+
+
+def write(repo: Path, name: str, text: str) -> None:
+    (repo / "campaigns" / name).write_text(text)
+
+
+def weekly(state: str = "live", run: str = "running", subject: str = "Week") -> str:
+    return WEEKLY.format(state=state, run=run, subject=subject)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_plan_apply_replan(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    write(repo, "launch.yaml", ONCE)
+    result = run("plan")
+    assert result.exit_code == 0
+    assert result.output == (
+        "  + activate launch  v1\n"
+        "      # new campaign; the manifest says live\n"
+        '      + spec.audience.segment: "everyone"\n'
+        '      + spec.channel: "sms"\n'
+        '      + spec.content.text: "We are live"\n'
+        "  + activate weekly  v1\n"
+        "      # new campaign; the manifest says live\n"
+        '      + spec.audience.segment: "subscribers"\n'
+        '      + spec.channel: "email"\n'
+        '      + spec.content.body: "Hello"\n'
+        '      + spec.content.subject: "Week"\n'
+        '      + spec.schedule.recurring.at: "09:00"\n'
+        '      + spec.schedule.recurring.every: "week"\n'
+        '      + spec.schedule.recurring.on: ["mon"]\n'
+        "\n"
+        "Plan: 2 to activate; 0 unchanged.\n"
+    )
+    assert not (repo / ".reconciler").exists()  # plan changes nothing, not even a file
+    result = run("apply")
+    assert result.exit_code == 0
+    assert result.output.endswith(
+        "  done    activate launch\n  done    activate weekly\nApply: 2 done, 0 failed, 0 skipped.\n"
+    )
+    result = run("plan", "--detailed-exitcode")
+    assert (result.exit_code, result.output) == (0, "No changes. 2 unchanged.\n")
+
+
+def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    assert run("apply").exit_code == 0
+    write(repo, "weekly.yaml", weekly(subject="Weekly news"))
+    result = run("plan", "--detailed-exitcode")
+    assert (result.exit_code, result.output) == (
+        2,
+        "-/+ replace  weekly  v1 -> v2\n"
+        "      # spec changed; the new version replaces live version 1\n"
+        '      ~ spec.content.subject: "Week" -> "Weekly news"\n'
+        "\n"
+        "Plan: 1 to replace; 0 unchanged.\n",
+    )
+    assert run("apply").exit_code == 0
+    write(repo, "weekly.yaml", weekly(subject="Weekly news", run="stopped"))
+    result = run("apply")
+    assert result.exit_code == 0
+    assert result.output.startswith(
+        "  - stop     weekly  v2\n"
+        "      # the manifest says run: stopped; the next sending is cancelled\n"
+    )
+    status = json.loads(run("status", "--format", "json").output)
+    assert status["campaigns"][0] | {"etag": None, "live": None, "draft": None} == {
+        "name": "weekly",
+        "status": "stopped",
+        "kind": "recurring",
+        "channel": "email",
+        "live_version": 2,
+        "draft_version": None,
+        "copied_from": None,
+        "managed": True,
+        "etag": None,
+        "live": None,
+        "draft": None,
+    }
+    write(repo, "weekly.yaml", weekly(subject="Weekly news"))
+    result = run("plan")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Errors:\n"
+        "  campaigns/weekly.yaml:7:8: a stopped campaign cannot be restarted; "
+        "duplicate it with copyFrom\n"
+        "\n"
+        "Nothing can be applied. 0 unchanged, 1 error.\n"
+    )
+
+
+def test_invalid_manifest_applies_nothing(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    write(repo, "bad.yaml", weekly().replace("name: weekly", "name: other").replace(
+        "state: live", "state: paused"))  # fmt: skip
+    result = run("apply")
+    assert result.exit_code == 1
+    assert "campaigns/bad.yaml:6:10: spec.state: 'paused' is not one of ['draft', 'live']" in (
+        result.output
+    )
+    assert result.output.endswith("Nothing can be applied. 0 unchanged, 1 error.\n")
+    assert run("status").output == "No campaigns in the runtime.\n"
+
+
+def test_validate(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    assert (run("validate").exit_code, run("validate").output) == (
+        0,
+        "Valid: 1 campaign in 1 file.\n",
+    )
+    write(repo, "dup.yaml", weekly())
+    result = run("validate")
+    assert result.exit_code == 1
+    assert result.output == (
+        "campaigns/weekly.yaml:4:9: duplicate campaign name 'weekly': first defined at "
+        "campaigns/dup.yaml:4:9\n"
+        "Invalid: 1 error in 2 files.\n"
+    )
+
+
+def test_saved_plan_applies_once(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    saved = json.loads((repo / "plan.json").read_text())
+    assert [op["action"] for op in saved["operations"]] == ["activate"]
+    assert saved["summary"]["activate"] == 1 and saved["runtime_revision"] == 0
+    result = run("apply", "--plan", "plan.json")
+    assert result.exit_code == 0, result.output
+    result = run("apply", "--plan", "plan.json")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the saved plan plan-")
+    assert result.output.endswith(" was already applied; nothing was applied again\n")
+
+
+def test_saved_plan_is_refused_when_the_runtime_moved(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    write(repo, "launch.yaml", ONCE)
+    assert run("apply").exit_code == 0
+    result = run("apply", "--plan", "plan.json")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: the runtime changed since the plan was made (revision 0, now 2); nothing was "
+        "applied. Plan again\n",
+    )
+
+
+def test_plan_json_has_the_design_fields(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    body = json.loads(run("plan", "--format", "json").output)
+    assert set(body) >= {
+        "format_version", "runtime_revision", "summary", "operations", "errors", "warnings",
+    }  # fmt: skip
+    op = body["operations"][0]
+    assert set(op) >= {
+        "campaign", "action", "file", "reason", "from_version", "to_version", "changes",
+    }  # fmt: skip
+    assert op["file"] == "campaigns/weekly.yaml"
+    assert op["changes"][0] == {"path": "spec.audience.segment", "before": None, "after": "subscribers"}
+
+
+def test_markdown_plan(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    out = run("plan", "--format", "markdown").output
+    assert out.startswith(
+        "### reconciler plan\n\n**Plan: 1 to activate; 0 unchanged.**\n\n"
+        "| | action | campaign | version | why |\n| --- | --- | --- | --- | --- |\n"
+        "| `+` | activate | `weekly` | v1 | new campaign; the manifest says live |\n"
+    )
+
+
+def test_history_and_status_of_an_absent_runtime(repo: Path) -> None:
+    assert run("status").output == "No campaigns in the runtime.\n"
+    assert run("history").output == "No history yet.\n"
+    assert json.loads(run("status", "--format", "json").output) == {"campaigns": []}
+    assert not (repo / ".reconciler").exists()
+    write(repo, "weekly.yaml", weekly())
+    run("apply")
+    lines = run("history", "weekly").output.splitlines()
+    assert lines[0].split() == ["REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT"]
+    assert lines[1].split()[2:] == ["tester", "activate", "weekly", "v1", "-"]
+
+
+def test_unknown_runtime_scheme(repo: Path) -> None:
+    result = run("status", "--runtime", "postgres://db/x")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: unknown runtime URL 'postgres://db/x'; known kinds: memory://[NAME], "
+        "sqlite:///PATH\n",
+    )
+
+
+def test_usage_errors_exit_1_not_2(repo: Path) -> None:
+    result = run("apply", "campaigns", "--plan", "x.json")
+    assert result.exit_code == 1
+    assert "--plan FILE applies a saved plan: give no PATH and no --prune" in result.output
+
+
+def test_missing_path(repo: Path) -> None:
+    result = run("validate", "nowhere")
+    assert result.exit_code == 1
+    assert result.output == "nowhere: no such file or directory\nInvalid: 1 error in 0 files.\n"
+
+
+def test_the_readme_quick_start_on_the_example_campaigns(repo: Path) -> None:
+    shutil.rmtree(repo / "campaigns")
+    shutil.copytree(REPO / "campaigns", repo / "campaigns")
+    result = run("plan")
+    assert result.exit_code == 0
+    assert result.output.endswith("Plan: 1 to create, 9 to activate, 1 to copy; 0 unchanged.\n")
+    assert run("apply").exit_code == 0
+    assert run("plan").output == "No changes. 11 unchanged.\n"

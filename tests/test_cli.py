@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,9 @@ def test_plan_apply_replan(repo: Path) -> None:
     result = run("apply")
     assert result.exit_code == 0
     assert result.output.endswith(
-        "  done    activate launch\n  done    activate weekly\nApply: 2 done, 0 failed, 0 skipped.\n"
+        "  done    activate launch\n"
+        "  done    activate weekly\n"
+        "Apply: 2 done, 0 failed, 0 skipped.\n"
     )
     result = run("plan", "--detailed-exitcode")
     assert (result.exit_code, result.output) == (0, "No changes. 2 unchanged.\n")
@@ -210,7 +213,11 @@ def test_plan_json_has_the_design_fields(repo: Path) -> None:
         "campaign", "action", "file", "reason", "from_version", "to_version", "changes",
     }  # fmt: skip
     assert op["file"] == "campaigns/weekly.yaml"
-    assert op["changes"][0] == {"path": "spec.audience.segment", "before": None, "after": "subscribers"}
+    assert op["changes"][0] == {
+        "path": "spec.audience.segment",
+        "before": None,
+        "after": "subscribers",
+    }
 
 
 def test_markdown_plan(repo: Path) -> None:
@@ -264,3 +271,30 @@ def test_the_readme_quick_start_on_the_example_campaigns(repo: Path) -> None:
     assert result.output.endswith("Plan: 1 to create, 9 to activate, 1 to copy; 0 unchanged.\n")
     assert run("apply").exit_code == 0
     assert run("plan").output == "No changes. 11 unchanged.\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+def test_apply_records_the_commit_the_plan_was_made_from(repo: Path) -> None:
+    git(repo, "init", "-q")
+    write(repo, "weekly.yaml", weekly())
+    git(repo, "add", "campaigns")
+    git(repo, "commit", "-qm", "weekly")
+    planned_at = git(repo, "rev-parse", "HEAD")
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    write(repo, "launch.yaml", ONCE)
+    git(repo, "add", "campaigns")
+    git(repo, "commit", "-qm", "launch")  # HEAD moves on before the saved plan is applied
+    assert run("apply", "--plan", "plan.json").exit_code == 0
+    history = json.loads(run("history", "--format", "json").output)["history"]
+    assert [(e["campaign"], e["commit"], e["actor"]) for e in history] == [
+        ("weekly", planned_at, "tester")
+    ]
+    status = json.loads(run("status", "weekly", "--format", "json").output)
+    assert status["campaigns"][0]["live"]["commit"] == planned_at

@@ -33,12 +33,12 @@ def plan(path: str | os.PathLike[str], options: Options, *, prune: bool = False)
     loaded = manifests.load(path)
     runtime = open_runtime(options.runtime_url)
     try:
-        return _plan(loaded, runtime, prune)
+        return _plan(loaded, runtime, prune, git_commit(Path(path)))
     finally:
         runtime.close()
 
 
-def _plan(loaded: manifests.LoadResult, runtime: Runtime, prune: bool) -> Plan:
+def _plan(loaded: manifests.LoadResult, runtime: Runtime, prune: bool, commit: str | None) -> Plan:
     state = runtime.snapshot()
     if not loaded.ok:
         # An invalid repository plans nothing: a campaign in a broken file would look removed.
@@ -46,11 +46,17 @@ def _plan(loaded: manifests.LoadResult, runtime: Runtime, prune: bool) -> Plan:
             runtime=runtime.url,
             runtime_id=runtime.runtime_id(),
             runtime_revision=state.revision,
+            commit=commit,
             errors=tuple(d for d in loaded.diagnostics if d.severity is Severity.ERROR),
             warnings=tuple(d for d in loaded.diagnostics if d.severity is Severity.WARNING),
         )
     return planner.plan(
-        loaded.manifests, state, prune=prune, runtime=runtime.url, runtime_id=runtime.runtime_id()
+        loaded.manifests,
+        state,
+        prune=prune,
+        runtime=runtime.url,
+        runtime_id=runtime.runtime_id(),
+        commit=commit,
     )
 
 
@@ -68,13 +74,13 @@ def apply(
     owner = LockOwner.current(f"apply {path}")
     try:
         with executor.hold_lock(runtime, owner, timeout=lock_timeout):
-            the_plan = _plan(loaded, runtime, prune)
+            the_plan = _plan(loaded, runtime, prune, git_commit(Path(path)))
             if not the_plan.ok:
                 return Ledger(plan=the_plan)
             return executor.execute(
                 runtime,
                 the_plan,
-                provenance(options, Path(path)),
+                provenance(options, the_plan.commit),
                 owner=owner,
                 keep_going=keep_going,
             )
@@ -99,7 +105,7 @@ def apply_saved(
             return executor.execute(
                 runtime,
                 the_plan,
-                provenance(options, Path.cwd()),
+                provenance(options, the_plan.commit),
                 owner=owner,
                 keep_going=keep_going,
             )
@@ -132,14 +138,14 @@ def history(options: Options, name: str | None = None) -> list[HistoryEntry]:
         runtime.close()
 
 
-def provenance(options: Options, where: Path) -> Provenance:
+def provenance(options: Options, commit: str | None) -> Provenance:
     actor = (
         options.actor
         or os.environ.get("RECONCILER_ACTOR")
         or os.environ.get("GITHUB_ACTOR")
         or _user()
     )
-    return Provenance(actor=actor, commit=git_commit(where))
+    return Provenance(actor=actor, commit=commit)
 
 
 def _user() -> str:

@@ -45,9 +45,9 @@ class Kind(enum.StrEnum):
     INBOUND = "inbound"
 
     @property
-    def modifiable_when_live(self) -> bool:
-        """Only recurring and inbound campaigns may change (or stop) once they have been live."""
-        return self is not Kind.ONE_TIME
+    def a_campaign(self) -> str:
+        """'a recurring campaign', 'an inbound campaign': for messages."""
+        return f"{'an' if self is Kind.INBOUND else 'a'} {self.value} campaign"
 
 
 class Status(enum.StrEnum):

@@ -124,6 +124,8 @@ class Plan:
     runtime_id: str | None
     runtime_revision: int
     operations: tuple[Operation, ...] = ()
+    #: the git commit the manifests were read at: apply records it, whenever it runs
+    commit: str | None = None
     unchanged: int = 0
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
@@ -155,6 +157,7 @@ class Plan:
             "runtime": self.runtime,
             "runtime_id": self.runtime_id,
             "runtime_revision": self.runtime_revision,
+            "commit": self.commit,
             "summary": self.summary(),
             "operations": [op.to_json() for op in self.operations],
             "errors": [d.to_json() for d in self.errors],
@@ -189,6 +192,7 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             runtime_id=data.get("runtime_id"),
             runtime_revision=data["runtime_revision"],
             operations=tuple(Operation.from_json(o) for o in data["operations"]),
+            commit=data.get("commit"),
             unchanged=data["summary"]["unchanged"],
             errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
             warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),

@@ -96,6 +96,7 @@ def plan(
     prune: bool = False,
     runtime: str = "",
     runtime_id: str | None = None,
+    commit: str | None = None,
 ) -> Plan:
     """The operations that make ``state`` equal to ``manifests``, with every refusal explained."""
     by_name: dict[str, Manifest] = {}
@@ -110,6 +111,7 @@ def plan(
         runtime_id=runtime_id,
         runtime_revision=state.revision,
         operations=tuple(_dependency_order(work.operations)),
+        commit=commit,
         unchanged=work.unchanged,
         errors=tuple(sorted(work.errors, key=_diagnostic_order)),
         warnings=tuple(sorted(work.warnings, key=_diagnostic_order)),
@@ -386,7 +388,7 @@ def _plan_orphans(work: _Planning, prune: bool) -> None:
         if prune:
             message = (
                 f"campaign {name!r} has no manifest and cannot be stopped "
-                f"(a {campaign.kind.value} campaign that is {campaign.status.value}); "
+                f"({campaign.kind.a_campaign} that is {campaign.status.value}); "
                 "it is left as it is"
             )
         elif can_stop:

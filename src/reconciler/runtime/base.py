@@ -8,6 +8,7 @@ etag check, its idempotency record, the revision bump and the history entry.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -119,7 +120,10 @@ class LockOwner:
 
     @classmethod
     def current(cls, reason: str) -> LockOwner:
-        user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
         host = socket.gethostname()
         return cls(owner=f"{user}@{host}:{os.getpid()}", pid=os.getpid(), host=host, reason=reason)
 
@@ -207,7 +211,7 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
         state = before.status.value if before else "absent"
         raise RefusedError(
             f"the runtime refuses to {write.action.value} {write.campaign!r}: "
-            f"not allowed for a {kind.value} campaign that is {state}"
+            f"not allowed for {kind.a_campaign} that is {state}"
         )
     stamp = timestamp(now)
 

@@ -3,6 +3,7 @@ every opener of that name in the process."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class MemoryRuntime:
                 return Applied(campaign=before, revision=store.revision, replayed=True)
             revision = store.revision + 1
             now = self._clock()
-            after = transition(before, write, etag=str(revision), now=now)
+            after = _copy(transition(before, write, etag=str(revision), now=now))
             store.campaigns[after.name] = after
             store.revision = revision
             store.applied[write.key] = revision
@@ -91,7 +92,11 @@ class MemoryRuntime:
         now = self._clock()
         with self._store.mutex:
             held = self._store.lock
-            if held is not None and held.holder != owner and held.expires > timestamp(now):
+            if (
+                held is not None
+                and held.holder.owner != owner.owner
+                and held.expires > timestamp(now)
+            ):
                 return held
             self._store.lock = LockInfo(
                 holder=owner,
@@ -102,11 +107,16 @@ class MemoryRuntime:
 
     def release_lock(self, owner: LockOwner) -> None:
         with self._store.mutex:
-            if self._store.lock is not None and self._store.lock.holder == owner:
+            if self._store.lock is not None and self._store.lock.holder.owner == owner.owner:
                 self._store.lock = None
 
     def close(self) -> None:
         pass
+
+
+def _copy(campaign: Campaign) -> Campaign:
+    """A copy sharing no spec with the caller, as a real store would hold it."""
+    return Campaign.from_json(json.loads(json.dumps(campaign.to_json())))
 
 
 @REGISTRY.register("memory", "memory://[NAME]")

@@ -7,15 +7,19 @@ operation or none of it. The history table refuses updates and deletes (triggers
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
+import random
 import sqlite3
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from reconciler.errors import RuntimeBackendError
 from reconciler.model import Campaign, RuntimeState, canonical_json
@@ -32,6 +36,7 @@ from reconciler.runtime.base import (
 )
 
 SCHEMA_VERSION = 1
+BUSY_SECONDS = 30.0  # how long any statement waits for another process's write to finish
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -84,6 +89,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _translated(method: Callable[P, T]) -> Callable[P, T]:
+    """sqlite3's errors become RuntimeBackendError, naming the runtime: one line, no traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            runtime = args[0]
+            assert isinstance(runtime, SQLiteRuntime)
+            raise RuntimeBackendError(f"runtime {runtime.url}: {exc}") from exc
+
+    return wrapper
+
+
 class SQLiteRuntime:
     def __init__(self, url: str, clock: Clock) -> None:
         self.url = url
@@ -98,20 +122,46 @@ class SQLiteRuntime:
             return self._db
         if not create and not self.path.exists():
             return None
+        deadline = time.monotonic() + BUSY_SECONDS
+        for attempt in itertools.count():
+            try:
+                self._db = self._open(create)
+            except sqlite3.OperationalError as exc:
+                # Switching to WAL needs a moment alone with the file, and SQLite answers "locked"
+                # at once, without its busy handler, while another process sets the file up.
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() > deadline:
+                    raise RuntimeBackendError(f"cannot open runtime {self.url}: {exc}") from exc
+                time.sleep(min(0.5, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))
+                continue
+            except (sqlite3.Error, OSError) as exc:
+                raise RuntimeBackendError(f"cannot open runtime {self.url}: {exc}") from exc
+            return self._db
+        raise AssertionError("unreachable")
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "meta" not in tables:
+                raise RuntimeBackendError(
+                    f"{self.path} is an SQLite database but not a reconciler runtime "
+                    "(it holds other tables); choose another path"
+                )
             if create:
                 with _transaction(db):
                     _create_schema(db)
-            else:
-                _revision(db)  # fails here, translated, when the file is not a runtime
-        except (sqlite3.Error, OSError) as exc:
-            raise RuntimeBackendError(f"cannot open runtime {self.url}: {exc}") from exc
-        self._db = db
+            elif not tables:
+                # an empty file: a first write killed before its schema committed leaves one
+                db.close()
+                return None
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _write_db(self) -> sqlite3.Connection:
@@ -126,6 +176,7 @@ class SQLiteRuntime:
 
     # --- reads ----------------------------------------------------------------------------------
 
+    @_translated
     def runtime_id(self) -> str | None:
         db = self._connect(create=False)
         if db is None:
@@ -133,28 +184,30 @@ class SQLiteRuntime:
         row = db.execute("SELECT value FROM meta WHERE key = 'runtime_id'").fetchone()
         return row[0] if row else None
 
+    @_translated
     def snapshot(self) -> RuntimeState:
         db = self._connect(create=False)
         if db is None:
             return RuntimeState(revision=0, campaigns={})
-        try:
-            with _transaction(db, "BEGIN"):
-                revision = _revision(db)
-                rows = db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
-        except sqlite3.Error as exc:
-            raise RuntimeBackendError(f"cannot read runtime {self.url}: {exc}") from exc
+        with _transaction(db, "BEGIN"):
+            revision = _revision(db)
+            rows = db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
         campaigns = {c.name: c for c in (Campaign.from_json(json.loads(r[0])) for r in rows)}
         return RuntimeState(revision=revision, campaigns=campaigns)
 
+    @_translated
     def applied_keys(self, prefix: str) -> frozenset[str]:
         db = self._connect(create=False)
         if db is None:
             return frozenset()
+        # the keys in [prefix, prefix with its last character incremented): an index range scan
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
         rows = db.execute(
-            "SELECT key FROM applied WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
+            "SELECT key FROM applied WHERE key >= ? AND key < ?", (prefix, upper)
         ).fetchall()
         return frozenset(r[0] for r in rows)
 
+    @_translated
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
         db = self._connect(create=False)
         if db is None:
@@ -183,50 +236,47 @@ class SQLiteRuntime:
 
     # --- writes ---------------------------------------------------------------------------------
 
+    @_translated
     def apply(self, write: Write) -> Applied:
         db = self._write_db()
-        try:
-            with _transaction(db, "BEGIN IMMEDIATE"):
-                revision = _revision(db)
-                row = db.execute(
-                    "SELECT data FROM campaigns WHERE name = ?", (write.campaign,)
-                ).fetchone()
-                before = Campaign.from_json(json.loads(row[0])) if row else None
-                if db.execute("SELECT 1 FROM applied WHERE key = ?", (write.key,)).fetchone():
-                    assert before is not None
-                    return Applied(campaign=before, revision=revision, replayed=True)
-                revision += 1
-                now = self._clock()
-                after = transition(before, write, etag=str(revision), now=now)
-                data = canonical_json(after.to_json())
-                db.execute(
-                    "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
-                    (after.name, after.etag, data),
-                )
-                db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
-                db.execute(
-                    "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
-                    "campaign, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        revision,
-                        timestamp(now),
-                        write.provenance.actor,
-                        write.provenance.commit,
-                        write.plan_id,
-                        write.action.value,
-                        write.campaign,
-                        canonical_json(before.to_json()) if before else None,
-                        data,
-                    ),
-                )
-                db.execute(
-                    "INSERT INTO applied (key, revision) VALUES (?, ?)", (write.key, revision)
-                )
-                return Applied(campaign=after, revision=revision)
-        except sqlite3.Error as exc:
-            raise RuntimeBackendError(f"runtime {self.url}: {exc}") from exc
+        with _transaction(db, "BEGIN IMMEDIATE"):
+            revision = _revision(db)
+            row = db.execute(
+                "SELECT data FROM campaigns WHERE name = ?", (write.campaign,)
+            ).fetchone()
+            before = Campaign.from_json(json.loads(row[0])) if row else None
+            if db.execute("SELECT 1 FROM applied WHERE key = ?", (write.key,)).fetchone():
+                assert before is not None
+                return Applied(campaign=before, revision=revision, replayed=True)
+            revision += 1
+            now = self._clock()
+            after = transition(before, write, etag=str(revision), now=now)
+            data = canonical_json(after.to_json())
+            db.execute(
+                "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
+                (after.name, after.etag, data),
+            )
+            db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
+            db.execute(
+                "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
+                "campaign, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    revision,
+                    timestamp(now),
+                    write.provenance.actor,
+                    write.provenance.commit,
+                    write.plan_id,
+                    write.action.value,
+                    write.campaign,
+                    canonical_json(before.to_json()) if before else None,
+                    data,
+                ),
+            )
+            db.execute("INSERT INTO applied (key, revision) VALUES (?, ?)", (write.key, revision))
+            return Applied(campaign=after, revision=revision)
 
+    @_translated
     def acquire_lock(self, owner: LockOwner, ttl: float = 300.0) -> LockInfo | None:
         db = self._write_db()
         now = self._clock()
@@ -255,6 +305,7 @@ class SQLiteRuntime:
             )
         return None
 
+    @_translated
     def release_lock(self, owner: LockOwner) -> None:
         db = self._connect(create=False)
         if db is None:

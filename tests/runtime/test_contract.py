@@ -1,0 +1,839 @@
+"""The runtime contract: one suite, run against every backend (``memory://`` and ``sqlite:///``).
+
+Every test drives a backend through :class:`reconciler.runtime.base.Runtime` only, with a fixed fake
+clock, and asserts the exact campaign, revision, history and lock state that results.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.errors import ConflictError, RuntimeBackendError, UnknownRuntimeError
+from reconciler.model import (
+    Action,
+    Campaign,
+    Channel,
+    Kind,
+    Spec,
+    Status,
+    Version,
+    overlay,
+    spec_hash,
+)
+from reconciler.runtime.base import (
+    LOCK_TTL_SECONDS,
+    Applied,
+    LockInfo,
+    LockOwner,
+    Provenance,
+    RefusedError,
+    Runtime,
+    Write,
+    open_runtime,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+STAMP = "2026-06-01T12:00:00.000Z"
+ALICE = Provenance(actor="alice", commit="c0ffee")
+
+EMAIL = {
+    "channel": "email",
+    "audience": {"segment": "newsletter"},
+    "content": {"subject": "Hello", "body": "Body"},
+}
+ONE_TIME = {**EMAIL, "schedule": {"once": {"at": "2026-01-05T09:00:00+01:00"}}}
+ONE_TIME_LATER = {**EMAIL, "schedule": {"once": {"at": "2026-12-01T09:00:00+01:00"}}}
+RECURRING = {
+    **EMAIL,
+    "schedule": {
+        "recurring": {"every": "week", "on": ["mon"], "at": "09:00"},
+        "timezone": "Europe/Amsterdam",
+    },
+}
+RECURRING_LATER = {
+    **EMAIL,
+    "schedule": {
+        "recurring": {
+            "every": "week",
+            "on": ["mon"],
+            "at": "09:00",
+            "start": "2026-06-01T12:00:01Z",  # one second after NOW
+        }
+    },
+}
+INBOUND = {"channel": "in-app", "content": {"title": "Hi", "body": "There"}}
+INBOUND_LATER = {
+    **INBOUND,
+    "window": {"start": "2026-07-01T00:00:00Z", "end": "2026-08-01T00:00:00Z"},
+}
+
+
+def subject(spec: Spec, text: str) -> dict[str, Any]:
+    return {**spec, "content": {**spec["content"], "subject": text}}
+
+
+def titled(spec: Spec, text: str) -> dict[str, Any]:
+    return {**spec, "content": {**spec["content"], "title": text}}
+
+
+class FakeClock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def runtime_url(backend: str, tmp_path: Path) -> str:
+    if backend == "memory":
+        return f"memory://contract-{uuid.uuid4().hex}"
+    return f"sqlite:///{tmp_path}/rt.db"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def rt(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
+    runtime = open_runtime(runtime_url(backend, tmp_path), clock=clock)
+    yield runtime
+    runtime.close()
+
+
+_keys = iter(range(1, 1_000_000))
+
+
+def write(
+    rt: Runtime,
+    action: Action,
+    name: str,
+    etag: str | None,
+    spec: Spec | None = None,
+    *,
+    key: str | None = None,
+    plan_id: str | None = "plan-test",
+    provenance: Provenance = ALICE,
+    **extra: Any,
+) -> Applied:
+    """Apply one write with a fresh idempotency key (unless one is given)."""
+    return rt.apply(
+        Write(
+            key=key or f"plan-test/{name}/{action.value}/{next(_keys)}",
+            action=action,
+            campaign=name,
+            expected_etag=etag,
+            provenance=provenance,
+            plan_id=plan_id,
+            file=f"campaigns/{name}.yaml",
+            spec=spec,
+            **extra,
+        )
+    )
+
+
+def version(number: int, spec: Spec, *, at: str = STAMP, name: str = "alpha") -> Version:
+    return Version(
+        number=number,
+        spec=spec,
+        hash=spec_hash(spec),
+        commit="c0ffee",
+        file=f"campaigns/{name}.yaml",
+        actor="alice",
+        applied_at=at,
+    )
+
+
+def state_of(rt: Runtime) -> tuple[int, dict[str, Campaign], int]:
+    snap = rt.snapshot()
+    return snap.revision, dict(snap.campaigns), len(rt.history())
+
+
+# --- the empty runtime ------------------------------------------------------------------------
+
+
+def test_an_empty_runtime_has_revision_0_and_nothing_in_it(rt: Runtime) -> None:
+    snap = rt.snapshot()
+    assert snap.revision == 0
+    assert dict(snap.campaigns) == {}
+    assert snap.get("alpha") is None
+    assert rt.history() == []
+    assert rt.history("alpha") == []
+    assert rt.applied_keys("") == frozenset()
+
+
+# --- one write each -----------------------------------------------------------------------------
+
+
+def test_create_makes_a_draft_with_version_1(rt: Runtime) -> None:
+    applied = write(rt, Action.CREATE, "alpha", None, RECURRING)
+    expected = Campaign(
+        name="alpha",
+        channel=Channel.EMAIL,
+        kind=Kind.RECURRING,
+        status=Status.DRAFT,
+        live=None,
+        draft=version(1, RECURRING),
+        etag="1",
+        versions=1,
+    )
+    assert applied == Applied(campaign=expected, revision=1, replayed=False)
+    snap = rt.snapshot()
+    assert snap.revision == 1
+    assert dict(snap.campaigns) == {"alpha": expected}
+    assert expected.managed is True
+    assert expected.copied_from is None
+    assert expected.copy_base is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "status"),
+    [
+        pytest.param(EMAIL, Kind.ONE_TIME, Status.LIVE, id="one-time-sent-on-activation"),
+        pytest.param(ONE_TIME, Kind.ONE_TIME, Status.LIVE, id="one-time-start-passed"),
+        pytest.param(ONE_TIME_LATER, Kind.ONE_TIME, Status.SCHEDULED, id="one-time-later"),
+        pytest.param(RECURRING, Kind.RECURRING, Status.LIVE, id="recurring-no-start"),
+        pytest.param(RECURRING_LATER, Kind.RECURRING, Status.SCHEDULED, id="recurring-later"),
+        pytest.param(INBOUND, Kind.INBOUND, Status.LIVE, id="inbound-no-window"),
+        pytest.param(INBOUND_LATER, Kind.INBOUND, Status.SCHEDULED, id="inbound-window-later"),
+    ],
+)
+def test_activate_a_new_campaign_is_live_or_scheduled_by_its_start(
+    rt: Runtime, spec: Spec, kind: Kind, status: Status
+) -> None:
+    campaign = write(rt, Action.ACTIVATE, "alpha", None, spec).campaign
+    assert campaign == Campaign(
+        name="alpha",
+        channel=Channel(spec["channel"]),
+        kind=kind,
+        status=status,
+        live=version(1, spec),
+        draft=None,
+        etag="1",
+        versions=1,
+    )
+
+
+def test_a_start_equal_to_now_is_live_not_scheduled(rt: Runtime, clock: FakeClock) -> None:
+    clock.advance(1)  # now == RECURRING_LATER's start
+    assert write(rt, Action.ACTIVATE, "alpha", None, RECURRING_LATER).campaign.status is Status.LIVE
+
+
+def test_activating_an_unchanged_draft_promotes_it_and_keeps_its_number(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    write(rt, Action.CREATE, "alpha", None, RECURRING)
+    clock.advance(60)
+    campaign = write(rt, Action.ACTIVATE, "alpha", "1", RECURRING).campaign
+    assert campaign.status is Status.LIVE
+    assert campaign.live == version(1, RECURRING)  # the draft itself, written at the first stamp
+    assert campaign.draft is None
+    assert campaign.versions == 1
+    assert campaign.etag == "2"
+
+
+def test_activating_a_draft_with_a_new_spec_gets_the_next_number(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    write(rt, Action.CREATE, "alpha", None, RECURRING)
+    clock.advance(60)
+    changed = subject(RECURRING, "Changed")
+    campaign = write(rt, Action.ACTIVATE, "alpha", "1", changed).campaign
+    assert campaign.live == version(2, changed, at="2026-06-01T12:01:00.000Z")
+    assert (campaign.status, campaign.draft, campaign.versions) == (Status.LIVE, None, 2)
+
+
+def test_update_a_draft_replaces_it_with_the_next_version(rt: Runtime) -> None:
+    write(rt, Action.CREATE, "alpha", None, ONE_TIME)
+    changed = subject(ONE_TIME, "Changed")
+    campaign = write(rt, Action.UPDATE, "alpha", "1", changed).campaign
+    assert campaign == Campaign(
+        name="alpha",
+        channel=Channel.EMAIL,
+        kind=Kind.ONE_TIME,
+        status=Status.DRAFT,
+        live=None,
+        draft=version(2, changed),
+        etag="2",
+        versions=2,
+    )
+
+
+def test_update_a_draft_may_change_its_channel_and_kind(rt: Runtime) -> None:
+    write(rt, Action.CREATE, "alpha", None, ONE_TIME)
+    campaign = write(rt, Action.UPDATE, "alpha", "1", INBOUND).campaign
+    assert (campaign.channel, campaign.kind) == (Channel.IN_APP, Kind.INBOUND)
+    assert campaign.draft == version(2, INBOUND)
+
+
+def test_update_a_live_recurring_campaign_stages_a_draft_beside_the_live_version(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    clock.advance(60)
+    changed = subject(RECURRING, "Changed")
+    campaign = write(rt, Action.UPDATE, "alpha", "1", changed).campaign
+    assert campaign == Campaign(
+        name="alpha",
+        channel=Channel.EMAIL,
+        kind=Kind.RECURRING,
+        status=Status.LIVE,
+        live=version(1, RECURRING),
+        draft=version(2, changed, at="2026-06-01T12:01:00.000Z"),
+        etag="2",
+        versions=2,
+    )
+
+
+def test_replace_with_the_staged_draft_promotes_it_and_keeps_its_number(
+    rt: Runtime, clock: FakeClock
+) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    clock.advance(60)
+    changed = subject(RECURRING, "Changed")
+    staged = write(rt, Action.UPDATE, "alpha", "1", changed).campaign.draft
+    clock.advance(60)
+    campaign = write(rt, Action.REPLACE, "alpha", "2", changed).campaign
+    assert campaign.live == staged
+    assert campaign.live == version(2, changed, at="2026-06-01T12:01:00.000Z")
+    assert (campaign.status, campaign.draft, campaign.versions, campaign.etag) == (
+        Status.LIVE,
+        None,
+        2,
+        "3",
+    )
+
+
+def test_replace_with_a_new_spec_while_a_draft_is_staged_gets_a_new_number(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    write(rt, Action.UPDATE, "alpha", "1", subject(RECURRING, "Staged"))
+    third = subject(RECURRING, "Third")
+    campaign = write(rt, Action.REPLACE, "alpha", "2", third).campaign
+    assert campaign.live == version(3, third)
+    assert (campaign.draft, campaign.versions) == (None, 3)
+
+
+def test_replace_a_live_inbound_campaign(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
+    changed = titled(INBOUND, "New title")
+    campaign = write(rt, Action.REPLACE, "alpha", "1", changed).campaign
+    assert campaign.live == version(2, changed)
+    assert (campaign.status, campaign.draft, campaign.versions) == (Status.LIVE, None, 2)
+
+
+def test_discard_drops_the_staged_draft_and_keeps_the_count(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    write(rt, Action.UPDATE, "alpha", "1", subject(RECURRING, "Staged"))
+    campaign = write(rt, Action.DISCARD, "alpha", "2").campaign
+    assert campaign.live == version(1, RECURRING)
+    assert (campaign.status, campaign.draft, campaign.versions, campaign.etag) == (
+        Status.LIVE,
+        None,
+        2,
+        "3",
+    )
+    # the next version never reuses the discarded number
+    fourth = subject(RECURRING, "Again")
+    assert write(rt, Action.UPDATE, "alpha", "3", fourth).campaign.draft == version(3, fourth)
+
+
+@pytest.mark.parametrize(
+    "spec", [RECURRING, RECURRING_LATER, INBOUND], ids=["live", "scheduled", "inbound"]
+)
+def test_stop_a_live_or_scheduled_campaign(rt: Runtime, spec: Spec) -> None:
+    before = write(rt, Action.ACTIVATE, "alpha", None, spec).campaign
+    campaign = write(rt, Action.STOP, "alpha", "1").campaign
+    assert campaign == Campaign(
+        name="alpha",
+        channel=before.channel,
+        kind=before.kind,
+        status=Status.STOPPED,
+        live=version(1, spec),  # the version that ran is kept
+        draft=None,
+        etag="2",
+        versions=1,
+    )
+
+
+def test_resume_a_stopped_inbound_campaign_keeps_its_version(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
+    write(rt, Action.STOP, "alpha", "1")
+    campaign = write(rt, Action.RESUME, "alpha", "2", INBOUND).campaign
+    assert campaign.live == version(1, INBOUND)
+    assert (campaign.status, campaign.draft, campaign.versions, campaign.etag) == (
+        Status.LIVE,
+        None,
+        1,
+        "3",
+    )
+
+
+def test_resume_with_a_changed_spec_makes_it_the_next_live_version(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
+    write(rt, Action.STOP, "alpha", "1")
+    changed = titled(INBOUND, "Back")
+    campaign = write(rt, Action.RESUME, "alpha", "2", changed).campaign
+    assert campaign.live == version(2, changed)
+    assert (campaign.status, campaign.versions) == (Status.LIVE, 2)
+
+
+@pytest.mark.parametrize(
+    ("activate", "status"), [(True, Status.LIVE), (False, Status.DRAFT)], ids=["live", "draft"]
+)
+def test_copy_records_its_source_and_base(rt: Runtime, activate: bool, status: Status) -> None:
+    write(rt, Action.ACTIVATE, "source", None, ONE_TIME)
+    spec = overlay(ONE_TIME, {"content": {"subject": "Copy"}})
+    campaign = write(
+        rt,
+        Action.COPY,
+        "alpha",
+        None,
+        spec,
+        copied_from="source",
+        copy_base=ONE_TIME,
+        activate=activate,
+    ).campaign
+    assert campaign == Campaign(
+        name="alpha",
+        channel=Channel.EMAIL,
+        kind=Kind.ONE_TIME,
+        status=status,
+        live=version(1, spec) if activate else None,
+        draft=None if activate else version(1, spec),
+        etag="2",
+        versions=1,
+        copied_from="source",
+        copy_base=ONE_TIME,
+    )
+    assert rt.snapshot().campaigns["alpha"] == campaign
+    # the source is untouched
+    assert rt.snapshot().campaigns["source"].etag == "1"
+
+
+def test_every_write_bumps_the_revision_and_the_etag_is_that_revision(rt: Runtime) -> None:
+    steps = [
+        (Action.ACTIVATE, "alpha", None, RECURRING),
+        (Action.CREATE, "beta", None, INBOUND),
+        (Action.UPDATE, "alpha", "1", subject(RECURRING, "Two")),
+        (Action.ACTIVATE, "beta", "2", INBOUND),
+        (Action.REPLACE, "alpha", "3", subject(RECURRING, "Two")),
+    ]
+    for revision, (action, name, etag, spec) in enumerate(steps, start=1):
+        applied = write(rt, action, name, etag, spec)
+        assert applied.revision == revision
+        assert applied.campaign.etag == str(revision)
+        assert rt.snapshot().revision == revision
+    snap = rt.snapshot()
+    assert {n: c.etag for n, c in snap.campaigns.items()} == {"alpha": "5", "beta": "4"}
+    assert {n: c.versions for n, c in snap.campaigns.items()} == {"alpha": 2, "beta": 1}
+
+
+# --- refusals: nothing changes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "name", "etag", "message"),
+    [
+        pytest.param(
+            Action.UPDATE,
+            "alpha",
+            "7",
+            "campaign 'alpha' changed since it was planned (etag 7, now 1); plan again",
+            id="stale-etag",
+        ),
+        pytest.param(
+            Action.UPDATE,
+            "alpha",
+            None,
+            "campaign 'alpha' changed since it was planned (etag absent, now 1); plan again",
+            id="exists-but-expected-absent",
+        ),
+        pytest.param(
+            Action.ACTIVATE,
+            "ghost",
+            "1",
+            "campaign 'ghost' changed since it was planned (etag 1, now absent); plan again",
+            id="absent-but-expected-etag",
+        ),
+    ],
+)
+def test_a_wrong_expected_etag_is_a_conflict_and_changes_nothing(
+    rt: Runtime, action: Action, name: str, etag: str | None, message: str
+) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    before = state_of(rt)
+    with pytest.raises(ConflictError) as caught:
+        write(rt, action, name, etag, subject(RECURRING, "Nope"), key="plan-x/conflict")
+    assert str(caught.value) == message
+    assert state_of(rt) == before
+    assert rt.applied_keys("plan-x/") == frozenset()
+
+
+def test_a_conflicting_key_is_not_burnt(rt: Runtime) -> None:
+    """A write refused for its etag may be applied later under the same key."""
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    changed = subject(RECURRING, "Two")
+    with pytest.raises(ConflictError):
+        write(rt, Action.UPDATE, "alpha", "9", changed, key="plan-x/alpha/update")
+    applied = write(rt, Action.UPDATE, "alpha", "1", changed, key="plan-x/alpha/update")
+    assert (applied.replayed, applied.revision, applied.campaign.versions) == (False, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("setup", "action", "spec", "message"),
+    [
+        pytest.param(
+            [(Action.ACTIVATE, ONE_TIME)],
+            Action.STOP,
+            None,
+            "the runtime refuses to stop 'alpha': not allowed for a one-time campaign that is live",
+            id="stop-one-time",
+        ),
+        pytest.param(
+            [(Action.ACTIVATE, ONE_TIME_LATER)],
+            Action.UPDATE,
+            subject(ONE_TIME_LATER, "Changed"),
+            "the runtime refuses to update 'alpha': "
+            "not allowed for a one-time campaign that is scheduled",
+            id="update-scheduled-one-time",
+        ),
+        pytest.param(
+            [(Action.ACTIVATE, ONE_TIME)],
+            Action.REPLACE,
+            subject(ONE_TIME, "Changed"),
+            "the runtime refuses to replace 'alpha': "
+            "not allowed for a one-time campaign that is live",
+            id="replace-live-one-time",
+        ),
+        pytest.param(
+            [(Action.ACTIVATE, RECURRING), (Action.STOP, None)],
+            Action.RESUME,
+            RECURRING,
+            "the runtime refuses to resume 'alpha': "
+            "not allowed for a recurring campaign that is stopped",
+            id="resume-stopped-recurring",
+        ),
+        pytest.param(
+            [(Action.ACTIVATE, RECURRING), (Action.STOP, None)],
+            Action.REPLACE,
+            subject(RECURRING, "Changed"),
+            "the runtime refuses to replace 'alpha': "
+            "not allowed for a recurring campaign that is stopped",
+            id="replace-stopped",
+        ),
+        pytest.param(
+            [(Action.CREATE, RECURRING)],
+            Action.STOP,
+            None,
+            "the runtime refuses to stop 'alpha': "
+            "not allowed for a recurring campaign that is draft",
+            id="stop-draft",
+        ),
+        pytest.param(
+            [(Action.CREATE, RECURRING)],
+            Action.DISCARD,
+            None,
+            "the runtime refuses to discard 'alpha': "
+            "not allowed for a recurring campaign that is draft",
+            id="discard-draft",
+        ),
+        pytest.param(
+            [(Action.ACTIVATE, RECURRING)],
+            Action.CREATE,
+            RECURRING,
+            "the runtime refuses to create 'alpha': "
+            "not allowed for a recurring campaign that is live",
+            id="create-existing",
+        ),
+        pytest.param(
+            [(Action.ACTIVATE, RECURRING)],
+            Action.ACTIVATE,
+            RECURRING,
+            "the runtime refuses to activate 'alpha': "
+            "not allowed for a recurring campaign that is live",
+            id="activate-live",
+        ),
+    ],
+)
+def test_a_forbidden_transition_is_refused_and_changes_nothing(
+    rt: Runtime,
+    setup: list[tuple[Action, Spec | None]],
+    action: Action,
+    spec: Spec | None,
+    message: str,
+) -> None:
+    etag = None
+    for step, step_spec in setup:
+        etag = write(rt, step, "alpha", etag, step_spec).campaign.etag
+    before = state_of(rt)
+    with pytest.raises(RefusedError) as caught:
+        write(rt, action, "alpha", etag, spec, key="plan-x/refused")
+    assert str(caught.value) == message
+    assert isinstance(caught.value, RuntimeBackendError)
+    assert state_of(rt) == before
+    assert rt.applied_keys("plan-x/") == frozenset()
+
+
+def test_a_refusal_for_an_inbound_campaign_reads_well(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
+    with pytest.raises(RefusedError) as caught:
+        write(rt, Action.ACTIVATE, "alpha", "1", INBOUND)
+    assert str(caught.value) == (
+        "the runtime refuses to activate 'alpha': not allowed for an inbound campaign that is live"
+    )
+
+
+@pytest.mark.parametrize("action", [Action.CREATE, Action.ACTIVATE, Action.COPY])
+def test_a_new_campaign_without_a_spec_is_refused(rt: Runtime, action: Action) -> None:
+    with pytest.raises(RefusedError, match=r"^a new campaign needs a spec$"):
+        write(rt, action, "alpha", None, None)
+    assert state_of(rt) == (0, {}, 0)
+
+
+# --- idempotency --------------------------------------------------------------------------------
+
+
+def test_the_same_key_twice_is_replayed_and_writes_nothing(rt: Runtime, clock: FakeClock) -> None:
+    first = write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="plan-a/alpha/activate")
+    assert first.replayed is False
+    after_first = state_of(rt)
+    clock.advance(60)
+    again = write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="plan-a/alpha/activate")
+    assert again == Applied(campaign=first.campaign, revision=1, replayed=True)
+    assert state_of(rt) == after_first
+    assert rt.applied_keys("plan-a/") == {"plan-a/alpha/activate"}
+
+
+def test_a_replayed_key_wins_over_a_moved_etag(rt: Runtime) -> None:
+    """An interrupted plan rerun replays its done operations even though their etags moved."""
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="plan-a/alpha/activate")
+    current = write(rt, Action.UPDATE, "alpha", "1", subject(RECURRING, "Two")).campaign
+    before = state_of(rt)
+    again = write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="plan-a/alpha/activate")
+    assert again == Applied(campaign=current, revision=2, replayed=True)
+    assert state_of(rt) == before
+
+
+def test_applied_keys_by_prefix(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="plan-a/alpha/activate")
+    write(rt, Action.CREATE, "beta", None, INBOUND, key="plan-a/beta/create")
+    write(rt, Action.UPDATE, "alpha", "1", subject(RECURRING, "Two"), key="plan-ab/alpha/update")
+    write(rt, Action.ACTIVATE, "beta", "2", INBOUND, key="other/beta/activate")
+    assert rt.applied_keys("plan-a/") == {"plan-a/alpha/activate", "plan-a/beta/create"}
+    assert rt.applied_keys("plan-ab/") == {"plan-ab/alpha/update"}
+    assert rt.applied_keys("plan-a") == {
+        "plan-a/alpha/activate",
+        "plan-a/beta/create",
+        "plan-ab/alpha/update",
+    }
+    assert rt.applied_keys("") == {
+        "plan-a/alpha/activate",
+        "plan-a/beta/create",
+        "plan-ab/alpha/update",
+        "other/beta/activate",
+    }
+    assert rt.applied_keys("plan-a/alpha/activate") == {"plan-a/alpha/activate"}
+    assert rt.applied_keys("plan-b") == frozenset()
+    assert rt.applied_keys("%") == frozenset()  # no LIKE wildcards
+    assert rt.applied_keys("plan_a") == frozenset()
+
+
+def test_applied_keys_by_prefix_beyond_the_basic_multilingual_plane(rt: Runtime) -> None:
+    """A key whose next character lies outside the BMP still matches its prefix."""
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="plan-a/\U0001f600")
+    assert rt.applied_keys("plan-a/") == {"plan-a/\U0001f600"}
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def test_history_records_every_write_in_order(rt: Runtime, clock: FakeClock) -> None:
+    bob = Provenance(actor="bob", commit=None)
+    created = write(rt, Action.CREATE, "alpha", None, RECURRING, plan_id="plan-1").campaign
+    clock.advance(1.5)
+    other = write(rt, Action.ACTIVATE, "beta", None, INBOUND, plan_id=None, provenance=bob)
+    clock.advance(60)
+    activated = write(rt, Action.ACTIVATE, "alpha", "1", RECURRING, plan_id="plan-2").campaign
+    clock.advance(60)
+    stopped = write(rt, Action.STOP, "alpha", "3", plan_id="plan-3").campaign
+
+    entries = rt.history()
+    assert [
+        (e.seq, e.revision, e.at, e.actor, e.commit, e.plan_id, e.operation, e.campaign)
+        for e in entries
+    ] == [
+        (1, 1, "2026-06-01T12:00:00.000Z", "alice", "c0ffee", "plan-1", "create", "alpha"),
+        (2, 2, "2026-06-01T12:00:01.500Z", "bob", None, None, "activate", "beta"),
+        (3, 3, "2026-06-01T12:01:01.500Z", "alice", "c0ffee", "plan-2", "activate", "alpha"),
+        (4, 4, "2026-06-01T12:02:01.500Z", "alice", "c0ffee", "plan-3", "stop", "alpha"),
+    ]
+    assert [(e.before, e.after) for e in entries] == [
+        (None, created.to_json()),
+        (None, other.campaign.to_json()),
+        (created.to_json(), activated.to_json()),
+        (activated.to_json(), stopped.to_json()),
+    ]
+    assert entries[3].to_json()["after"]["status"] == "stopped"
+
+    assert rt.history("alpha") == [entries[0], entries[2], entries[3]]
+    assert rt.history("beta") == [entries[1]]
+    assert rt.history("ghost") == []
+
+
+def test_history_is_not_written_by_a_replay_or_a_refusal(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, ONE_TIME, key="k/1")
+    write(rt, Action.ACTIVATE, "alpha", None, ONE_TIME, key="k/1")
+    with pytest.raises(RefusedError):
+        write(rt, Action.STOP, "alpha", "1", key="k/2")
+    with pytest.raises(ConflictError):
+        write(rt, Action.STOP, "alpha", "0", key="k/3")
+    assert [(e.revision, e.operation) for e in rt.history()] == [(1, "activate")]
+
+
+# --- the lock -----------------------------------------------------------------------------------
+
+CI = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply campaigns")
+DEV = LockOwner(owner="dev@laptop:202", pid=202, host="laptop", reason="apply plan.json")
+
+
+def test_acquire_a_free_lock_returns_none_and_a_second_owner_is_told_who_holds_it(
+    rt: Runtime,
+) -> None:
+    assert rt.acquire_lock(CI) is None
+    held = rt.acquire_lock(DEV)
+    assert held == LockInfo(
+        holder=CI, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:05:00.000Z"
+    )
+    assert held.describe() == (
+        "ci@runner-1:101 (apply campaigns) since 2026-06-01T12:00:00.000Z, "
+        "expires 2026-06-01T12:05:00.000Z"
+    )
+    assert LOCK_TTL_SECONDS == 300.0
+
+
+def test_the_same_owner_reacquiring_refreshes_the_lock(rt: Runtime, clock: FakeClock) -> None:
+    assert rt.acquire_lock(CI, ttl=60) is None
+    clock.advance(50)
+    assert rt.acquire_lock(CI, ttl=60) is None
+    clock.advance(50)  # past the first expiry, within the refreshed one
+    assert rt.acquire_lock(DEV) == LockInfo(
+        holder=CI, acquired="2026-06-01T12:00:50.000Z", expires="2026-06-01T12:01:50.000Z"
+    )
+
+
+def test_release_lets_the_other_owner_in(rt: Runtime) -> None:
+    assert rt.acquire_lock(CI) is None
+    rt.release_lock(CI)
+    assert rt.acquire_lock(DEV) is None
+    assert rt.acquire_lock(CI) is not None
+
+
+def test_release_by_someone_else_does_not_free_the_lock(rt: Runtime) -> None:
+    assert rt.acquire_lock(CI) is None
+    rt.release_lock(DEV)
+    held = rt.acquire_lock(DEV)
+    assert held is not None
+    assert held.holder == CI
+
+
+def test_releasing_a_free_lock_is_harmless(rt: Runtime) -> None:
+    rt.release_lock(CI)
+    assert rt.acquire_lock(CI) is None
+
+
+def test_an_expired_lock_is_taken_over(rt: Runtime, clock: FakeClock) -> None:
+    assert rt.acquire_lock(CI, ttl=30) is None
+    clock.advance(29.999)
+    assert rt.acquire_lock(DEV) is not None
+    clock.advance(0.001)  # exactly at expiry
+    assert rt.acquire_lock(DEV) is None
+    assert rt.acquire_lock(CI) == LockInfo(
+        holder=DEV, acquired="2026-06-01T12:00:30.000Z", expires="2026-06-01T12:05:30.000Z"
+    )
+
+
+def test_a_live_holder_on_this_host_keeps_the_lock(rt: Runtime) -> None:
+    me = LockOwner.current("apply campaigns")
+    other = LockOwner(owner="other@x:1", pid=os.getpid(), host=me.host, reason="apply other")
+    assert rt.acquire_lock(other) is None
+    held = rt.acquire_lock(me)
+    assert held is not None
+    assert held.holder == other
+
+
+def test_the_lock_does_not_touch_campaigns_or_history(rt: Runtime) -> None:
+    rt.acquire_lock(CI)
+    rt.release_lock(CI)
+    assert state_of(rt) == (0, {}, 0)
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "memory:", "postgres", "SQLITE:///x.db", "://"])
+def test_an_unknown_url_lists_the_known_kinds(url: str) -> None:
+    with pytest.raises(UnknownRuntimeError) as caught:
+        open_runtime(url)
+    assert str(caught.value) == (
+        f"unknown runtime URL {url!r}; known kinds: memory://[NAME], sqlite:///PATH"
+    )
+    assert isinstance(caught.value, RuntimeBackendError)
+
+
+def test_an_unknown_url_is_clipped_in_the_message() -> None:
+    with pytest.raises(UnknownRuntimeError) as caught:
+        open_runtime("ftp://" + "x" * 10_000)
+    assert len(str(caught.value)) < 200
+
+
+def test_a_named_memory_runtime_is_shared_between_opens(clock: FakeClock) -> None:
+    url = f"memory://shared-{uuid.uuid4().hex}"
+    first, second = open_runtime(url, clock=clock), open_runtime(url, clock=clock)
+    write(first, Action.ACTIVATE, "alpha", None, RECURRING)
+    assert second.snapshot().revision == 1
+    assert set(second.snapshot().campaigns) == {"alpha"}
+    assert second.runtime_id() == first.runtime_id()
+    assert first.acquire_lock(CI) is None
+    assert second.acquire_lock(DEV) is not None
+
+
+def test_an_anonymous_memory_runtime_is_not_shared(clock: FakeClock) -> None:
+    first, second = open_runtime("memory://", clock=clock), open_runtime("memory://", clock=clock)
+    write(first, Action.ACTIVATE, "alpha", None, RECURRING)
+    assert second.snapshot().revision == 0
+    assert dict(second.snapshot().campaigns) == {}
+    assert second.runtime_id() != first.runtime_id()
+    assert first.acquire_lock(CI) is None
+    assert second.acquire_lock(DEV) is None
+
+
+def test_a_runtime_has_a_stable_id_once_written(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    ident = rt.runtime_id()
+    assert isinstance(ident, str)
+    assert ident
+    write(rt, Action.CREATE, "beta", None, RECURRING)
+    assert rt.runtime_id() == ident
+
+
+def test_the_url_is_kept(rt: Runtime, backend: str, tmp_path: Path) -> None:
+    if backend == "sqlite":
+        assert rt.url == f"sqlite:///{tmp_path}/rt.db"
+    else:
+        assert rt.url.startswith("memory://contract-")

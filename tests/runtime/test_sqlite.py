@@ -1,0 +1,332 @@
+"""What only the embedded SQLite runtime promises: a WAL-mode file, an append-only history enforced
+by the database, dead lock holders taken over at once, read-only commands that create nothing, and
+clear errors for bad files and bad URLs."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import RuntimeBackendError
+from reconciler.model import Action, Status
+from reconciler.runtime.base import (
+    DEFAULT_URL,
+    LockInfo,
+    LockOwner,
+    Provenance,
+    Runtime,
+    Write,
+    open_runtime,
+)
+from reconciler.runtime.sqlite import SQLiteRuntime
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+SPEC = {
+    "channel": "email",
+    "audience": {"segment": "newsletter"},
+    "content": {"subject": "Hello", "body": "Body"},
+    "schedule": {"recurring": {"every": "week", "on": ["mon"], "at": "09:00"}},
+}
+
+
+def fixed() -> datetime:
+    return NOW
+
+
+def activate(rt: Runtime, name: str = "alpha", key: str | None = None) -> None:
+    rt.apply(
+        Write(
+            key=key or f"plan-1/{name}/activate",
+            action=Action.ACTIVATE,
+            campaign=name,
+            expected_etag=None,
+            provenance=Provenance("alice"),
+            plan_id="plan-1",
+            spec=SPEC,
+        )
+    )
+
+
+def open_sqlite(path: Path) -> SQLiteRuntime:
+    rt = open_runtime(f"sqlite:///{path}", clock=fixed)
+    assert isinstance(rt, SQLiteRuntime)
+    return rt
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "rt.db"
+
+
+@pytest.fixture
+def rt(db_path: Path) -> Iterator[SQLiteRuntime]:
+    runtime = open_sqlite(db_path)
+    yield runtime
+    runtime.close()
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+# --- the file -----------------------------------------------------------------------------------
+
+
+def test_an_absolute_url_has_four_slashes_and_the_file_is_where_it_says(
+    rt: SQLiteRuntime, db_path: Path
+) -> None:
+    assert rt.url == f"sqlite:///{db_path}"
+    assert rt.url.startswith("sqlite:////")
+    activate(rt)
+    assert db_path.is_file()
+
+
+def test_the_database_is_in_wal_mode(rt: SQLiteRuntime, db_path: Path) -> None:
+    activate(rt)
+    with raw(db_path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_the_state_survives_closing_and_reopening(rt: SQLiteRuntime, db_path: Path) -> None:
+    activate(rt)
+    snap, ident, history = rt.snapshot(), rt.runtime_id(), rt.history()
+    rt.close()
+    again = open_sqlite(db_path)
+    try:
+        assert again.snapshot() == snap
+        assert again.runtime_id() == ident
+        assert again.history() == history
+        assert again.applied_keys("plan-1/") == {"plan-1/alpha/activate"}
+    finally:
+        again.close()
+
+
+def test_the_history_table_refuses_update_and_delete(rt: SQLiteRuntime, db_path: Path) -> None:
+    activate(rt)
+    activate(rt, "beta")
+    before = rt.history()
+    with raw(db_path) as db:
+        with pytest.raises(sqlite3.DatabaseError, match="history is append-only"):
+            db.execute("UPDATE history SET actor = 'mallory'")
+        with pytest.raises(sqlite3.DatabaseError, match="history is append-only"):
+            db.execute("DELETE FROM history WHERE seq = 1")
+        with pytest.raises(sqlite3.DatabaseError, match="history is append-only"):
+            db.execute("DELETE FROM history")
+        assert db.execute("SELECT COUNT(*) FROM history").fetchone() == (2,)
+    assert rt.history() == before
+
+
+def test_one_write_is_one_row_everywhere(rt: SQLiteRuntime, db_path: Path) -> None:
+    activate(rt)
+    activate(rt, "beta")
+    activate(rt, "beta")  # replayed: nothing written
+    with raw(db_path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone() == ("2",)
+        assert db.execute("SELECT name, etag FROM campaigns ORDER BY name").fetchall() == [
+            ("alpha", "1"),
+            ("beta", "2"),
+        ]
+        assert db.execute("SELECT key, revision FROM applied ORDER BY revision").fetchall() == [
+            ("plan-1/alpha/activate", 1),
+            ("plan-1/beta/activate", 2),
+        ]
+        assert db.execute("SELECT revision, campaign FROM history ORDER BY seq").fetchall() == [
+            (1, "alpha"),
+            (2, "beta"),
+        ]
+
+
+# --- read-only commands create nothing ----------------------------------------------------------
+
+
+def test_reading_a_runtime_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "rt.db"
+    rt = open_sqlite(path)
+    snap = rt.snapshot()
+    assert (snap.revision, dict(snap.campaigns)) == (0, {})
+    assert rt.history() == []
+    assert rt.history("alpha") == []
+    assert rt.runtime_id() is None
+    assert rt.applied_keys("") == frozenset()
+    rt.release_lock(LockOwner.current("nothing"))
+    rt.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_first_write_creates_the_folder_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "rt.db"
+    rt = open_sqlite(path)
+    activate(rt)
+    assert path.is_file()
+    assert rt.runtime_id() is not None
+    assert rt.snapshot().campaigns["alpha"].status is Status.LIVE
+    rt.close()
+
+
+def test_the_lock_creates_the_runtime(tmp_path: Path) -> None:
+    path = tmp_path / "rt.db"
+    rt = open_sqlite(path)
+    assert rt.acquire_lock(LockOwner.current("apply")) is None
+    assert path.is_file()
+    assert rt.runtime_id() is not None
+    assert rt.snapshot().revision == 0
+    rt.close()
+
+
+def test_a_relative_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rt = open_runtime("sqlite:///sub/rt.db", clock=fixed)
+    activate(rt)
+    rt.close()
+    assert (tmp_path / "sub" / "rt.db").is_file()
+
+
+def test_the_default_runtime_is_under_dot_reconciler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert DEFAULT_URL == "sqlite:///.reconciler/runtime.db"
+    rt = open_runtime(clock=fixed)
+    assert rt.url == DEFAULT_URL
+    assert rt.snapshot().revision == 0
+    assert not (tmp_path / ".reconciler").exists()
+    activate(rt)
+    rt.close()
+    assert (tmp_path / ".reconciler" / "runtime.db").is_file()
+
+
+def test_a_file_left_by_a_first_apply_killed_before_its_schema_reads_as_empty(
+    db_path: Path,
+) -> None:
+    # what SQLiteRuntime._connect(create=True) has done when it is killed before its first commit
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+    rt = open_sqlite(db_path)
+    try:
+        snap = rt.snapshot()
+        assert (snap.revision, dict(snap.campaigns)) == (0, {})
+        assert rt.history() == []
+        assert rt.runtime_id() is None
+        assert rt.applied_keys("") == frozenset()
+    finally:
+        rt.close()
+    # and the next apply sets the runtime up in it and writes as usual
+    rt = open_sqlite(db_path)
+    try:
+        activate(rt)
+        assert rt.snapshot().revision == 1
+        assert rt.runtime_id() is not None
+    finally:
+        rt.close()
+
+
+# --- bad files and bad URLs ---------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_database_is_a_backend_error(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    rt = open_sqlite(db_path)
+    expected = f"cannot open runtime sqlite:///{db_path}: file is not a database"
+    calls: dict[str, Callable[[], object]] = {
+        "snapshot": rt.snapshot,
+        "history": rt.history,
+        "runtime_id": rt.runtime_id,
+        "applied_keys": lambda: rt.applied_keys(""),
+        "acquire_lock": lambda: rt.acquire_lock(LockOwner.current("apply")),
+        "apply": lambda: activate(rt),
+    }
+    for name, call in calls.items():
+        with pytest.raises(RuntimeBackendError) as caught:
+            call()
+        assert str(caught.value) == expected, name
+        assert isinstance(caught.value.__cause__, sqlite3.DatabaseError), name
+    rt.close()
+    assert db_path.read_bytes().startswith(b"this is not a database")
+
+
+def test_a_folder_in_place_of_the_file_is_a_backend_error(db_path: Path) -> None:
+    db_path.mkdir()
+    rt = open_sqlite(db_path)
+    with pytest.raises(RuntimeBackendError, match=r"^cannot open runtime sqlite:///"):
+        rt.acquire_lock(LockOwner.current("apply"))
+
+
+@pytest.mark.parametrize("url", ["sqlite://relative", "sqlite://", "sqlite:///"])
+def test_a_bad_sqlite_url_is_a_backend_error(url: str) -> None:
+    with pytest.raises(RuntimeBackendError) as caught:
+        open_runtime(url)
+    assert str(caught.value) == (
+        f"invalid SQLite runtime URL {url!r}: expected sqlite:///PATH "
+        "(relative) or sqlite:////PATH (absolute)"
+    )
+
+
+# --- the lock across processes ------------------------------------------------------------------
+
+
+def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(
+    rt: SQLiteRuntime,
+) -> None:
+    pid = dead_pid()
+    host = socket.gethostname()
+    ghost = LockOwner(owner=f"ci@{host}:{pid}", pid=pid, host=host, reason="apply campaigns")
+    assert rt.acquire_lock(ghost) is None
+    me = LockOwner.current("apply campaigns")
+    assert rt.acquire_lock(me) is None  # not expired, but its holder is gone
+    held = rt.acquire_lock(ghost)
+    assert held == LockInfo(
+        holder=me, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:05:00.000Z"
+    )
+
+
+def test_a_dead_pid_on_another_host_is_not_taken_over(rt: SQLiteRuntime) -> None:
+    pid = dead_pid()
+    far = LockOwner(owner=f"ci@elsewhere:{pid}", pid=pid, host="elsewhere", reason="apply")
+    assert rt.acquire_lock(far) is None
+    held = rt.acquire_lock(LockOwner.current("apply"))
+    assert held is not None
+    assert held.holder == far
+
+
+def test_the_lock_is_seen_by_another_connection(db_path: Path) -> None:
+    first, second = open_sqlite(db_path), open_sqlite(db_path)
+    try:
+        holder = LockOwner(owner="a@h:1", pid=1, host="elsewhere", reason="apply")
+        assert first.acquire_lock(holder) is None
+        held = second.acquire_lock(LockOwner.current("apply"))
+        assert held is not None
+        assert held.holder == holder
+        first.release_lock(holder)
+        assert second.acquire_lock(LockOwner.current("apply")) is None
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_write_is_seen_by_another_connection(db_path: Path) -> None:
+    first, second = open_sqlite(db_path), open_sqlite(db_path)
+    try:
+        assert second.snapshot().revision == 0
+        activate(first)
+        assert second.snapshot().revision == 1
+        assert set(second.snapshot().campaigns) == {"alpha"}
+        assert second.runtime_id() == first.runtime_id()
+    finally:
+        first.close()
+        second.close()

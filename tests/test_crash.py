@@ -1,0 +1,236 @@
+"""A run of ``reconciler apply`` killed with SIGKILL at any instant is rerun and converges, with no
+operation done twice.
+
+The test applies 300 manifests in a subprocess, watches the runtime's revision from outside (a
+read-only SQLite connection) and kills the process once it reaches an instant; then it reruns
+apply to completion and checks every campaign, its version count and the history exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler import api
+from reconciler.runtime.base import open_runtime
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+BASE = 288  # six kinds of campaign, 48 of each
+COPIES = 12
+TOTAL = BASE + COPIES
+
+EMAIL = {
+    "channel": "email",
+    "audience": {"segment": "everyone"},
+    "content": {"subject": "Hello", "body": "Body"},
+}
+
+
+def spec_for(i: int) -> tuple[dict[str, Any], str]:
+    """Campaign i: its manifest spec, and the status it must end in."""
+    subject = {"subject": f"Subject {i}", "body": f"Body {i}"}
+    kind = i % 6
+    if kind == 0:  # one-time, sent on activation
+        return {**EMAIL, "state": "live", "content": subject}, "live"
+    if kind == 1:  # one-time, far in the future
+        schedule = {"once": {"at": "2099-01-01T09:00:00+01:00"}, "timezone": "Europe/Paris"}
+        return {**EMAIL, "state": "live", "content": subject, "schedule": schedule}, "scheduled"
+    if kind == 2:  # recurring by weekday
+        schedule = {
+            "recurring": {"every": "week", "on": ["mon", "thu"], "at": "09:00"},
+            "timezone": "Europe/Amsterdam",
+        }
+        return {**EMAIL, "state": "live", "content": subject, "schedule": schedule}, "live"
+    if kind == 3:  # recurring by cron, still a draft
+        schedule = {"recurring": {"cron": "0 9 * * MON"}}
+        return {**EMAIL, "state": "draft", "content": subject, "schedule": schedule}, "draft"
+    if kind == 4:  # inbound, live
+        content = {"title": f"Title {i}", "body": f"Body {i}"}
+        return {"state": "live", "channel": "in-app", "content": content}, "live"
+    content = {"title": f"Title {i}", "body": f"Body {i}"}  # inbound, draft
+    return {"state": "draft", "channel": "content-card", "content": content}, "draft"
+
+
+def _doc(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "reconciler/v1",
+        "kind": "Campaign",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+# name -> (status, live version, draft version, versions, copied from)
+Expected = dict[str, tuple[str, int | None, int | None, int, str | None]]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    root = tmp_path_factory.mktemp("crash") / "campaigns"
+    expected: Expected = {}
+    for i in range(BASE):
+        name = f"c{i:03d}"
+        spec, status = spec_for(i)
+        path = root / f"team-{i % 7}" / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(_doc(name, spec), sort_keys=False), encoding="utf-8")
+        live = status != "draft"
+        expected[name] = (status, 1 if live else None, None if live else 1, 1, None)
+    copies = []
+    for j in range(COPIES):
+        name, source = f"copy-{j:02d}", f"c{6 * j * 4:03d}"  # copies of one-time live campaigns
+        spec = {"state": "live", "copyFrom": source, "content": {"subject": f"Again {j}"}}
+        copies.append(_doc(name, spec))
+        expected[name] = ("live", 1, None, 1, source)
+    (root / "copies.yaml").write_text(yaml.safe_dump_all(copies, sort_keys=False), encoding="utf-8")
+    assert len(expected) == TOTAL
+    return root, expected
+
+
+def reconciler(*args: str) -> list[str]:
+    return [sys.executable, "-m", "reconciler", *args]
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    env["RECONCILER_ACTOR"] = "crash-test"
+    return env
+
+
+def read(db: Path, query: str) -> Any:
+    """One value from the runtime, read-only; None while it cannot be read (yet)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+    except sqlite3.Error:
+        return None
+    try:
+        row = con.execute(query).fetchone()
+        return row[0] if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+
+
+def revision(db: Path) -> int | None:
+    value = read(db, "SELECT value FROM meta WHERE key = 'revision'")
+    return None if value is None else int(value)
+
+
+def lock_taken(db: Path) -> bool:
+    return bool(read(db, "SELECT COUNT(*) FROM lock"))
+
+
+# instant -> the condition the test waits for before it kills the process
+INSTANTS: dict[str, Callable[[Path], bool]] = {
+    "at-start": lambda db: True,
+    "locked-before-first-write": lambda db: lock_taken(db),
+    "revision-1": lambda db: (revision(db) or 0) >= 1,
+    "revision-50": lambda db: (revision(db) or 0) >= 50,
+    "revision-150": lambda db: (revision(db) or 0) >= 150,
+    "revision-250": lambda db: (revision(db) or 0) >= 250,
+}
+
+
+@pytest.mark.parametrize("instant", list(INSTANTS))
+def test_a_killed_apply_is_rerun_and_converges(
+    instant: str, repo: tuple[Path, Expected], tmp_path: Path
+) -> None:
+    manifests, expected = repo
+    db = tmp_path / "rt.db"
+    url = f"sqlite:///{db}"
+    assert url.startswith("sqlite:////")
+    command = reconciler("apply", str(manifests), "--runtime", url)
+
+    victim = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    reached = INSTANTS[instant]
+    deadline = time.monotonic() + 60
+    while victim.poll() is None and not reached(db) and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    finished = victim.poll() is not None
+    if not finished:
+        os.kill(victim.pid, signal.SIGKILL)
+    code = victim.wait(timeout=30)
+    killed_at = revision(db) or 0
+    held_by = read(db, "SELECT pid FROM lock")
+    print(f"{instant}: stopped at revision {killed_at}, lock held by {held_by}, exit {code}")
+    if finished or code == 0:
+        warnings.warn(
+            f"{instant}: apply finished (exit {code}) before it could be killed", stacklevel=1
+        )
+    else:
+        assert code == -signal.SIGKILL
+        if instant == "locked-before-first-write" and killed_at > 0:
+            warnings.warn(f"{instant}: killed only at revision {killed_at}", stacklevel=1)
+
+    # whatever the instant, the file holds whole operations only
+    if killed_at:
+        assert read(db, "SELECT COUNT(*) FROM history") == killed_at
+        assert read(db, "SELECT COUNT(*) FROM applied") == killed_at
+        assert read(db, "SELECT COUNT(*) FROM campaigns") == killed_at
+    if held_by is not None and not finished:
+        assert held_by == victim.pid  # the dead process still "holds" the lock
+
+    # the rerun takes over a dead holder's lock at once (no --lock-timeout) and does the rest
+    rerun = subprocess.run(
+        command, cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=120
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    last = rerun.stdout.rstrip("\n").splitlines()[-1]
+    if killed_at < TOTAL:
+        assert last == f"Apply: {TOTAL - killed_at} done, 0 failed, 0 skipped."
+    else:
+        assert last == f"No changes. {TOTAL} unchanged."
+    assert "already applied" not in rerun.stdout
+
+    # converged: nothing left to plan, every campaign exactly once, every operation done once
+    plan = api.plan(manifests, api.Options(runtime_url=url))
+    assert (plan.operations, plan.errors) == ((), ())
+    assert plan.unchanged == TOTAL
+
+    runtime = open_runtime(url)
+    try:
+        state = runtime.snapshot()
+        history = runtime.history()
+    finally:
+        runtime.close()
+    assert state.revision == TOTAL
+    assert {
+        name: (
+            c.status.value,
+            c.live.number if c.live else None,
+            c.draft.number if c.draft else None,
+            c.versions,
+            c.copied_from,
+        )
+        for name, c in state.campaigns.items()
+    } == expected
+    assert read(db, "SELECT COUNT(*) FROM campaigns") == TOTAL
+    assert len(history) == TOTAL
+    assert Counter(e.campaign for e in history) == dict.fromkeys(expected, 1)
+    assert [e.revision for e in history] == list(range(1, TOTAL + 1))
+    assert {e.actor for e in history} == {"crash-test"}
+    plans = {e.plan_id for e in history}
+    assert len(plans) == (2 if 0 < killed_at < TOTAL else 1)
+
+    # the lock is free afterwards
+    assert read(db, "SELECT COUNT(*) FROM lock") == 0

@@ -1,0 +1,742 @@
+"""Apply, through the library (``reconciler.api``): convergence, the ledger of a failed run, saved
+plans (applied, refused as stale, never twice, resumed after an interruption, refused when edited)
+and the runtime lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler import api, executor
+from reconciler.errors import LockedError, PlanError, StalePlanError
+from reconciler.executor import Ledger, Outcome, hold_lock
+from reconciler.model import Action
+from reconciler.plan import Operation, Plan, loads
+from reconciler.runtime.base import (
+    LockOwner,
+    Provenance,
+    Runtime,
+    Write,
+    open_runtime,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+OWNER = LockOwner(owner="tester@host:1", pid=1, host="elsewhere", reason="test")
+
+EMAIL = {
+    "channel": "email",
+    "audience": {"segment": "newsletter"},
+    "content": {"subject": "Hello", "body": "Body"},
+}
+RECURRING = {
+    **EMAIL,
+    "schedule": {
+        "recurring": {"every": "week", "on": ["mon", "thu"], "at": "09:00"},
+        "timezone": "Europe/Amsterdam",
+    },
+}
+INBOUND = {"channel": "in-app", "content": {"title": "Hi", "body": "There"}}
+
+
+def with_content(spec: dict[str, Any], **content: str) -> dict[str, Any]:
+    return {**spec, "content": {**spec["content"], **content}}
+
+
+def document(
+    name: str,
+    spec: dict[str, Any] | None = None,
+    *,
+    state: str = "live",
+    run: str | None = None,
+    copy_from: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"state": state}
+    if run is not None:
+        body["run"] = run
+    if copy_from is not None:
+        body["copyFrom"] = copy_from
+    body.update(spec or {})
+    return {
+        "apiVersion": "reconciler/v1",
+        "kind": "Campaign",
+        "metadata": {"name": name},
+        "spec": body,
+    }
+
+
+class Repo:
+    """A manifest directory ``campaigns/`` in the working directory, one file per campaign."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "campaigns"
+        self.root.mkdir()
+
+    def put(self, name: str, spec: dict[str, Any] | None = None, **kw: Any) -> None:
+        text = yaml.safe_dump(document(name, spec, **kw), sort_keys=False)
+        (self.root / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+    def raw(self, name: str, text: str) -> None:
+        (self.root / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+    @property
+    def path(self) -> str:
+        return "campaigns"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
+    return Repo(tmp_path)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return f"memory://executor-{uuid.uuid4().hex}"
+    return f"sqlite:///{tmp_path}/rt.db"
+
+
+@pytest.fixture
+def options(url: str) -> api.Options:
+    return api.Options(runtime_url=url, actor="ci-bot")
+
+
+@pytest.fixture
+def rt(url: str) -> Iterator[Runtime]:
+    runtime = open_runtime(url, clock=lambda: NOW)
+    yield runtime
+    runtime.close()
+
+
+def entries(ledger: Ledger) -> list[tuple[str, str, str, str, bool]]:
+    return [
+        (e.campaign, e.action.value, e.outcome.value, e.message, e.replayed) for e in ledger.entries
+    ]
+
+
+def done(*pairs: tuple[str, str], replayed: bool = False) -> list[tuple[str, str, str, str, bool]]:
+    return [(name, action, "done", "", replayed) for name, action in pairs]
+
+
+def table(rt: Runtime) -> dict[str, tuple[str, int | None, int | None, int, str | None]]:
+    """name -> (status, live version, draft version, versions written, copied from)"""
+    return {
+        name: (
+            c.status.value,
+            c.live.number if c.live else None,
+            c.draft.number if c.draft else None,
+            c.versions,
+            c.copied_from,
+        )
+        for name, c in sorted(rt.snapshot().campaigns.items())
+    }
+
+
+def ops(plan: Plan) -> list[tuple[str, str, int | None, int | None]]:
+    return [(o.campaign, o.action.value, o.from_version, o.to_version) for o in plan.operations]
+
+
+def unrelated_write(rt: Runtime, name: str = "outsider") -> None:
+    """Someone else writes to the runtime: a campaign the manifests do not know."""
+    rt.apply(
+        Write(
+            key=f"console/{name}",
+            action=Action.ACTIVATE,
+            campaign=name,
+            expected_etag=None,
+            provenance=Provenance("console-user", origin="console"),
+            spec=INBOUND,
+        )
+    )
+
+
+def save(plan: Plan, where: Path) -> Path:
+    where.write_text(plan.dumps(), encoding="utf-8")
+    return where
+
+
+# --- apply converges ----------------------------------------------------------------------------
+
+
+def test_apply_then_plan_again_has_no_operations(
+    repo: Repo, options: api.Options, rt: Runtime
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("blast", EMAIL)
+    repo.put("banner", INBOUND)
+    repo.put("sketch", RECURRING, state="draft")
+    repo.put("blast-again", {"content": {"subject": "Again"}}, copy_from="blast")
+
+    ledger = api.apply(repo.path, options)
+    assert ledger.ok
+    assert entries(ledger) == done(
+        ("banner", "activate"),
+        ("blast", "activate"),
+        ("blast-again", "copy"),
+        ("digest", "activate"),
+        ("sketch", "create"),
+    )
+    assert table(rt) == {
+        "banner": ("live", 1, None, 1, None),
+        "blast": ("live", 1, None, 1, None),
+        "blast-again": ("live", 1, None, 1, "blast"),
+        "digest": ("live", 1, None, 1, None),
+        "sketch": ("draft", None, 1, 1, None),
+    }
+    again = api.plan(repo.path, options)
+    assert (again.operations, again.errors, again.warnings, again.unchanged) == ((), (), (), 5)
+    copy = rt.snapshot().campaigns["blast-again"]
+    assert copy.live is not None
+    assert copy.live.spec["content"] == {"subject": "Again", "body": "Body"}
+    assert copy.copy_base == EMAIL
+
+    # every action, then plan again: nothing left to do each time
+    repo.put("digest", with_content(RECURRING, subject="Two"))
+    repo.put("sketch", RECURRING)
+    repo.put("banner", INBOUND, run="stopped")
+    ledger = api.apply(repo.path, options)
+    assert entries(ledger) == done(
+        ("banner", "stop"), ("digest", "replace"), ("sketch", "activate")
+    )
+    assert api.plan(repo.path, options).operations == ()
+
+    repo.put("digest", with_content(RECURRING, subject="Three"), state="draft")
+    repo.put("banner", INBOUND)
+    ledger = api.apply(repo.path, options)
+    assert entries(ledger) == done(("banner", "resume"), ("digest", "update"))
+    assert api.plan(repo.path, options).operations == ()
+    assert table(rt)["digest"] == ("live", 2, 3, 3, None)  # staged beside live version 2
+
+    repo.put("digest", with_content(RECURRING, subject="Three"))
+    ledger = api.apply(repo.path, options)
+    assert entries(ledger) == done(("digest", "replace"))
+    assert api.plan(repo.path, options).operations == ()
+
+    assert table(rt) == {
+        "banner": ("live", 1, None, 1, None),
+        "blast": ("live", 1, None, 1, None),
+        "blast-again": ("live", 1, None, 1, "blast"),
+        "digest": ("live", 3, None, 3, None),  # the staged draft 3 was promoted, no number 4
+        "sketch": ("live", 1, None, 1, None),  # the draft was promoted, no number 2
+    }
+    assert len(rt.history()) == 5 + 3 + 2 + 1
+    assert {e.actor for e in rt.history()} == {"ci-bot"}
+
+
+def test_a_plan_with_errors_applies_nothing(repo: Repo, options: api.Options, rt: Runtime) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("banner", INBOUND)
+    repo.raw(
+        "broken",
+        "apiVersion: reconciler/v1\n"
+        "kind: Campaign\n"
+        "metadata: {name: broken}\n"
+        "spec:\n"
+        "  channel: in-app\n"
+        "  state: paused\n"
+        "  content: {title: Hi, body: There}\n",
+    )
+    ledger = api.apply(repo.path, options)
+    assert ledger.entries == ()
+    assert not ledger.ok
+    assert [str(d) for d in ledger.plan.errors] == [
+        "campaigns/broken.yaml:6:10: spec.state: 'paused' is not one of ['draft', 'live']"
+    ]
+    assert ledger.plan.operations == ()
+    assert rt.snapshot().revision == 0
+    assert dict(rt.snapshot().campaigns) == {}
+    assert rt.history() == []
+
+
+def test_a_lifecycle_refusal_applies_nothing_either(
+    repo: Repo, options: api.Options, rt: Runtime
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("halted", RECURRING, run="stopped")  # a new campaign cannot start stopped
+    ledger = api.apply(repo.path, options)
+    assert ledger.entries == ()
+    assert not ledger.ok
+    assert [(d.campaign, d.message) for d in ledger.plan.errors] == [
+        (
+            "halted",
+            "a new campaign cannot start stopped; set run: running (or remove run), "
+            "and stop it once it is live",
+        )
+    ]
+    assert rt.snapshot().revision == 0
+    assert rt.history() == []
+
+
+# --- failures and the ledger --------------------------------------------------------------------
+
+
+@pytest.fixture
+def chain(repo: Repo, options: api.Options, rt: Runtime) -> Plan:
+    """alpha; beta copies alpha; delta copies beta; gamma is unrelated. alpha's operation will
+    fail: someone creates alpha between plan and apply."""
+    repo.put("alpha", EMAIL)
+    repo.put("beta", {"content": {"subject": "Beta"}}, copy_from="alpha")
+    repo.put("delta", {"content": {"subject": "Delta"}}, copy_from="beta")
+    repo.put("gamma", INBOUND)
+    plan = api.plan(repo.path, options)
+    assert ops(plan) == [
+        ("alpha", "activate", None, 1),
+        ("beta", "copy", None, 1),
+        ("delta", "copy", None, 1),
+        ("gamma", "activate", None, 1),
+    ]
+    rt.apply(
+        Write(
+            key="console/alpha",
+            action=Action.CREATE,
+            campaign="alpha",
+            expected_etag=None,
+            provenance=Provenance("console-user", origin="console"),
+            spec=EMAIL,
+        )
+    )
+    return plan
+
+
+ALPHA_CONFLICT = "campaign 'alpha' changed since it was planned (etag absent, now 1); plan again"
+
+
+def test_a_failed_operation_stops_the_run(chain: Plan, rt: Runtime) -> None:
+    ledger = executor.execute(rt, chain, Provenance("ci-bot"), owner=OWNER)
+    assert entries(ledger) == [
+        ("alpha", "activate", "failed", ALPHA_CONFLICT, False),
+        ("beta", "copy", "skipped", "not attempted: an earlier operation failed", False),
+        ("delta", "copy", "skipped", "not attempted: an earlier operation failed", False),
+        ("gamma", "activate", "skipped", "not attempted: an earlier operation failed", False),
+    ]
+    assert not ledger.ok
+    assert [ledger.count(o) for o in Outcome] == [0, 1, 3]
+    assert table(rt) == {"alpha": ("draft", None, 1, 1, None)}  # only the outside write
+    assert rt.snapshot().revision == 1
+
+
+def test_keep_going_skips_only_what_depends_on_the_failure(chain: Plan, rt: Runtime) -> None:
+    ledger = executor.execute(rt, chain, Provenance("ci-bot"), owner=OWNER, keep_going=True)
+    assert entries(ledger) == [
+        ("alpha", "activate", "failed", ALPHA_CONFLICT, False),
+        ("beta", "copy", "skipped", "depends on alpha, which failed", False),
+        ("delta", "copy", "skipped", "depends on beta, which was skipped", False),
+        ("gamma", "activate", "done", "", False),
+    ]
+    assert not ledger.ok
+    assert [ledger.count(o) for o in Outcome] == [1, 1, 2]
+    assert table(rt) == {
+        "alpha": ("draft", None, 1, 1, None),
+        "gamma": ("live", 1, None, 1, None),
+    }
+    assert rt.snapshot().revision == 2
+
+
+def test_an_operation_with_a_wrong_etag_fails_and_changes_nothing(
+    repo: Repo, options: api.Options, rt: Runtime
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("weekly", RECURRING)
+    assert api.apply(repo.path, options).ok
+    repo.put("digest", with_content(RECURRING, subject="Two"))
+    repo.put("weekly", with_content(RECURRING, subject="Two"))
+    plan = api.plan(repo.path, options)
+    assert ops(plan) == [("digest", "replace", 1, 2), ("weekly", "replace", 1, 2)]
+    forged = dataclasses.replace(
+        plan, operations=(dataclasses.replace(plan.operations[0], etag="41"), plan.operations[1])
+    )
+    before = rt.history()
+    ledger = executor.execute(rt, forged, Provenance("ci-bot"), owner=OWNER, keep_going=True)
+    assert entries(ledger) == [
+        (
+            "digest",
+            "replace",
+            "failed",
+            "campaign 'digest' changed since it was planned (etag 41, now 1); plan again",
+            False,
+        ),
+        ("weekly", "replace", "done", "", False),
+    ]
+    assert table(rt) == {
+        "digest": ("live", 1, None, 1, None),
+        "weekly": ("live", 2, None, 2, None),
+    }
+    assert rt.history()[: len(before)] == before
+    assert len(rt.history()) == len(before) + 1
+
+
+def test_an_operation_the_runtime_refuses_fails(
+    repo: Repo, options: api.Options, rt: Runtime
+) -> None:
+    repo.put("blast", EMAIL)
+    assert api.apply(repo.path, options).ok
+    blast = rt.snapshot().campaigns["blast"]
+    plan = api.plan(repo.path, options)
+    stop = dataclasses.replace(
+        plan,
+        operations=(
+            Operation(campaign="blast", action=Action.STOP, reason="forged", etag=blast.etag),
+        ),
+    )
+    ledger = executor.execute(rt, stop, Provenance("ci-bot"), owner=OWNER)
+    assert entries(ledger) == [
+        (
+            "blast",
+            "stop",
+            "failed",
+            "the runtime refuses to stop 'blast': not allowed for a one-time campaign that is live",
+            False,
+        )
+    ]
+    assert rt.snapshot().campaigns["blast"] == blast
+
+
+# --- saved plans --------------------------------------------------------------------------------
+
+
+def test_a_saved_plan_applies_when_nothing_moved(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("banner", INBOUND, state="draft")
+    plan = api.plan(repo.path, options)
+    saved = save(plan, tmp_path / "plan.json")
+    assert rt.snapshot().revision == 0  # planning wrote nothing
+    ledger = api.apply_saved(saved, api.Options(actor="reviewer"))  # the URL comes from the plan
+    assert ledger.ok
+    assert ledger.plan == plan
+    assert ledger.plan.plan_id == plan.plan_id
+    assert entries(ledger) == done(("banner", "create"), ("digest", "activate"))
+    assert [(e.plan_id, e.actor, e.campaign) for e in rt.history()] == [
+        (plan.plan_id, "reviewer", "banner"),
+        (plan.plan_id, "reviewer", "digest"),
+    ]
+    assert rt.applied_keys(plan.plan_id + "/") == {
+        f"{plan.plan_id}/banner/create",
+        f"{plan.plan_id}/digest/activate",
+    }
+    assert api.plan(repo.path, options).operations == ()
+
+
+def test_a_saved_plan_is_refused_whole_when_the_runtime_moved(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("banner", INBOUND)
+    saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
+    unrelated_write(rt)
+    with pytest.raises(StalePlanError) as caught:
+        api.apply_saved(saved, options)
+    assert str(caught.value) == (
+        "the runtime changed since the plan was made (revision 0, now 1); "
+        "nothing was applied. Plan again"
+    )
+    assert set(rt.snapshot().campaigns) == {"outsider"}
+    assert len(rt.history()) == 1
+
+
+def test_a_saved_plan_is_never_applied_twice(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("banner", INBOUND)
+    plan = api.plan(repo.path, options)
+    saved = save(plan, tmp_path / "plan.json")
+    assert api.apply_saved(saved, options).ok
+    after = (rt.snapshot(), rt.history())
+    with pytest.raises(StalePlanError) as caught:
+        api.apply_saved(saved, options)
+    assert str(caught.value) == (
+        f"the saved plan {plan.plan_id} was already applied; nothing was applied again"
+    )
+    assert (rt.snapshot(), rt.history()) == after
+
+
+def test_a_saved_plan_with_errors_is_refused(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("halted", RECURRING, run="stopped")
+    saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
+    with pytest.raises(StalePlanError) as caught:
+        api.apply_saved(saved, options)
+    assert str(caught.value) == (
+        "the saved plan has errors, so nothing of it can be applied; fix them and plan again"
+    )
+    assert rt.snapshot().revision == 0
+
+
+def test_a_saved_plan_is_refused_by_another_runtime(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    unrelated_write(rt)  # the runtime exists, and has an id
+    saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
+    other = f"sqlite:///{tmp_path}/other.db"
+    with pytest.raises(StalePlanError) as caught:
+        api.apply_saved(saved, api.Options(runtime_url=other))
+    assert str(caught.value) == (
+        "the saved plan was made against another runtime; nothing was applied. Plan again"
+    )
+    other_rt = open_runtime(other)
+    assert other_rt.snapshot().revision == 0
+    other_rt.close()
+    assert set(rt.snapshot().campaigns) == {"outsider"}
+
+
+@pytest.mark.parametrize("field", ["reason", "spec", "etag", "runtime_revision", "summary"])
+def test_a_plan_edited_by_hand_is_refused(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path, field: str
+) -> None:
+    repo.put("digest", RECURRING)
+    plan = api.plan(repo.path, options)
+    data = json.loads(plan.dumps())
+    if field == "reason":
+        data["operations"][0]["reason"] = "looks fine to me"
+    elif field == "spec":
+        data["operations"][0]["spec"]["content"]["subject"] = "Sneaky"
+    elif field == "etag":
+        data["operations"][0]["etag"] = "1"
+    elif field == "runtime_revision":
+        data["runtime_revision"] = 7
+    else:
+        data["summary"]["unchanged"] = 3
+    text = json.dumps(data, indent=2)
+    with pytest.raises(PlanError) as caught:
+        loads(text, "plan.json")
+    assert str(caught.value) == (
+        "plan.json: the plan was edited after it was made (its id does not match)"
+    )
+    edited = tmp_path / "edited.json"
+    edited.write_text(text, encoding="utf-8")
+    with pytest.raises(PlanError, match="the plan was edited after it was made"):
+        api.apply_saved(edited, options)
+    assert rt.snapshot().revision == 0
+
+
+def test_a_saved_plan_round_trips_unedited(repo: Repo, options: api.Options) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("copy", {"content": {"subject": "Copy"}}, copy_from="digest")
+    plan = api.plan(repo.path, options)
+    again = loads(plan.dumps())
+    assert again == plan
+    assert again.plan_id == plan.plan_id
+    assert again.dumps() == plan.dumps()
+
+
+# --- an interrupted saved plan resumes ----------------------------------------------------------
+
+FINAL = {
+    "banner": ("live", 1, 2, 2, None),  # change staged as draft 2 beside live 1
+    "digest": ("live", 2, None, 2, None),
+    "fresh": ("live", 1, None, 1, None),
+    "idea": ("draft", None, 1, 1, None),
+    "sketch": ("live", 1, None, 1, None),  # the draft was promoted: still version 1
+}
+
+
+@pytest.fixture
+def five(repo: Repo, options: api.Options, rt: Runtime) -> Plan:
+    """A plan of five operations, one of each kind of write, against an applied repository."""
+    repo.put("digest", RECURRING)
+    repo.put("sketch", RECURRING, state="draft")
+    repo.put("banner", INBOUND)
+    assert api.apply(repo.path, options).ok
+    repo.put("digest", with_content(RECURRING, subject="Two"))
+    repo.put("sketch", RECURRING)
+    repo.put("banner", with_content(INBOUND, title="Staged"), state="draft")
+    repo.put("fresh", EMAIL)
+    repo.put("idea", INBOUND, state="draft")
+    plan = api.plan(repo.path, options)
+    assert ops(plan) == [
+        ("banner", "update", 1, 2),
+        ("digest", "replace", 1, 2),
+        ("fresh", "activate", None, 1),
+        ("idea", "create", None, 1),
+        ("sketch", "activate", 1, 1),
+    ]
+    return plan
+
+
+def interrupt(rt: Runtime, plan: Plan, k: int) -> None:
+    """What a run of ``plan`` killed after its k-th operation leaves behind."""
+    for op in plan.operations[:k]:
+        applied = rt.apply(
+            Write(
+                key=op.key(plan.plan_id),
+                action=op.action,
+                campaign=op.campaign,
+                expected_etag=op.etag,
+                provenance=Provenance("ci-bot"),
+                plan_id=plan.plan_id,
+                file=op.file,
+                spec=op.spec,
+                copied_from=op.copied_from,
+                copy_base=op.copy_base,
+                activate=op.activate,
+            )
+        )
+        assert not applied.replayed
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_an_interrupted_saved_plan_resumes_and_does_nothing_twice(
+    five: Plan, options: api.Options, rt: Runtime, tmp_path: Path, k: int
+) -> None:
+    saved = save(five, tmp_path / "plan.json")
+    interrupt(rt, five, k)
+    assert rt.snapshot().revision == 3 + k
+    ledger = api.apply_saved(saved, options)
+    assert ledger.ok
+    names = [(o.campaign, o.action.value) for o in five.operations]
+    assert entries(ledger) == done(*names[:k], replayed=True) + done(*names[k:])
+    assert table(rt) == FINAL
+    assert rt.snapshot().revision == 3 + 5
+    history = rt.history()
+    assert len(history) == 3 + 5
+    assert [e.campaign for e in history[3:]] == [name for name, _ in names]
+    assert all(e.plan_id == five.plan_id for e in history[3:])
+    assert rt.applied_keys(five.plan_id + "/") == {o.key(five.plan_id) for o in five.operations}
+    with pytest.raises(StalePlanError, match="was already applied"):
+        api.apply_saved(saved, options)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_after_an_interrupted_run_a_fresh_apply_does_only_the_rest(
+    five: Plan, repo: Repo, options: api.Options, rt: Runtime, k: int
+) -> None:
+    interrupt(rt, five, k)
+    ledger = api.apply(repo.path, options)
+    assert ledger.ok
+    names = [(o.campaign, o.action.value) for o in five.operations]
+    assert entries(ledger) == done(*names[k:])
+    assert table(rt) == FINAL
+    assert len(rt.history()) == 3 + 5
+    assert api.plan(repo.path, options).operations == ()
+
+
+def test_an_interrupted_saved_plan_is_stale_once_someone_else_wrote(
+    five: Plan, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    saved = save(five, tmp_path / "plan.json")
+    interrupt(rt, five, 2)
+    unrelated_write(rt)
+    with pytest.raises(StalePlanError) as caught:
+        api.apply_saved(saved, options)
+    assert str(caught.value) == (
+        "the runtime changed since the plan was made (revision 3, now 6); "
+        "nothing was applied. Plan again"
+    )
+    assert rt.snapshot().revision == 6
+
+
+# --- the lock -----------------------------------------------------------------------------------
+
+HOLDER = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply campaigns")
+HELD = (
+    "the runtime is locked by ci@runner-1:101 (apply campaigns) since 2026-06-01T12:00:00.000Z, "
+    "expires 2026-06-01T12:05:00.000Z"
+)
+
+
+class Ticks:
+    """A fake monotonic clock and sleep: sleeping advances the clock; a hook runs on each sleep."""
+
+    def __init__(self, on_sleep: Any = None) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.sleeps))
+
+
+@pytest.fixture
+def locked(rt: Runtime) -> Runtime:
+    assert rt.acquire_lock(HOLDER) is None
+    return rt
+
+
+def test_hold_lock_without_a_timeout_fails_at_once_naming_the_holder(locked: Runtime) -> None:
+    ticks = Ticks()
+    with (
+        pytest.raises(LockedError) as caught,
+        hold_lock(locked, OWNER, timeout=0, sleep=ticks.sleep, clock=ticks.clock),
+    ):
+        pytest.fail("the block must not run")
+    assert str(caught.value) == (HELD + "; try again, or wait for it with --lock-timeout SECONDS")
+    assert ticks.sleeps == []
+
+
+def test_hold_lock_waits_for_the_holder_to_release(locked: Runtime) -> None:
+    def release_on_third(n: int) -> None:
+        if n == 3:
+            locked.release_lock(HOLDER)
+
+    ticks = Ticks(release_on_third)
+    with hold_lock(locked, OWNER, timeout=10, poll=0.5, sleep=ticks.sleep, clock=ticks.clock):
+        assert ticks.sleeps == [0.5, 0.5, 0.5]
+        held = locked.acquire_lock(HOLDER)
+        assert held is not None
+        assert held.holder == OWNER
+    assert locked.acquire_lock(HOLDER) is None  # released on the way out
+
+
+def test_hold_lock_gives_up_after_the_timeout(locked: Runtime) -> None:
+    ticks = Ticks()
+    with (
+        pytest.raises(LockedError) as caught,
+        hold_lock(locked, OWNER, timeout=2, poll=0.5, sleep=ticks.sleep, clock=ticks.clock),
+    ):
+        pytest.fail("the block must not run")
+    assert str(caught.value) == (
+        HELD + " after waiting 2s; try again, or wait for it with --lock-timeout SECONDS"
+    )
+    assert ticks.sleeps == [0.5, 0.5, 0.5, 0.5]
+
+
+def test_hold_lock_releases_when_the_block_fails(rt: Runtime) -> None:
+    with pytest.raises(RuntimeError, match="boom"), hold_lock(rt, OWNER):
+        raise RuntimeError("boom")
+    assert rt.acquire_lock(HOLDER) is None
+
+
+def test_apply_fails_on_a_held_lock_and_applies_nothing(
+    repo: Repo, options: api.Options, url: str
+) -> None:
+    real = open_runtime(url)  # api.apply reads the lock's expiry with the real clock
+    assert real.acquire_lock(HOLDER) is None
+    repo.put("digest", RECURRING)
+    with pytest.raises(LockedError) as caught:
+        api.apply(repo.path, options)
+    assert str(caught.value).startswith(
+        "the runtime is locked by ci@runner-1:101 (apply campaigns) since "
+    )
+    assert str(caught.value).endswith("; try again, or wait for it with --lock-timeout SECONDS")
+    assert real.snapshot().revision == 0
+    assert real.history() == []
+    held = real.acquire_lock(OWNER)
+    assert held is not None
+    assert held.holder == HOLDER  # the failed apply did not release someone else's lock
+    real.close()
+
+
+def test_apply_releases_its_lock(repo: Repo, options: api.Options, rt: Runtime) -> None:
+    repo.put("digest", RECURRING)
+    assert api.apply(repo.path, options).ok
+    assert rt.acquire_lock(HOLDER) is None

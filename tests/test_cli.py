@@ -298,3 +298,12 @@ def test_apply_records_the_commit_the_plan_was_made_from(repo: Path) -> None:
     ]
     status = json.loads(run("status", "weekly", "--format", "json").output)
     assert status["campaigns"][0]["live"]["commit"] == planned_at
+
+
+def test_a_plan_that_cannot_be_saved_is_an_error_not_a_traceback(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    result = run("plan", "--out", "missing/plan.json")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: cannot save the plan to missing/plan.json: No such file or directory\n",
+    )

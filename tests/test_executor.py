@@ -570,21 +570,7 @@ def five(repo: Repo, options: api.Options, rt: Runtime) -> Plan:
 def interrupt(rt: Runtime, plan: Plan, k: int) -> None:
     """What a run of ``plan`` killed after its k-th operation leaves behind."""
     for op in plan.operations[:k]:
-        applied = rt.apply(
-            Write(
-                key=op.key(plan.plan_id),
-                action=op.action,
-                campaign=op.campaign,
-                expected_etag=op.etag,
-                provenance=Provenance("ci-bot"),
-                plan_id=plan.plan_id,
-                file=op.file,
-                spec=op.spec,
-                copied_from=op.copied_from,
-                copy_base=op.copy_base,
-                activate=op.activate,
-            )
-        )
+        applied = rt.apply(executor._write(op, plan, Provenance("ci-bot")))
         assert not applied.replayed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +71,56 @@ def apply(
 ) -> Ledger:
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
     loaded = manifests.load(path)
-    runtime = open_runtime(options.runtime_url)
-    owner = LockOwner.current(f"apply {path}")
+    commit = git_commit(Path(path))
+    return _apply_locked(
+        options.runtime_url,
+        f"apply {os.fspath(path)}",
+        lambda runtime: _plan(loaded, runtime, prune, commit),
+        options,
+        keep_going=keep_going,
+        lock_timeout=lock_timeout,
+    )
+
+
+def apply_saved(
+    plan_file: str | os.PathLike[str],
+    options: Options,
+    *,
+    keep_going: bool = False,
+    lock_timeout: float = 0.0,
+) -> Ledger:
+    """Apply a saved plan exactly as reviewed, or refuse it whole when the runtime moved."""
+    the_plan = load_plan(plan_file)
+
+    def checked(runtime: Runtime) -> Plan:
+        executor.check_saved(the_plan, runtime, runtime.snapshot())
+        return the_plan
+
+    return _apply_locked(
+        options.runtime_url or the_plan.runtime or None,
+        f"apply --plan {os.fspath(plan_file)}",
+        checked,
+        options,
+        keep_going=keep_going,
+        lock_timeout=lock_timeout,
+    )
+
+
+def _apply_locked(
+    url: str | None,
+    reason: str,
+    plan_for: Callable[[Runtime], Plan],
+    options: Options,
+    *,
+    keep_going: bool,
+    lock_timeout: float,
+) -> Ledger:
+    """Take the lock, then plan (or check a saved plan) and apply: never on a stale reading."""
+    runtime = open_runtime(url)
+    owner = LockOwner.current(reason)
     try:
         with executor.hold_lock(runtime, owner, timeout=lock_timeout):
-            the_plan = _plan(loaded, runtime, prune, git_commit(Path(path)))
+            the_plan = plan_for(runtime)
             if not the_plan.ok:
                 return Ledger(plan=the_plan)
             return executor.execute(
@@ -88,29 +134,16 @@ def apply(
         runtime.close()
 
 
-def apply_saved(
-    plan_file: str | os.PathLike[str],
-    options: Options,
-    *,
-    keep_going: bool = False,
-    lock_timeout: float = 0.0,
-) -> Ledger:
-    """Apply a saved plan exactly as reviewed, or refuse it whole when the runtime moved."""
-    the_plan = load_plan(plan_file)
-    runtime = open_runtime(options.runtime_url or the_plan.runtime or None)
-    owner = LockOwner.current(f"apply {plan_file}")
+def save_plan(the_plan: Plan, plan_file: str | os.PathLike[str]) -> None:
+    """Write the plan whole or not at all: a reader never sees half a plan."""
+    target = Path(plan_file)
+    partial = target.with_name(f".{target.name}.partial")
     try:
-        with executor.hold_lock(runtime, owner, timeout=lock_timeout):
-            executor.check_saved(the_plan, runtime, runtime.snapshot())
-            return executor.execute(
-                runtime,
-                the_plan,
-                provenance(options, the_plan.commit),
-                owner=owner,
-                keep_going=keep_going,
-            )
-    finally:
-        runtime.close()
+        partial.write_text(the_plan.dumps(), encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise PlanError(f"cannot save the plan to {os.fspath(plan_file)}: {exc.strerror}") from exc
 
 
 def load_plan(plan_file: str | os.PathLike[str]) -> Plan:

@@ -117,7 +117,7 @@ def plan(
     """Show what apply would do (a dry run: nothing is changed)."""
     the_plan = api.plan(path, api.Options(runtime_url), prune=prune)
     if out is not None:
-        out.write_text(the_plan.dumps(), encoding="utf-8")
+        api.save_plan(the_plan, out)
     views = {"json": render.plan_json, "markdown": render.plan_markdown, "text": render.plan_text}
     click.echo(views[fmt](the_plan), nl=False)
     if not the_plan.ok:

@@ -1,0 +1,74 @@
+"""The layering, checked: each module imports only the layers below it, and only the CLI talks to
+the terminal."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
+
+# module -> the project modules it may import (the runtime package counts as one layer)
+ALLOWED = {
+    "cli": {"api", "render", "errors"},
+    "api": {"executor", "planner", "manifests", "plan", "model", "runtime", "errors"},
+    "render": {"executor", "manifests", "plan", "model", "runtime", "errors"},
+    "executor": {"plan", "model", "runtime", "errors"},
+    "planner": {"lifecycle", "manifests", "plan", "model", "errors"},
+    "plan": {"lifecycle", "model", "errors"},
+    "lifecycle": {"model"},
+    "manifests": {"model", "errors"},
+    "runtime": {"model", "errors", "runtime"},
+    "model": set(),
+    "errors": set(),
+}
+
+
+def project_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+            if node.module == "reconciler":
+                names = [f"reconciler.{alias.name}" for alias in node.names]
+        found |= {n.split(".")[1] for n in names if n.startswith("reconciler.")}
+    return found
+
+
+def layer_of(path: Path) -> str:
+    relative = path.relative_to(SRC)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+MODULES = sorted(p for p in SRC.rglob("*.py") if layer_of(p) in ALLOWED)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(SRC)) for p in MODULES])
+def test_imports_follow_the_layers(path: Path) -> None:
+    assert project_imports(path) <= ALLOWED[layer_of(path)]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(SRC)) for p in MODULES])
+def test_only_the_cli_talks_to_the_terminal(path: Path) -> None:
+    if layer_of(path) == "cli":
+        return
+    tree = ast.parse(path.read_text())
+    calls = {
+        ast.unparse(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
+    }
+    assert not calls & {"print", "input", "click.echo", "click.prompt", "sys.exit"}
+    assert "click" not in {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+
+
+def test_every_module_is_placed_in_a_layer() -> None:
+    placed = {layer_of(p) for p in SRC.rglob("*.py")}
+    assert placed - set(ALLOWED) == {"__init__", "__main__"}

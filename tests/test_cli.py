@@ -307,3 +307,31 @@ def test_a_plan_that_cannot_be_saved_is_an_error_not_a_traceback(repo: Path) -> 
         1,
         "error: cannot save the plan to missing/plan.json: No such file or directory\n",
     )
+
+
+def test_prune_is_refused_where_it_would_stop_campaigns_by_mistake(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    write(repo, "launch.yaml", ONCE.replace("channel: sms", "channel: sms\n  run: running"))
+    assert run("apply").exit_code == 0
+    # one file of the repository: the others are not orphans, and --prune is refused
+    result = run("plan", "campaigns/launch.yaml")
+    assert (result.exit_code, result.output) == (0, "No changes. 1 unchanged.\n")
+    result = run("apply", "campaigns/launch.yaml", "--prune")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: --prune needs the whole manifest directory: campaigns/launch.yaml is one file, "
+        "and every campaign outside it would look removed\n",
+    )
+    (repo / "empty").mkdir()
+    result = run("apply", "empty", "--prune")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: --prune refused: there are no manifests under empty, so every campaign would be "
+        "stopped; check the path\n",
+    )
+    assert [
+        c["status"] for c in json.loads(run("status", "--format", "json").output)["campaigns"]
+    ] == [
+        "live",
+        "live",
+    ]

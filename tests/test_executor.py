@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -726,3 +727,64 @@ def test_apply_releases_its_lock(repo: Repo, options: api.Options, rt: Runtime) 
     repo.put("digest", RECURRING)
     assert api.apply(repo.path, options).ok
     assert rt.acquire_lock(HOLDER) is None
+
+
+def resealed(body: dict[str, Any]) -> str:
+    """A saved plan edited by hand and its id recomputed: only the content checks can stop it."""
+    return Plan(
+        runtime=body["runtime"],
+        runtime_id=body["runtime_id"],
+        runtime_revision=body["runtime_revision"],
+        operations=tuple(Operation.from_json(o) for o in body["operations"]),
+        unchanged=body["summary"]["unchanged"],
+    ).dumps()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda body: body.update(runtime_revision="7"),
+            "not a valid saved plan: runtime_revision: '7' is not of type 'integer'",
+        ),
+        (
+            lambda body: body["operations"][0].update(action="delete"),
+            "not a valid saved plan: operations/0/action: 'delete' is not one of",
+        ),
+        (lambda body: body.pop("operations"), "'operations' is a required property"),
+    ],
+    ids=["revision-type", "action", "missing"],
+)
+def test_a_malformed_saved_plan_is_refused_with_its_place(
+    tmp_path: Path, edit: Any, message: str
+) -> None:
+    body = {
+        "format_version": 1, "runtime": "memory://", "runtime_id": None, "runtime_revision": 0,
+        "summary": {"unchanged": 0}, "errors": [], "warnings": [],
+        "operations": [{"campaign": "x", "action": "stop", "reason": "r"}],
+    }  # fmt: skip
+    edit(body)
+    with pytest.raises(PlanError, match=re.escape(message)):
+        loads(json.dumps(body), "plan.json")
+
+
+def test_an_edited_spec_in_a_resealed_saved_plan_is_refused(tmp_path: Path) -> None:
+    manifests_dir = tmp_path / "campaigns"
+    manifests_dir.mkdir()
+    (manifests_dir / "a.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: Campaign\nmetadata: {name: a}\n"
+        "spec: {state: live, channel: sms, audience: {segment: s}, content: {text: hi}}\n"
+    )
+    options = api.Options(f"sqlite:///{tmp_path}/rt.db")
+    body = api.plan(manifests_dir, options).to_json()
+    body["operations"][0]["spec"]["channel"] = "fax"
+    saved = tmp_path / "plan.json"
+    saved.write_text(resealed(body))
+    with pytest.raises(PlanError) as caught:
+        api.apply_saved(saved, options)
+    assert str(caught.value) == (
+        "the saved plan's spec for a is not valid (spec.channel: 'fax' is not one of ['email', "
+        "'sms', 'push', 'in-app', 'web', 'code-based', 'content-card']); nothing was applied. "
+        "Plan again"
+    )
+    assert api.status(options) == []

@@ -216,9 +216,32 @@ def test_resume_of_an_inbound_campaign_applies_its_changed_spec(rt: Runtime) -> 
     ]
     plan = converge(rt, [manifest("i", changed)])
     assert actions(plan) == [("i", "resume", 1, 2)]
+    assert plan.operations[0].reason == (
+        "the manifest says run: running; version 2 replaces live version 1"
+    )
     campaign = rt.snapshot().campaigns["i"]
     assert campaign.status is Status.LIVE and campaign.live is not None
     assert campaign.live.spec == changed
+
+
+def test_resume_of_a_manifest_in_draft_stages_its_change_and_keeps_the_live_version(
+    rt: Runtime,
+) -> None:
+    converge(rt, [manifest("i", INBOUND)])
+    converge(rt, [manifest("i", INBOUND, run="stopped")])
+    changed = {**INBOUND, "content": {"title": "New", "body": "There"}}
+    plan = converge(rt, [manifest("i", changed, state="draft")])
+    assert actions(plan) == [("i", "resume", 1, 1)]
+    assert plan.operations[0].reason == (
+        "the manifest says run: running; the spec change is staged as draft version 2"
+    )
+    assert plan.operations[0].changes == (FieldChange("spec.content.title", "Hi", "New"),)
+    campaign = rt.snapshot().campaigns["i"]
+    assert campaign.live is not None and campaign.draft is not None
+    assert (campaign.status, campaign.live.spec, campaign.draft.spec) == (
+        Status.LIVE, INBOUND, changed,
+    )  # fmt: skip
+    assert plan_of(rt, [manifest("i", changed, state="draft")]).operations == ()
 
 
 def test_resume_drops_a_draft_staged_before_the_stop(rt: Runtime) -> None:
@@ -229,6 +252,9 @@ def test_resume_drops_a_draft_staged_before_the_stop(rt: Runtime) -> None:
     assert rt.snapshot().campaigns["i"].draft is not None  # frozen while stopped
     plan = converge(rt, [manifest("i", INBOUND)])
     assert actions(plan) == [("i", "resume", 1, 1)]
+    assert plan.operations[0].reason == (
+        "the manifest says run: running; staged draft version 2 is discarded"
+    )
     campaign = rt.snapshot().campaigns["i"]
     assert (campaign.status, campaign.draft) == (Status.LIVE, None)
     assert plan_of(rt, [manifest("i", INBOUND)]).operations == ()

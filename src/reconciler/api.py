@@ -29,17 +29,44 @@ def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
     return manifests.load(path)
 
 
+@dataclass(frozen=True)
+class _Desired:
+    """The manifests as read, and whether they are the whole repository or one file of it."""
+
+    loaded: manifests.LoadResult
+    whole: bool
+    prune: bool
+    commit: str | None
+
+
+def _read(path: str | os.PathLike[str], prune: bool) -> _Desired:
+    loaded = manifests.load(path)
+    whole = not Path(path).is_file()
+    if prune and not whole:
+        raise PlanError(
+            f"--prune needs the whole manifest directory: {os.fspath(path)} is one file, and "
+            "every campaign outside it would look removed"
+        )
+    if prune and loaded.ok and not loaded.manifests:
+        raise PlanError(
+            f"--prune refused: there are no manifests under {os.fspath(path)}, so every campaign "
+            "would be stopped; check the path"
+        )
+    return _Desired(loaded, whole, prune, git_commit(Path(path)))
+
+
 def plan(path: str | os.PathLike[str], options: Options, *, prune: bool = False) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations."""
-    loaded = manifests.load(path)
+    desired = _read(path, prune)
     runtime = open_runtime(options.runtime_url)
     try:
-        return _plan(loaded, runtime, prune, git_commit(Path(path)))
+        return _plan(desired, runtime)
     finally:
         runtime.close()
 
 
-def _plan(loaded: manifests.LoadResult, runtime: Runtime, prune: bool, commit: str | None) -> Plan:
+def _plan(desired: _Desired, runtime: Runtime) -> Plan:
+    loaded, commit = desired.loaded, desired.commit
     state = runtime.snapshot()
     if not loaded.ok:
         # An invalid repository plans nothing: a campaign in a broken file would look removed.
@@ -54,7 +81,8 @@ def _plan(loaded: manifests.LoadResult, runtime: Runtime, prune: bool, commit: s
     return planner.plan(
         loaded.manifests,
         state,
-        prune=prune,
+        prune=desired.prune,
+        orphans=desired.whole,
         runtime=runtime.url,
         runtime_id=runtime.runtime_id(),
         commit=commit,
@@ -70,12 +98,11 @@ def apply(
     lock_timeout: float = 0.0,
 ) -> Ledger:
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
-    loaded = manifests.load(path)
-    commit = git_commit(Path(path))
+    desired = _read(path, prune)
     return _apply_locked(
         options.runtime_url,
         f"apply {os.fspath(path)}",
-        lambda runtime: _plan(loaded, runtime, prune, commit),
+        lambda runtime: _plan(desired, runtime),
         options,
         keep_going=keep_going,
         lock_timeout=lock_timeout,

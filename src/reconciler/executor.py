@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from reconciler.errors import LockedError, ReconcilerError, StalePlanError
+from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
+from reconciler.manifests import validate_spec
 from reconciler.model import Action, RuntimeState
 from reconciler.plan import Operation, Plan
 from reconciler.runtime.base import LockOwner, Provenance, Runtime, Write
@@ -84,6 +85,13 @@ def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[
     A plan applies to the runtime revision it was made at, or to a runtime whose every write since
     then belongs to this very plan (an earlier run of it was interrupted): then it resumes.
     """
+    for op in plan.operations:
+        problems = validate_spec(op.spec) if op.spec is not None else []
+        if problems:
+            raise PlanError(
+                f"the saved plan's spec for {op.campaign} is not valid ({problems[0]}); "
+                "nothing was applied. Plan again"
+            )
     if plan.errors:
         raise StalePlanError(
             "the saved plan has errors, so nothing of it can be applied; fix them and plan again"

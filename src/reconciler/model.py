@@ -229,6 +229,17 @@ class Campaign:
     def activated(self) -> bool:
         return self.status.activated
 
+    def version_with(self, digest: str) -> Version | None:
+        """The live or staged version with this spec, if the campaign holds one."""
+        return next(
+            (v for v in (self.live, self.draft) if v is not None and v.hash == digest), None
+        )
+
+    def number_for(self, digest: str) -> int:
+        """The number of the version with this spec: its own if held, else the next one."""
+        held = self.version_with(digest)
+        return held.number if held is not None else self.versions + 1
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from reconciler.errors import Diagnostic, PlanError, Severity
-from reconciler.lifecycle import Action
-from reconciler.model import Spec, canonical_json
+from reconciler.model import Action, Spec, canonical_json
 
 FORMAT_VERSION = 1
 
@@ -173,6 +174,70 @@ class Plan:
         return "plan-" + hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
 
 
+_NULLABLE_STR = {"type": ["string", "null"]}
+_NULLABLE_INT = {"type": ["integer", "null"], "minimum": 1}
+_NULLABLE_OBJ = {"type": ["object", "null"]}
+_DIAGNOSTIC = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string"},
+        "file": _NULLABLE_STR,
+        "campaign": _NULLABLE_STR,
+        "line": _NULLABLE_INT,
+        "column": _NULLABLE_INT,
+    },
+}
+#: the shape of a saved plan: what apply relies on is checked before anything is read from it
+SHAPE: dict[str, Any] = {
+    "type": "object",
+    "required": ["runtime", "runtime_revision", "summary", "operations", "errors", "warnings"],
+    "properties": {
+        "plan_id": {"type": "string"},
+        "runtime": {"type": "string"},
+        "runtime_id": _NULLABLE_STR,
+        "runtime_revision": {"type": "integer", "minimum": 0},
+        "commit": _NULLABLE_STR,
+        "summary": {
+            "type": "object",
+            "required": ["unchanged"],
+            "properties": {"unchanged": {"type": "integer", "minimum": 0}},
+        },
+        "operations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["campaign", "action", "reason"],
+                "properties": {
+                    "campaign": {"type": "string"},
+                    "action": {"enum": [a.value for a in Action]},
+                    "reason": {"type": "string"},
+                    "file": _NULLABLE_STR,
+                    "from_version": _NULLABLE_INT,
+                    "to_version": _NULLABLE_INT,
+                    "etag": _NULLABLE_STR,
+                    "manifest_hash": _NULLABLE_STR,
+                    "kind": _NULLABLE_STR,
+                    "channel": _NULLABLE_STR,
+                    "spec": _NULLABLE_OBJ,
+                    "copied_from": _NULLABLE_STR,
+                    "copy_base": _NULLABLE_OBJ,
+                    "activate": {"type": "boolean"},
+                    "depends_on": {"type": "array", "items": {"type": "string"}},
+                    "drift": _NULLABLE_STR,
+                    "changes": {
+                        "type": "array",
+                        "items": {"type": "object", "required": ["path"]},
+                    },
+                },
+            },
+        },
+        "errors": {"type": "array", "items": _DIAGNOSTIC},
+        "warnings": {"type": "array", "items": _DIAGNOSTIC},
+    },
+}
+
+
 def loads(text: str, source: str = "<plan>") -> Plan:
     """Read a saved plan, refusing anything that is not one this version can apply."""
     try:
@@ -186,6 +251,10 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             f"{source}: plan format {data['format_version']!r} is not supported "
             f"(this reconciler reads format {FORMAT_VERSION}); plan again"
         )
+    problem = next(iter(Draft202012Validator(SHAPE).iter_errors(data)), None)
+    if problem is not None:
+        where = "/".join(str(p) for p in problem.absolute_path) or "the plan"
+        raise PlanError(f"{source}: not a valid saved plan: {where}: {problem.message:.120}")
     try:
         plan = Plan(
             runtime=data["runtime"],
@@ -197,8 +266,8 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
             warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanError(f"{source}: not a saved plan (malformed: {exc!r:.80})") from exc
+    except (KeyError, TypeError, ValueError) as exc:  # pragma: no cover - SHAPE rules these out
+        raise PlanError(f"{source}: not a valid saved plan ({exc!r:.80})") from exc
     if plan.plan_id != data.get("plan_id"):
         raise PlanError(f"{source}: the plan was edited after it was made (its id does not match)")
     return plan

@@ -94,18 +94,24 @@ def plan(
     state: RuntimeState,
     *,
     prune: bool = False,
+    orphans: bool = True,
     runtime: str = "",
     runtime_id: str | None = None,
     commit: str | None = None,
 ) -> Plan:
-    """The operations that make ``state`` equal to ``manifests``, with every refusal explained."""
+    """The operations that make ``state`` equal to ``manifests``, with every refusal explained.
+
+    ``orphans``: whether ``manifests`` are the whole repository, so that a managed campaign without
+    one is an orphan (warned about, or stopped with ``prune``).
+    """
     by_name: dict[str, Manifest] = {}
     for manifest in manifests:
         by_name.setdefault(manifest.name, manifest)  # the loader already reported duplicates
     work = _Planning(state, by_name, {}, [], [], {})
     for name in _copy_order(work):
         _plan_one(work, by_name[name])
-    _plan_orphans(work, prune)
+    if orphans:  # only the whole repository can tell that a campaign's manifest is gone
+        _plan_orphans(work, prune)
     return Plan(
         runtime=runtime,
         runtime_id=runtime_id,
@@ -266,8 +272,8 @@ def _drift(campaign: Campaign | None, digest: str) -> str | None:
 def _live_after(
     campaign: Campaign | None, action: Action | None, desired: Spec, m: Manifest
 ) -> Spec | None:
-    goes_live = action in (Action.ACTIVATE, Action.REPLACE, Action.RESUME) or (
-        action is Action.COPY and m.state is DesiredState.LIVE
+    goes_live = action in (Action.ACTIVATE, Action.REPLACE) or (
+        action in (Action.COPY, Action.RESUME) and m.state is DesiredState.LIVE
     )
     if goes_live:
         return desired
@@ -288,7 +294,7 @@ def _operation(
     live = campaign.live if campaign else None
     draft = campaign.draft if campaign else None
     current = live or draft
-    promoted = draft.number if draft is not None and draft.hash == digest else count + 1
+    promoted = campaign.number_for(digest) if campaign else 1
     before_spec: Spec = current.spec if current else {}
     after_spec: Spec = desired
     writes_spec = True
@@ -342,10 +348,19 @@ def _operation(
         versions, writes_spec = (live.number, live.number), False
         before_spec = after_spec = live.spec
         reason = "the manifest says run: stopped; the next sending is cancelled"
-    else:  # RESUME
+    else:  # RESUME: running again, with its versions as the manifest says
         assert live is not None
-        versions = (live.number, live.number if live.hash == digest else promoted)
         reason = "the manifest says run: running"
+        if m.state is DesiredState.DRAFT:
+            versions = (live.number, live.number)
+            if promoted != live.number and (draft is None or promoted != draft.number):
+                reason += f"; the spec change is staged as draft version {promoted}"
+        else:
+            versions = (live.number, promoted)
+            if promoted != live.number:
+                reason += f"; version {promoted} replaces live version {live.number}"
+        if draft is not None and promoted != draft.number:
+            reason += f"; staged draft version {draft.number} is discarded"
     return Operation(
         campaign=m.name,
         action=action,
@@ -361,7 +376,7 @@ def _operation(
         channel=str(desired["channel"]),
         copied_from=m.copy_from if action is Action.COPY else None,
         copy_base=copy_base if action is Action.COPY else None,
-        activate=action is Action.COPY and m.state is DesiredState.LIVE,
+        activate=action in (Action.COPY, Action.RESUME) and m.state is DesiredState.LIVE,
         depends_on=(m.copy_from,) if action is Action.COPY and m.copy_from else (),
         drift=drifted_by,
     )

@@ -374,7 +374,7 @@ def test_stop_a_live_or_scheduled_campaign(rt: Runtime, spec: Spec) -> None:
 def test_resume_a_stopped_inbound_campaign_keeps_its_version(rt: Runtime) -> None:
     write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
     write(rt, Action.STOP, "alpha", "1")
-    campaign = write(rt, Action.RESUME, "alpha", "2", INBOUND).campaign
+    campaign = write(rt, Action.RESUME, "alpha", "2", INBOUND, activate=True).campaign
     assert campaign.live == version(1, INBOUND)
     assert (campaign.status, campaign.draft, campaign.versions, campaign.etag) == (
         Status.LIVE,
@@ -388,8 +388,20 @@ def test_resume_with_a_changed_spec_makes_it_the_next_live_version(rt: Runtime) 
     write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
     write(rt, Action.STOP, "alpha", "1")
     changed = titled(INBOUND, "Back")
-    campaign = write(rt, Action.RESUME, "alpha", "2", changed).campaign
+    campaign = write(rt, Action.RESUME, "alpha", "2", changed, activate=True).campaign
     assert campaign.live == version(2, changed)
+    assert (campaign.status, campaign.versions) == (Status.LIVE, 2)
+
+
+def test_resume_of_a_manifest_in_draft_stages_the_change_beside_the_live_version(
+    rt: Runtime,
+) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, INBOUND)
+    write(rt, Action.STOP, "alpha", "1")
+    changed = titled(INBOUND, "Back")
+    campaign = write(rt, Action.RESUME, "alpha", "2", changed).campaign
+    assert campaign.live == version(1, INBOUND)
+    assert campaign.draft == version(2, changed)
     assert (campaign.status, campaign.versions) == (Status.LIVE, 2)
 
 
@@ -601,7 +613,9 @@ def test_a_refusal_for_an_inbound_campaign_reads_well(rt: Runtime) -> None:
 
 @pytest.mark.parametrize("action", [Action.CREATE, Action.ACTIVATE, Action.COPY])
 def test_a_new_campaign_without_a_spec_is_refused(rt: Runtime, action: Action) -> None:
-    with pytest.raises(RefusedError, match=r"^a new campaign needs a spec$"):
+    with pytest.raises(
+        RefusedError, match=r"^the runtime refuses to \w+ .alpha.: a new campaign needs a spec$"
+    ):
         write(rt, action, "alpha", None, None)
     assert state_of(rt) == (0, {}, 0)
 

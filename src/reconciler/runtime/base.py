@@ -12,24 +12,17 @@ import getpass
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from reconciler.errors import ConflictError, RuntimeBackendError, UnknownRuntimeError
+from reconciler.errors import RuntimeBackendError, UnknownRuntimeError
 from reconciler.model import (
     RECONCILER,
     Action,
     Campaign,
-    Channel,
-    Kind,
     RuntimeState,
     Spec,
-    Status,
-    Version,
-    allowed,
-    kind_of,
-    spec_hash,
 )
 
 DEFAULT_URL = "sqlite:///.reconciler/runtime.db"
@@ -167,123 +160,6 @@ class Runtime(Protocol):
     def release_lock(self, owner: LockOwner) -> None: ...
 
     def close(self) -> None: ...
-
-
-# --- what an operation does -----------------------------------------------------------------
-
-
-def _start_of(spec: Spec) -> datetime | None:
-    """When an activated campaign starts: a later start makes it scheduled, not live."""
-    schedule = spec.get("schedule") or {}
-    start: str | None = None
-    if "once" in schedule:
-        start = schedule["once"].get("at")
-    elif isinstance(schedule.get("recurring"), Mapping):
-        start = schedule["recurring"].get("start")
-    elif isinstance(spec.get("window"), Mapping):
-        start = spec["window"].get("start")
-    if not start:
-        return None
-    return datetime.fromisoformat(start.replace("Z", "+00:00"))
-
-
-def activation_status(spec: Spec, now: datetime) -> Status:
-    start = _start_of(spec)
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    return Status.SCHEDULED if start is not None and start > now else Status.LIVE
-
-
-def transition(before: Campaign | None, write: Write, *, etag: str, now: datetime) -> Campaign:
-    """The campaign ``write`` makes of ``before``; refuses a moved etag and a forbidden transition.
-
-    Every new spec gets the next version number; promoting a staged draft keeps the draft's number.
-    """
-    current_etag = before.etag if before is not None else None
-    if current_etag != write.expected_etag:
-        raise ConflictError(
-            f"campaign {write.campaign!r} changed since it was planned "
-            f"(etag {write.expected_etag or 'absent'}, now {current_etag or 'absent'}); plan again"
-        )
-    spec = write.spec
-    kind = Kind(before.kind) if before is not None else _kind(spec)
-    if not allowed(write.action, before.status if before else None, kind):
-        state = before.status.value if before else "absent"
-        raise RefusedError(
-            f"the runtime refuses to {write.action.value} {write.campaign!r}: "
-            f"not allowed for {kind.a_campaign} that is {state}"
-        )
-    stamp = timestamp(now)
-
-    def version_for(new_spec: Spec, count: int, staged: Version | None) -> tuple[Version, int]:
-        digest = spec_hash(new_spec)
-        if staged is not None and staged.hash == digest:
-            return staged, count
-        return (
-            Version(
-                number=count + 1,
-                spec=new_spec,
-                hash=digest,
-                commit=write.provenance.commit,
-                file=write.file,
-                actor=write.provenance.actor,
-                applied_at=stamp,
-                origin=write.provenance.origin,
-            ),
-            count + 1,
-        )
-
-    action = write.action
-    if before is None:
-        assert spec is not None
-        version, count = version_for(spec, 0, None)
-        activate = action is Action.ACTIVATE or (action is Action.COPY and write.activate)
-        return Campaign(
-            name=write.campaign,
-            channel=Channel(spec["channel"]),
-            kind=kind,
-            status=activation_status(spec, now) if activate else Status.DRAFT,
-            live=version if activate else None,
-            draft=None if activate else version,
-            etag=etag,
-            versions=count,
-            copied_from=write.copied_from,
-            copy_base=write.copy_base,
-        )
-    out = replace(before, etag=etag)
-    if before.status is Status.DRAFT and spec is not None:
-        # a draft that was never live may still change channel and kind
-        out = replace(out, channel=Channel(spec["channel"]), kind=kind_of(spec))
-    if action is Action.ACTIVATE:
-        assert spec is not None
-        version, count = version_for(spec, before.versions, before.draft)
-        return replace(
-            out, status=activation_status(spec, now), live=version, draft=None, versions=count
-        )
-    if action is Action.UPDATE:
-        assert spec is not None
-        version, count = version_for(spec, before.versions, None)
-        return replace(out, draft=version, versions=count)
-    if action is Action.REPLACE:
-        assert spec is not None
-        version, count = version_for(spec, before.versions, before.draft)
-        return replace(out, live=version, draft=None, versions=count)
-    if action is Action.DISCARD:
-        return replace(out, draft=None)
-    if action is Action.STOP:
-        return replace(out, status=Status.STOPPED)
-    if action is Action.RESUME:
-        if spec is None or (before.live is not None and before.live.hash == spec_hash(spec)):
-            return replace(out, status=Status.LIVE, draft=None)
-        version, count = version_for(spec, before.versions, before.draft)
-        return replace(out, status=Status.LIVE, live=version, draft=None, versions=count)
-    raise RefusedError(f"the runtime cannot {action.value} an existing campaign")
-
-
-def _kind(spec: Spec | None) -> Kind:
-    if spec is None:
-        raise RefusedError("a new campaign needs a spec")
-    return kind_of(spec)
 
 
 # --- registry -------------------------------------------------------------------------------------

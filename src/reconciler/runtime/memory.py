@@ -19,8 +19,8 @@ from reconciler.runtime.base import (
     LockOwner,
     Write,
     timestamp,
-    transition,
 )
+from reconciler.runtime.transition import transition
 
 
 @dataclass

@@ -32,8 +32,8 @@ from reconciler.runtime.base import (
     LockOwner,
     Write,
     timestamp,
-    transition,
 )
+from reconciler.runtime.transition import transition
 
 SCHEMA_VERSION = 1
 BUSY_SECONDS = 30.0  # how long any statement waits for another process's write to finish

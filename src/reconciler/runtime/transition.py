@@ -1,0 +1,133 @@
+"""What an operation does to a campaign: the semantics every backend shares.
+
+A backend runs :func:`transition` inside its transaction. It refuses, as a campaign platform would,
+a moved etag, a write from a process that no longer holds the lock, anything the lifecycle forbids
+(``model.ALLOWED``), and a new version that would change the channel or kind of a campaign that has
+been live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from reconciler.errors import ConflictError
+from reconciler.model import (
+    Action,
+    Campaign,
+    Channel,
+    Spec,
+    Status,
+    Version,
+    allowed,
+    kind_of,
+    spec_hash,
+)
+from reconciler.runtime.base import RefusedError, Write, timestamp
+
+
+def _start_of(spec: Spec) -> datetime | None:
+    """When an activated campaign starts: a later start makes it scheduled, not live."""
+    schedule = spec.get("schedule") or {}
+    start: str | None = None
+    if "once" in schedule:
+        start = schedule["once"].get("at")
+    elif isinstance(schedule.get("recurring"), Mapping):
+        start = schedule["recurring"].get("start")
+    elif isinstance(spec.get("window"), Mapping):
+        start = spec["window"].get("start")
+    if not start:
+        return None
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def activation_status(spec: Spec, now: datetime) -> Status:
+    start = _start_of(spec)
+    return Status.SCHEDULED if start is not None and start > now else Status.LIVE
+
+
+def transition(before: Campaign | None, write: Write, *, etag: str, now: datetime) -> Campaign:
+    """The campaign ``write`` makes of ``before``.
+
+    A spec the campaign already holds (live or staged) keeps its version and number; any other spec
+    gets the next number (``Campaign.number_for``).
+    """
+    current_etag = before.etag if before is not None else None
+    if current_etag != write.expected_etag:
+        raise ConflictError(
+            f"campaign {write.campaign!r} changed since it was planned "
+            f"(etag {write.expected_etag or 'absent'}, now {current_etag or 'absent'}); plan again"
+        )
+    spec = write.spec
+    refused = f"the runtime refuses to {write.action.value} {write.campaign!r}"
+    if before is None and spec is None:
+        raise RefusedError(f"{refused}: a new campaign needs a spec")
+    kind = before.kind if before is not None else kind_of(spec or {})
+    if not allowed(write.action, before.status if before else None, kind):
+        state = before.status.value if before else "absent"
+        raise RefusedError(f"{refused}: not allowed for {kind.a_campaign} that is {state}")
+    if (
+        before is not None
+        and before.activated
+        and spec is not None
+        and (spec.get("channel") != before.channel.value or kind_of(spec) is not before.kind)
+    ):
+        raise RefusedError(
+            f"{refused}: the channel and kind of a campaign that has been live cannot change"
+        )
+
+    def version_of(new_spec: Spec, campaign: Campaign | None) -> Version:
+        digest = spec_hash(new_spec)
+        held = campaign.version_with(digest) if campaign is not None else None
+        return held or Version(
+            number=campaign.number_for(digest) if campaign is not None else 1,
+            spec=new_spec,
+            hash=digest,
+            commit=write.provenance.commit,
+            file=write.file,
+            actor=write.provenance.actor,
+            applied_at=timestamp(now),
+            origin=write.provenance.origin,
+        )
+
+    action = write.action
+    if before is None:
+        assert spec is not None
+        version = version_of(spec, None)
+        activate = action is Action.ACTIVATE or (action is Action.COPY and write.activate)
+        return Campaign(
+            name=write.campaign,
+            channel=Channel(spec["channel"]),
+            kind=kind,
+            status=activation_status(spec, now) if activate else Status.DRAFT,
+            live=version if activate else None,
+            draft=None if activate else version,
+            etag=etag,
+            versions=1,
+            copied_from=write.copied_from,
+            copy_base=write.copy_base,
+        )
+    out = replace(before, etag=etag)
+    if before.status is Status.DRAFT and spec is not None:
+        # a draft that was never live may still change channel and kind
+        out = replace(out, channel=Channel(spec["channel"]), kind=kind_of(spec))
+    if action is Action.DISCARD:
+        return replace(out, draft=None)
+    if action is Action.STOP:
+        return replace(out, status=Status.STOPPED)
+    if spec is None:  # resume without a spec: the versions stay as they are
+        return replace(out, status=activation_status(_live_spec(before), now))
+    version = version_of(spec, before)
+    counted = replace(out, versions=max(before.versions, version.number))
+    if action is Action.UPDATE or (action is Action.RESUME and not write.activate):
+        staged = None if version is before.live else version
+        status = activation_status(_live_spec(before), now) if action is Action.RESUME else None
+        return replace(counted, draft=staged, status=status or before.status)
+    # ACTIVATE, REPLACE, and RESUME into live: the version goes live, nothing stays staged
+    return replace(counted, live=version, draft=None, status=activation_status(spec, now))
+
+
+def _live_spec(campaign: Campaign) -> Spec:
+    return campaign.live.spec if campaign.live is not None else {}

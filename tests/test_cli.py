@@ -335,3 +335,25 @@ def test_prune_is_refused_where_it_would_stop_campaigns_by_mistake(repo: Path) -
         "live",
         "live",
     ]
+
+
+def test_validate_reports_copy_cycles(repo: Path) -> None:
+    body = "apiVersion: reconciler/v1\nkind: Campaign\nmetadata: {{name: {0}}}\n"
+    body += "spec:\n  state: live\n  copyFrom: {1}\n"
+    write(repo, "a.yaml", body.format("a", "b"))
+    write(repo, "b.yaml", body.format("b", "a"))
+    write(repo, "c.yaml", body.format("c", "a"))
+    result = run("validate")
+    assert (result.exit_code, result.output) == (
+        1,
+        "campaigns/a.yaml:6:13: copyFrom forms a cycle: a -> b -> a; a copy needs a source that "
+        "exists\n"
+        "campaigns/b.yaml:6:13: copyFrom forms a cycle: b -> a -> b; a copy needs a source that "
+        "exists\n"
+        "Invalid: 2 errors in 3 files.\n",
+    )
+
+
+@pytest.mark.parametrize("args", [[], ["--bogus"], ["nosuch"], ["plan", "--bogus"]])
+def test_command_line_mistakes_exit_1(repo: Path, args: list[str]) -> None:
+    assert CliRunner().invoke(cli, args).exit_code == 1

@@ -312,7 +312,8 @@ ALPHA_CONFLICT = "campaign 'alpha' changed since it was planned (etag absent, no
 
 
 def test_a_failed_operation_stops_the_run(chain: Plan, rt: Runtime) -> None:
-    ledger = executor.execute(rt, chain, Provenance("ci-bot"), owner=OWNER)
+    with executor.hold_lock(rt, OWNER):
+        ledger = executor.execute(rt, chain, Provenance("ci-bot"), owner=OWNER)
     assert entries(ledger) == [
         ("alpha", "activate", "failed", ALPHA_CONFLICT, False),
         ("beta", "copy", "skipped", "not attempted: an earlier operation failed", False),
@@ -326,7 +327,8 @@ def test_a_failed_operation_stops_the_run(chain: Plan, rt: Runtime) -> None:
 
 
 def test_keep_going_skips_only_what_depends_on_the_failure(chain: Plan, rt: Runtime) -> None:
-    ledger = executor.execute(rt, chain, Provenance("ci-bot"), owner=OWNER, keep_going=True)
+    with executor.hold_lock(rt, OWNER):
+        ledger = executor.execute(rt, chain, Provenance("ci-bot"), owner=OWNER, keep_going=True)
     assert entries(ledger) == [
         ("alpha", "activate", "failed", ALPHA_CONFLICT, False),
         ("beta", "copy", "skipped", "depends on alpha, which failed", False),
@@ -356,7 +358,8 @@ def test_an_operation_with_a_wrong_etag_fails_and_changes_nothing(
         plan, operations=(dataclasses.replace(plan.operations[0], etag="41"), plan.operations[1])
     )
     before = rt.history()
-    ledger = executor.execute(rt, forged, Provenance("ci-bot"), owner=OWNER, keep_going=True)
+    with executor.hold_lock(rt, OWNER):
+        ledger = executor.execute(rt, forged, Provenance("ci-bot"), owner=OWNER, keep_going=True)
     assert entries(ledger) == [
         (
             "digest",
@@ -388,7 +391,8 @@ def test_an_operation_the_runtime_refuses_fails(
             Operation(campaign="blast", action=Action.STOP, reason="forged", etag=blast.etag),
         ),
     )
-    ledger = executor.execute(rt, stop, Provenance("ci-bot"), owner=OWNER)
+    with executor.hold_lock(rt, OWNER):
+        ledger = executor.execute(rt, stop, Provenance("ci-bot"), owner=OWNER)
     assert entries(ledger) == [
         (
             "blast",

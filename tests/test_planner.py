@@ -31,7 +31,8 @@ def plan_of(rt: Runtime, manifests: Sequence[Manifest], prune: bool = False) -> 
 def converge(rt: Runtime, manifests: Sequence[Manifest], prune: bool = False) -> Plan:
     plan = plan_of(rt, manifests, prune)
     assert plan.errors == ()
-    ledger = executor.execute(rt, plan, Provenance("tester"), owner=OWNER)
+    with executor.hold_lock(rt, OWNER):
+        ledger = executor.execute(rt, plan, Provenance("tester"), owner=OWNER)
     assert ledger.ok
     return plan
 
@@ -319,6 +320,25 @@ def test_copy_refusals(rt: Runtime, manifests: list[Manifest], message: str) -> 
     assert messages(plan_of(rt, manifests)) == [message]
 
 
+def test_copy_from_on_a_campaign_that_exists_is_refused_unless_it_names_its_source(
+    rt: Runtime,
+) -> None:
+    partial = {"content": {"subject": "Copy", "body": "B"}}
+    converge(rt, [manifest("src"), manifest("other"), manifest("copy", partial, copy_from="src")])
+    plan = plan_of(
+        rt, [manifest("src"), manifest("other"), manifest("copy", partial, copy_from="other")]
+    )
+    assert messages(plan) == [
+        "copy: copyFrom only applies when a campaign is created: 'copy' already exists as a copy "
+        "of 'src'; set copyFrom: src, or remove copyFrom and write the whole spec"
+    ]
+    plan = plan_of(rt, [manifest("src", {}, copy_from="other"), manifest("other")])
+    assert messages(plan) == [
+        "src: copyFrom only applies when a campaign is created: 'src' already exists and is not "
+        "a copy, or remove copyFrom and write the whole spec"
+    ]
+
+
 def test_copy_cycle_is_refused_for_every_member(rt: Runtime) -> None:
     plan = plan_of(rt, [manifest("a", {}, copy_from="b"), manifest("b", {}, copy_from="a")])
     assert messages(plan) == [
@@ -391,7 +411,8 @@ def test_drift_on_a_one_time_campaign_is_refused_with_who_made_it(rt: Runtime) -
     _outside_edit(rt, "o", with_subject(ONE_TIME, "Edited"))
     assert messages(plan_of(rt, [manifest("o", ONE_TIME)])) == [
         "o: live version 2 was changed outside the reconciler by alice; one-time campaigns "
-        "cannot be modified once live; duplicate it with copyFrom"
+        "cannot be modified once live; duplicate it with copyFrom; or accept the outside change "
+        "by setting the manifest to the live version"
     ]
 
 

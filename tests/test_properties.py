@@ -78,7 +78,8 @@ def apply_valid_part(runtime: MemoryRuntime, wanted: list[Manifest]) -> None:
         valid = [m for m in valid if m.name not in refused]
         plan = planner.plan(valid, state)
         check_plan(plan, state, list(reversed(valid)))
-    ledger = executor.execute(runtime, plan, Provenance("prop"), owner=OWNER)
+    with executor.hold_lock(runtime, OWNER):
+        ledger = executor.execute(runtime, plan, Provenance("prop"), owner=OWNER)
     assert ledger.ok, ledger.entries
     after = planner.plan(valid, runtime.snapshot())
     assert after.operations == (), after.operations

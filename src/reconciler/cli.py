@@ -18,12 +18,26 @@ DEFAULT_PATH = "campaigns"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _UsageError(click.UsageError):
-    exit_code = EXIT_ERROR  # click's 2 means "changes" under --detailed-exitcode
+def _exit_1(exc: click.UsageError) -> click.UsageError:
+    """A command-line mistake exits 1: click's 2 means "changes" under --detailed-exitcode."""
+    exc.exit_code = EXIT_ERROR  # type: ignore[misc]
+    return exc
 
 
 class _Group(click.Group):
     """One top-level handler: expected errors are one line and exit 1, bugs get a traceback."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _exit_1(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -39,7 +53,7 @@ class _Group(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except click.UsageError as exc:
-            raise _UsageError(exc.message, exc.ctx) from None
+            raise _exit_1(exc) from None
         except (click.exceptions.Exit, click.ClickException):
             raise
         except Exception:

@@ -143,7 +143,7 @@ def execute(
             _renew(runtime, owner)
             heartbeat = time.monotonic()
         try:
-            applied = runtime.apply(_write(op, plan, provenance))
+            applied = runtime.apply(_write(op, plan, provenance, owner))
         except ReconcilerError as exc:
             entries.append(LedgerEntry(op.campaign, op.action, Outcome.FAILED, str(exc)))
             broken[op.campaign] = "failed"
@@ -162,7 +162,9 @@ def _skipped(op: Operation, why: str) -> LedgerEntry:
     return LedgerEntry(op.campaign, op.action, Outcome.SKIPPED, why)
 
 
-def _write(op: Operation, plan: Plan, provenance: Provenance) -> Write:
+def _write(
+    op: Operation, plan: Plan, provenance: Provenance, owner: LockOwner | None = None
+) -> Write:
     return Write(
         key=op.key(plan.plan_id),
         action=op.action,
@@ -175,4 +177,5 @@ def _write(op: Operation, plan: Plan, provenance: Provenance) -> Write:
         copied_from=op.copied_from,
         copy_base=op.copy_base,
         activate=op.activate,
+        lock_owner=owner.owner if owner is not None else None,
     )

@@ -39,7 +39,15 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-__all__ = ["LoadResult", "find_files", "load", "schema", "validate_spec"]
+__all__ = [
+    "LoadResult",
+    "copy_cycle",
+    "cycle_message",
+    "find_files",
+    "load",
+    "schema",
+    "validate_spec",
+]
 
 SCHEMA_ID = "https://reconciler.dev/schema/campaign.schema.json"
 MAX_FILE_BYTES = 1024 * 1024  # a manifest file larger than this is refused unread
@@ -160,7 +168,27 @@ def load(path: str | os.PathLike[str]) -> LoadResult:
         found, problems = _load_file(file, names)
         manifests.extend(found)
         diagnostics.extend(problems)
+    sources = {m.name: m.copy_from for m in manifests if m.copy_from is not None}
+    for m in manifests:
+        chain = copy_cycle(m.name, sources)
+        if chain is not None and chain[0] == chain[-1]:  # a member of the cycle, not a copy of one
+            at = m.where("spec.copyFrom")
+            diagnostics.append(Diagnostic(cycle_message(chain), m.file, at.line, at.column, m.name))
     return LoadResult(tuple(manifests), tuple(diagnostics), len(files))
+
+
+def copy_cycle(name: str, sources: Mapping[str, str]) -> list[str] | None:
+    """The copyFrom chain from ``name`` when it runs in a circle (``[a, b, a]``), else None."""
+    chain = [name]
+    while (source := sources.get(chain[-1])) is not None:
+        chain.append(source)
+        if source in chain[:-1]:
+            return chain
+    return None
+
+
+def cycle_message(chain: list[str]) -> str:
+    return "copyFrom forms a cycle: " + " -> ".join(chain) + "; a copy needs a source that exists"
 
 
 def validate_spec(spec: Mapping[str, Any]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 from reconciler import lifecycle
 from reconciler.errors import Diagnostic, Severity
 from reconciler.lifecycle import Action, Decision
-from reconciler.manifests import validate_spec
+from reconciler.manifests import copy_cycle, cycle_message, validate_spec
 from reconciler.model import (
     RECONCILER,
     Campaign,
@@ -146,16 +146,10 @@ def _copy_order(work: _Planning) -> list[str]:
         order.append(name)
         for copy in copies_of.get(name, ()):
             heapq.heappush(ready, copy)
-    for name in sorted(set(work.manifests) - set(order)):
-        cycle = [name]
-        while (nxt := waiting_on[cycle[-1]]) not in cycle:
-            cycle.append(nxt)
-        cycle.append(nxt)
-        work.error(
-            work.manifests[name],
-            "spec.copyFrom",
-            "copyFrom forms a cycle: " + " -> ".join(cycle) + "; a copy needs a source that exists",
-        )
+    for name in sorted(set(work.manifests) - set(order)):  # the loader reports cycles too
+        chain = copy_cycle(name, waiting_on)
+        assert chain is not None
+        work.error(work.manifests[name], "spec.copyFrom", cycle_message(chain))
     return order
 
 
@@ -163,8 +157,6 @@ def _copy_source(work: _Planning, manifest: Manifest) -> tuple[Spec | None, str 
     """The spec a new copy starts from, or an error message."""
     source = manifest.copy_from
     assert source is not None
-    if source == manifest.name:
-        return None, "copyFrom names the campaign itself; name another campaign"
     if source in work.manifests:
         if source not in work.live_after:
             return None, f"copyFrom source {source!r} has errors; fix it first"
@@ -201,6 +193,19 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
             return
         desired = overlay(copy_base or {}, m.spec)
     elif m.copy_from is not None and campaign is not None:
+        if m.copy_from != campaign.copied_from:
+            was = (
+                f"as a copy of {campaign.copied_from!r}; set copyFrom: {campaign.copied_from}"
+                if campaign.copied_from
+                else "and is not a copy"
+            )
+            work.error(
+                m,
+                "spec.copyFrom",
+                f"copyFrom only applies when a campaign is created: {m.name!r} already exists "
+                f"{was}, or remove copyFrom and write the whole spec",
+            )
+            return
         desired = overlay(campaign.copy_base or {}, m.spec)  # copying happened once, from this base
     else:
         desired = dict(m.spec)
@@ -228,7 +233,12 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
             if campaign and campaign.live and drifted_by
             else ""
         )
-        work.error(m, REFUSAL_FIELD.get(decision.refusal, "spec"), prefix + decision.refusal)
+        accept = "; or accept the outside change by setting the manifest to the live version"
+        work.error(
+            m,
+            REFUSAL_FIELD.get(decision.refusal, "spec"),
+            prefix + decision.refusal + (accept if prefix else ""),
+        )
         return
     if decision.warning is not None:
         work.warn(
@@ -361,6 +371,9 @@ def _operation(
                 reason += f"; version {promoted} replaces live version {live.number}"
         if draft is not None and promoted != draft.number:
             reason += f"; staged draft version {draft.number} is discarded"
+    if drifted_by is not None and action is not Action.REPLACE:
+        assert live is not None
+        reason += f"; live version {live.number} was changed outside the reconciler by {drifted_by}"
     return Operation(
         campaign=m.name,
         action=action,

@@ -84,8 +84,6 @@ def plan_text(plan: Plan) -> str:
             f"{versions(op)}".rstrip()
         )
         lines.append(f"      # {op.reason}")
-        if op.drift:
-            lines.append(f"      # drift: changed outside the reconciler by {op.drift}")
         lines.extend(f"      {change_line(c)}" for c in op.changes)
     for title, items in (("Warnings", plan.warnings), ("Errors", plan.errors)):
         if items:

@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import ConflictError, RuntimeBackendError, UnknownRuntimeError
+from reconciler.errors import (
+    ConflictError,
+    LockedError,
+    RuntimeBackendError,
+    UnknownRuntimeError,
+)
 from reconciler.model import (
     Action,
     Campaign,
@@ -746,8 +751,8 @@ def test_the_same_owner_reacquiring_refreshes_the_lock(rt: Runtime, clock: FakeC
     clock.advance(50)
     assert rt.acquire_lock(CI, ttl=60) is None
     clock.advance(50)  # past the first expiry, within the refreshed one
-    assert rt.acquire_lock(DEV) == LockInfo(
-        holder=CI, acquired="2026-06-01T12:00:50.000Z", expires="2026-06-01T12:01:50.000Z"
+    assert rt.acquire_lock(DEV) == LockInfo(  # held since it was first taken
+        holder=CI, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:01:50.000Z"
     )
 
 
@@ -851,3 +856,21 @@ def test_the_url_is_kept(rt: Runtime, backend: str, tmp_path: Path) -> None:
         assert rt.url == f"sqlite:///{tmp_path}/rt.db"
     else:
         assert rt.url.startswith("memory://contract-")
+
+
+def test_a_write_under_a_lock_that_was_lost_is_refused(rt: Runtime, clock: FakeClock) -> None:
+    assert rt.acquire_lock(CI, ttl=60) is None
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING, lock_owner=CI.owner)
+    clock.advance(61)  # CI was paused past its lock's expiry, and DEV took the lock over
+    assert rt.acquire_lock(DEV) is None
+    before = state_of(rt)
+    with pytest.raises(LockedError) as caught:
+        write(rt, Action.ACTIVATE, "beta", None, RECURRING, lock_owner=CI.owner)
+    assert str(caught.value) == (
+        f"the runtime lock of {CI.owner} was lost (now held by {DEV.owner}); beta was not "
+        "written. Run apply again"
+    )
+    assert state_of(rt) == before
+    rt.release_lock(DEV)
+    with pytest.raises(LockedError, match=r"was lost \(expired\)"):
+        write(rt, Action.ACTIVATE, "beta", None, RECURRING, lock_owner=CI.owner)

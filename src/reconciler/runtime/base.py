@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from reconciler.errors import RuntimeBackendError, UnknownRuntimeError
+from reconciler.errors import LockedError, RuntimeBackendError, UnknownRuntimeError
 from reconciler.model import (
     RECONCILER,
     Action,
@@ -67,6 +67,8 @@ class Write:
     copied_from: str | None = None
     copy_base: Spec | None = None
     activate: bool = False
+    #: the lock owner the write is made under: it lands only while that owner holds the lock
+    lock_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,19 @@ class Runtime(Protocol):
     def release_lock(self, owner: LockOwner) -> None: ...
 
     def close(self) -> None: ...
+
+
+def fence_check(write: Write, held: tuple[str, str] | None, now: datetime) -> None:
+    """Refuse a write whose writer lost the lock (it expired, or another process took it over):
+    a paused apply must not go on writing a plan checked against a runtime that has moved."""
+    if write.lock_owner is None:
+        return
+    if held is None or held[0] != write.lock_owner or held[1] <= timestamp(now):
+        holder = f"now held by {held[0]}" if held and held[0] != write.lock_owner else "expired"
+        raise LockedError(
+            f"the runtime lock of {write.lock_owner} was lost ({holder}); {write.campaign} was "
+            "not written. Run apply again"
+        )
 
 
 # --- registry -------------------------------------------------------------------------------------

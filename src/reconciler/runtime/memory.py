@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from reconciler.model import Campaign, RuntimeState
 from reconciler.runtime.base import (
+    LOCK_TTL_SECONDS,
     REGISTRY,
     Applied,
     Clock,
@@ -18,6 +19,7 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Write,
+    fence_check,
     timestamp,
 )
 from reconciler.runtime.transition import transition
@@ -53,13 +55,16 @@ class MemoryRuntime:
 
     def apply(self, write: Write) -> Applied:
         store = self._store
+        now = self._clock()
         with store.mutex:
+            if write.lock_owner is not None:
+                held = store.lock
+                fence_check(write, (held.holder.owner, held.expires) if held else None, now)
             before = store.campaigns.get(write.campaign)
             if write.key in store.applied:
                 assert before is not None
                 return Applied(campaign=before, revision=store.revision, replayed=True)
             revision = store.revision + 1
-            now = self._clock()
             after = _copy(transition(before, write, etag=str(revision), now=now))
             store.campaigns[after.name] = after
             store.revision = revision
@@ -88,7 +93,7 @@ class MemoryRuntime:
         with self._store.mutex:
             return [e for e in self._store.history if campaign in (None, e.campaign)]
 
-    def acquire_lock(self, owner: LockOwner, ttl: float = 300.0) -> LockInfo | None:
+    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
         now = self._clock()
         with self._store.mutex:
             held = self._store.lock
@@ -98,9 +103,10 @@ class MemoryRuntime:
                 and held.expires > timestamp(now)
             ):
                 return held
+            ours = held is not None and held.holder.owner == owner.owner
             self._store.lock = LockInfo(
                 holder=owner,
-                acquired=timestamp(now),
+                acquired=held.acquired if held is not None and ours else timestamp(now),
                 expires=timestamp(now + timedelta(seconds=ttl)),
             )
             return None

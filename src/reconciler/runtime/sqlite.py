@@ -17,13 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from reconciler.errors import RuntimeBackendError
 from reconciler.model import Campaign, RuntimeState, canonical_json
 from reconciler.runtime.base import (
+    LOCK_TTL_SECONDS,
     REGISTRY,
     Applied,
     Clock,
@@ -31,6 +32,7 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Write,
+    fence_check,
     timestamp,
 )
 from reconciler.runtime.transition import transition
@@ -245,6 +247,7 @@ class SQLiteRuntime:
                 "SELECT data FROM campaigns WHERE name = ?", (write.campaign,)
             ).fetchone()
             before = Campaign.from_json(json.loads(row[0])) if row else None
+            _check_fence(db, write, self._clock())
             if db.execute("SELECT 1 FROM applied WHERE key = ?", (write.key,)).fetchone():
                 assert before is not None
                 return Applied(campaign=before, revision=revision, replayed=True)
@@ -277,7 +280,7 @@ class SQLiteRuntime:
             return Applied(campaign=after, revision=revision)
 
     @_translated
-    def acquire_lock(self, owner: LockOwner, ttl: float = 300.0) -> LockInfo | None:
+    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
         db = self._write_db()
         now = self._clock()
         with _transaction(db, "BEGIN IMMEDIATE"):
@@ -291,6 +294,10 @@ class SQLiteRuntime:
                 dead = holder.host == owner.host and not _pid_alive(holder.pid)
                 if not (ours or expired or dead):
                     return LockInfo(holder=holder, acquired=row[4], expires=row[5])
+                if ours:  # a heartbeat: the lock was taken at `acquired`, it now lasts longer
+                    expires = timestamp(now + timedelta(seconds=ttl))
+                    db.execute("UPDATE lock SET expires = ? WHERE id = 1", (expires,))
+                    return None
             db.execute(
                 "INSERT OR REPLACE INTO lock (id, owner, pid, host, reason, acquired, expires) "
                 "VALUES (1, ?, ?, ?, ?, ?, ?)",
@@ -335,6 +342,14 @@ def _statements(script: str) -> Iterator[str]:
         if sqlite3.complete_statement(buffer):
             yield buffer
             buffer = ""
+
+
+def _check_fence(db: sqlite3.Connection, write: Write, now: datetime) -> None:
+    """A write made under the lock lands only while its writer still holds the lock."""
+    if write.lock_owner is None:
+        return
+    row = db.execute("SELECT owner, expires FROM lock WHERE id = 1").fetchone()
+    fence_check(write, (row[0], row[1]) if row else None, now)
 
 
 def _revision(db: sqlite3.Connection) -> int:

@@ -357,3 +357,28 @@ def test_validate_reports_copy_cycles(repo: Path) -> None:
 @pytest.mark.parametrize("args", [[], ["--bogus"], ["nosuch"], ["plan", "--bogus"]])
 def test_command_line_mistakes_exit_1(repo: Path, args: list[str]) -> None:
     assert CliRunner().invoke(cli, args).exit_code == 1
+
+
+def test_apply_takes_a_saved_plan_as_its_path_too(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    result = run("apply", "plan.json")
+    assert result.exit_code == 0
+    assert result.output.endswith("Apply: 1 done, 0 failed, 0 skipped.\n")
+
+
+def test_status_of_an_unknown_campaign_is_an_error(repo: Path) -> None:
+    result = run("status", "nosuch")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: no campaign named 'nosuch' in the runtime\n",
+    )
+
+
+def test_history_shows_the_version_each_operation_wrote(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    run("apply")
+    write(repo, "weekly.yaml", weekly(state="draft", subject="Staged"))
+    run("apply")
+    rows = [line.split() for line in run("history").output.splitlines()[1:]]
+    assert [(r[3], r[5]) for r in rows] == [("activate", "v1"), ("update", "v2")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import subprocess
 from collections.abc import Callable
@@ -14,7 +13,14 @@ from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
 from reconciler.model import Campaign
 from reconciler.plan import Plan, loads
-from reconciler.runtime.base import HistoryEntry, LockOwner, Provenance, Runtime, open_runtime
+from reconciler.runtime.base import (
+    HistoryEntry,
+    LockOwner,
+    Provenance,
+    Runtime,
+    current_user,
+    open_runtime,
+)
 
 
 @dataclass(frozen=True)
@@ -203,16 +209,9 @@ def provenance(options: Options, commit: str | None) -> Provenance:
         options.actor
         or os.environ.get("RECONCILER_ACTOR")
         or os.environ.get("GITHUB_ACTOR")
-        or _user()
+        or current_user()
     )
     return Provenance(actor=actor, commit=commit)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def git_commit(where: Path) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import api, render
-from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.errors import ReconcilerError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_PATH = "campaigns"
@@ -42,10 +43,6 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ManifestError as exc:
-            for d in exc.diagnostics:
-                click.echo(render.diagnostic_line(d), err=True)
-            ctx.exit(EXIT_ERROR)
         except ReconcilerError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
@@ -157,7 +154,7 @@ def plan(
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=86400),
     default=0.0,
     metavar="SECONDS",
     show_default=True,
@@ -174,9 +171,13 @@ def apply(
     lock_timeout: float,
     actor: str | None,
 ) -> None:
-    """Plan and apply the manifests under PATH (default campaigns/), or a saved plan."""
+    """Plan and apply the manifests under PATH (default campaigns/), or a saved plan (FILE.json)."""
+    if plan_file is None and path is not None and path.suffix == ".json":
+        plan_file, path = path, None  # `apply plan.json`: a saved plan, as `apply --plan` takes
     if plan_file is not None and (path is not None or prune):
         raise click.UsageError("--plan FILE applies a saved plan: give no PATH and no --prune")
+    if math.isnan(lock_timeout):
+        raise click.UsageError("--lock-timeout takes a number of seconds")
     options = api.Options(runtime_url, actor)
     if plan_file is not None:
         ledger = api.apply_saved(
@@ -207,6 +208,9 @@ def apply(
 def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
     """Show the runtime state of every campaign, or of NAME."""
     campaigns = api.status(api.Options(runtime_url), name)
+    if name is not None and not campaigns:
+        click.echo(f"error: no campaign named {name!r} in the runtime", err=True)
+        sys.exit(EXIT_ERROR)
     click.echo(
         render.status_json(campaigns) if fmt == "json" else render.status_text(campaigns), nl=False
     )

@@ -1,14 +1,15 @@
 """Diagnostics and the exception tree.
 
     ReconcilerError                 an expected failure: the CLI prints one line and exits 1
-    ├── ManifestError               the repository holds invalid manifests (carries diagnostics)
-    ├── PlanError                   a saved plan cannot be read or no longer applies
+    ├── PlanError                   a plan cannot be made, saved, read, or applied as it is
     │   └── StalePlanError          the runtime moved since the plan was made
-    ├── RuntimeBackendError         the runtime cannot be reached or understood
-    │   ├── UnknownRuntimeError     a runtime URL with an unknown scheme
-    │   ├── LockedError             another process holds the runtime's lock
-    │   └── ConflictError           a campaign's etag moved under an operation
-    └── ApplyFailed                 an apply ran and some operations failed (carries the ledger)
+    └── RuntimeBackendError         the runtime cannot be reached or understood
+        ├── UnknownRuntimeError     a runtime URL with an unknown scheme
+        ├── LockedError             another process holds the runtime's lock, or took it over
+        ├── ConflictError           a campaign's etag moved under an operation
+        └── RefusedError            the runtime refuses what the lifecycle forbids
+
+Invalid manifests are not exceptions: they are diagnostics, collected and reported together.
 
 Third-party errors (yaml, jsonschema, sqlite3) are translated into these where they are met.
 """
@@ -73,12 +74,6 @@ class ReconcilerError(Exception):
     """Base of every failure the user can act on."""
 
 
-class ManifestError(ReconcilerError):
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = diagnostics
-        super().__init__(f"{len(diagnostics)} manifest error(s)")
-
-
 class PlanError(ReconcilerError):
     pass
 
@@ -103,7 +98,5 @@ class ConflictError(RuntimeBackendError):
     pass
 
 
-class ApplyFailed(ReconcilerError):
-    def __init__(self, message: str, ledger: Any) -> None:
-        self.ledger = ledger
-        super().__init__(message)
+class RefusedError(RuntimeBackendError):
+    pass

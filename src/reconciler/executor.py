@@ -67,11 +67,12 @@ def hold_lock(
     deadline = clock() + timeout
     while (holder := runtime.acquire_lock(owner)) is not None:
         if clock() >= deadline:
-            waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
-            raise LockedError(
-                f"the runtime is locked by {holder.describe()}{waited}; "
-                "try again, or wait for it with --lock-timeout SECONDS"
+            advice = (
+                f"still locked after waiting {timeout:g}s"
+                if timeout > 0
+                else "try again, or wait for it with --lock-timeout SECONDS"
             )
+            raise LockedError(f"the runtime is locked by {holder.describe()}; {advice}")
         sleep(poll)
     try:
         yield

@@ -23,7 +23,6 @@ from reconciler.model import (
     Manifest,
     RuntimeState,
     Spec,
-    Status,
     allowed,
     kind_of,
     overlay,
@@ -424,7 +423,7 @@ def _plan_orphans(work: _Planning, prune: bool) -> None:
                 f"campaign {name!r} has no manifest; it is left running "
                 "(plan with --prune to stop it)"
             )
-        elif campaign.status is Status.DRAFT or not campaign.activated:
+        elif not campaign.activated:
             message = f"campaign {name!r} has no manifest; the draft is left as it is"
         else:
             message = f"campaign {name!r} has no manifest; it is left as it is"

@@ -24,8 +24,6 @@ SYMBOLS = {
     Action.STOP: "-",
     Action.RESUME: "+",
 }
-#: how a summary counts each action ("2 to activate")
-VERBS = {a: a.value for a in Action}
 VALUE_WIDTH = 70
 
 
@@ -53,7 +51,7 @@ def change_line(c: FieldChange) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.summary()
-    parts = [f"{counts[a.value]} to {VERBS[a]}" for a in ACTION_ORDER if counts[a.value]]
+    parts = [f"{counts[a.value]} to {a.value}" for a in ACTION_ORDER if counts[a.value]]
     tail = [f"{plan.unchanged} unchanged"]
     if plan.errors:
         tail.append(_plural(len(plan.errors), "error"))
@@ -247,12 +245,10 @@ def history_text(entries: Sequence[HistoryEntry]) -> str:
 
 
 def _version_change(e: HistoryEntry) -> str:
-    def live(side: Any) -> str:
-        version = (side or {}).get("live") or (side or {}).get("draft")
-        return f"v{version['number']}" if version else "-"
-
-    before, after = live(e.before), live(e.after)
-    return after if before in ("-", after) else f"{before} -> {after}"
+    """The version an entry wrote: a staged or created draft, else the live one."""
+    side = "draft" if e.operation in ("create", "update") else "live"
+    version = (e.after or {}).get(side) or (e.after or {}).get("live")
+    return f"v{version['number']}" if version else "-"
 
 
 def history_json(entries: Sequence[HistoryEntry]) -> str:

@@ -18,6 +18,7 @@ import pytest
 from reconciler.errors import (
     ConflictError,
     LockedError,
+    RefusedError,
     RuntimeBackendError,
     UnknownRuntimeError,
 )
@@ -38,7 +39,6 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Provenance,
-    RefusedError,
     Runtime,
     Write,
     open_runtime,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from reconciler.errors import LockedError, RuntimeBackendError, UnknownRuntimeError
+from reconciler.errors import LockedError, UnknownRuntimeError
 from reconciler.model import (
     RECONCILER,
     Action,
@@ -37,10 +37,6 @@ def utcnow() -> datetime:
 
 def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class RefusedError(RuntimeBackendError):
-    """The runtime refuses an operation the lifecycle does not allow."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +102,13 @@ class HistoryEntry:
         }
 
 
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 @dataclass(frozen=True)
 class LockOwner:
     owner: str
@@ -115,10 +118,7 @@ class LockOwner:
 
     @classmethod
     def current(cls, reason: str) -> LockOwner:
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
+        user = current_user()
         host = socket.gethostname()
         return cls(owner=f"{user}@{host}:{os.getpid()}", pid=os.getpid(), host=host, reason=reason)
 

@@ -154,6 +154,13 @@ class SQLiteRuntime:
                     f"{self.path} is an SQLite database but not a reconciler runtime "
                     "(it holds other tables); choose another path"
                 )
+            if "meta" in tables:
+                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is not None and int(row[0]) > SCHEMA_VERSION:
+                    raise RuntimeBackendError(
+                        f"runtime {self.url} was written by a newer reconciler (schema version "
+                        f"{row[0]}; this one reads {SCHEMA_VERSION}); upgrade reconciler"
+                    )
             if create:
                 with _transaction(db):
                     _create_schema(db)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from reconciler.errors import ConflictError
+from reconciler.errors import ConflictError, RefusedError
 from reconciler.model import (
     Action,
     Campaign,
@@ -24,7 +24,7 @@ from reconciler.model import (
     kind_of,
     spec_hash,
 )
-from reconciler.runtime.base import RefusedError, Write, timestamp
+from reconciler.runtime.base import Write, timestamp
 
 
 def _start_of(spec: Spec) -> datetime | None:

@@ -70,6 +70,8 @@ def test_plan_apply_replan(repo: Path) -> None:
     result = run("plan")
     assert result.exit_code == 0
     assert result.output == (
+        "Plan: 2 to activate; 0 unchanged.\n"
+        "\n"
         "  + activate launch  v1\n"
         "      # new campaign; the manifest says live\n"
         '      + spec.audience.segment: "everyone"\n'
@@ -84,8 +86,6 @@ def test_plan_apply_replan(repo: Path) -> None:
         '      + spec.schedule.recurring.at: "09:00"\n'
         '      + spec.schedule.recurring.every: "week"\n'
         '      + spec.schedule.recurring.on: ["mon"]\n'
-        "\n"
-        "Plan: 2 to activate; 0 unchanged.\n"
     )
     assert not (repo / ".reconciler").exists()  # plan changes nothing, not even a file
     result = run("apply")
@@ -106,17 +106,19 @@ def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
     result = run("plan", "--detailed-exitcode")
     assert (result.exit_code, result.output) == (
         2,
+        "Plan: 1 to replace; 0 unchanged.\n"
+        "\n"
         "-/+ replace  weekly  v1 -> v2\n"
         "      # spec changed; the new version replaces live version 1\n"
-        '      ~ spec.content.subject: "Week" -> "Weekly news"\n'
-        "\n"
-        "Plan: 1 to replace; 0 unchanged.\n",
+        '      ~ spec.content.subject: "Week" -> "Weekly news"\n',
     )
     assert run("apply").exit_code == 0
     write(repo, "weekly.yaml", weekly(subject="Weekly news", run="stopped"))
     result = run("apply")
     assert result.exit_code == 0
     assert result.output.startswith(
+        "Plan: 1 to stop; 0 unchanged.\n"
+        "\n"
         "  - stop     weekly  v2\n"
         "      # the manifest says run: stopped; the next sending is cancelled\n"
     )
@@ -138,11 +140,11 @@ def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
     result = run("plan")
     assert result.exit_code == 1
     assert result.output == (
+        "Nothing can be applied. 0 unchanged, 1 error.\n"
+        "\n"
         "Errors:\n"
         "  campaigns/weekly.yaml:7:8: a stopped campaign cannot be restarted; "
         "duplicate it with copyFrom\n"
-        "\n"
-        "Nothing can be applied. 0 unchanged, 1 error.\n"
     )
 
 
@@ -155,7 +157,7 @@ def test_invalid_manifest_applies_nothing(repo: Path) -> None:
     assert "campaigns/bad.yaml:6:10: spec.state: 'paused' is not one of ['draft', 'live']" in (
         result.output
     )
-    assert result.output.endswith("Nothing can be applied. 0 unchanged, 1 error.\n")
+    assert result.output.startswith("Nothing can be applied. 0 unchanged, 1 error.\n\nErrors:\n")
     assert run("status").output == "No campaigns in the runtime.\n"
 
 
@@ -189,7 +191,7 @@ def test_saved_plan_applies_once(repo: Path) -> None:
     assert result.output.endswith(" was already applied; nothing was applied again\n")
 
 
-def test_saved_plan_is_refused_when_the_runtime_moved(repo: Path) -> None:
+def test_saved_plan_is_refused_when_its_campaign_moved(repo: Path) -> None:
     write(repo, "weekly.yaml", weekly())
     assert run("plan", "--out", "plan.json").exit_code == 0
     write(repo, "launch.yaml", ONCE)
@@ -197,8 +199,8 @@ def test_saved_plan_is_refused_when_the_runtime_moved(repo: Path) -> None:
     result = run("apply", "--plan", "plan.json")
     assert (result.exit_code, result.output) == (
         1,
-        "error: the runtime changed since the plan was made (revision 0, now 2); nothing was "
-        "applied. Plan again\n",
+        "error: campaigns of this plan changed since it was made: weekly; nothing was applied. "
+        "Plan again\n",
     )
 
 
@@ -224,9 +226,9 @@ def test_markdown_plan(repo: Path) -> None:
     write(repo, "weekly.yaml", weekly())
     out = run("plan", "--format", "markdown").output
     assert out.startswith(
-        "### reconciler plan\n\n**Plan: 1 to activate; 0 unchanged.**\n\n"
-        "| | action | campaign | version | why |\n| --- | --- | --- | --- | --- |\n"
-        "| `+` | activate | `weekly` | v1 | new campaign; the manifest says live |\n"
+        "### reconciler plan\n\n**1 to activate; 0 unchanged**\n\n#### Activate (1)\n\n"
+        "- `+` `weekly` v1 · `campaigns/weekly.yaml` · new campaign; the manifest says live\n"
+        "  <details><summary>7 fields changed</summary>\n"
     )
 
 
@@ -238,8 +240,17 @@ def test_history_and_status_of_an_absent_runtime(repo: Path) -> None:
     write(repo, "weekly.yaml", weekly())
     run("apply")
     lines = run("history", "weekly").output.splitlines()
-    assert lines[0].split() == ["REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT"]
-    assert lines[1].split()[2:] == ["tester", "activate", "weekly", "v1", "-"]
+    assert lines[0].split() == [
+        "REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT", "FILE",
+    ]  # fmt: skip
+    assert lines[1].split()[2:] == [
+        "tester",
+        "activate",
+        "weekly",
+        "v1",
+        "-",
+        "campaigns/weekly.yaml",
+    ]
 
 
 def test_unknown_runtime_scheme(repo: Path) -> None:
@@ -254,7 +265,9 @@ def test_unknown_runtime_scheme(repo: Path) -> None:
 def test_usage_errors_exit_1_not_2(repo: Path) -> None:
     result = run("apply", "campaigns", "--plan", "x.json")
     assert result.exit_code == 1
-    assert "--plan FILE applies a saved plan: give no PATH and no --prune" in result.output
+    assert "--plan FILE applies a saved plan as it is: give no PATH, --prune or --target" in (
+        result.output
+    )
 
 
 def test_missing_path(repo: Path) -> None:
@@ -381,4 +394,44 @@ def test_history_shows_the_version_each_operation_wrote(repo: Path) -> None:
     write(repo, "weekly.yaml", weekly(state="draft", subject="Staged"))
     run("apply")
     rows = [line.split() for line in run("history").output.splitlines()[1:]]
-    assert [(r[3], r[5]) for r in rows] == [("activate", "v1"), ("update", "v2")]
+    assert [(r[3], r[5]) for r in rows] == [("update", "v2"), ("activate", "v1")]  # newest first
+
+
+def test_in_github_actions_plan_annotates_and_fills_the_step_summary(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = repo / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    write(repo, "weekly.yaml", weekly(run="stopped"))
+    result = run("plan")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "::error file=campaigns/weekly.yaml,line=7,col=8,title=reconciler::a new campaign cannot "
+        "start stopped;"
+    )
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### ")  # appended, never overwritten
+    assert "a new campaign cannot start stopped" in text
+    # an explicit format wins over the automatic one
+    assert run("plan", "--format", "text").output.startswith("Nothing can be applied.")
+
+
+def test_history_marks_uncommitted_manifests_and_filters_since(repo: Path) -> None:
+    git(repo, "init", "-q")
+    write(repo, "weekly.yaml", weekly())
+    git(repo, "add", "campaigns")
+    git(repo, "commit", "-qm", "weekly")
+    head = git(repo, "rev-parse", "HEAD")
+    write(repo, "launch.yaml", ONCE)  # not committed
+    assert run("apply").exit_code == 0
+    rows = [line.split() for line in run("history").output.splitlines()[1:]]
+    assert [(r[4], r[6]) for r in rows] == [
+        ("weekly", head[:12] + "-dirty"),
+        ("launch", head[:12] + "-dirty"),
+    ]
+    assert run("history", "--since", "2999-01-01").output == "No history yet.\n"
+    result = run("history", "--since", "soon")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --since 'soon': expected a date or date-time")

@@ -84,6 +84,9 @@ class Repo:
         text = yaml.safe_dump(document(name, spec, **kw), sort_keys=False)
         (self.root / f"{name}.yaml").write_text(text, encoding="utf-8")
 
+    def remove(self, name: str) -> None:
+        (self.root / f"{name}.yaml").unlink()
+
     def raw(self, name: str, text: str) -> None:
         (self.root / f"{name}.yaml").write_text(text, encoding="utf-8")
 
@@ -432,21 +435,60 @@ def test_a_saved_plan_applies_when_nothing_moved(
     assert api.plan(repo.path, options).operations == ()
 
 
-def test_a_saved_plan_is_refused_whole_when_the_runtime_moved(
+def test_a_saved_plan_still_applies_after_unrelated_campaigns_changed(
     repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
 ) -> None:
     repo.put("digest", RECURRING)
     repo.put("banner", INBOUND)
     saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
-    unrelated_write(rt)
+    unrelated_write(rt)  # another pull request merged meanwhile: not this plan's business
+    ledger = api.apply_saved(saved, options)
+    assert [(e.campaign, e.outcome) for e in ledger.entries] == [
+        ("banner", Outcome.DONE),
+        ("digest", Outcome.DONE),
+    ]
+    assert set(rt.snapshot().campaigns) == {"banner", "digest", "outsider"}
+
+
+def test_a_saved_plan_is_refused_whole_when_its_own_campaigns_moved(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    repo.put("banner", INBOUND)
+    repo.put("zeta", INBOUND)
+    assert api.apply(repo.path, options).ok
+    repo.put("digest", with_content(RECURRING, subject="New digest"))
+    repo.put("zeta", with_content(INBOUND, title="New zeta"))
+    saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
+    unrelated_write(rt, "banner-console")
+    repo.put("zeta", with_content(INBOUND, title="Newer zeta"))
+    assert api.apply(repo.path, options).ok  # zeta moves under the saved plan
+    before = (rt.snapshot(), rt.history())
     with pytest.raises(StalePlanError) as caught:
         api.apply_saved(saved, options)
     assert str(caught.value) == (
-        "the runtime changed since the plan was made (revision 0, now 1); "
+        "campaigns of this plan changed since it was made: digest, zeta; nothing was applied. "
+        "Plan again"
+    )
+    assert (rt.snapshot(), rt.history()) == before
+
+
+def test_a_saved_copy_is_refused_when_its_source_moved(
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
+) -> None:
+    repo.put("digest", RECURRING)
+    assert api.apply(repo.path, options).ok
+    repo.put("digest-copy", {"content": RECURRING["content"]}, copy_from="digest")
+    saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
+    repo.put("digest", with_content(RECURRING, subject="Changed source"))
+    repo.remove("digest-copy")
+    assert api.apply(repo.path, options).ok
+    with pytest.raises(StalePlanError) as caught:
+        api.apply_saved(saved, options)
+    assert str(caught.value) == (
+        "campaigns of this plan changed since it was made: digest (the source of digest-copy); "
         "nothing was applied. Plan again"
     )
-    assert set(rt.snapshot().campaigns) == {"outsider"}
-    assert len(rt.history()) == 1
 
 
 def test_a_saved_plan_is_never_applied_twice(
@@ -615,19 +657,16 @@ def test_after_an_interrupted_run_a_fresh_apply_does_only_the_rest(
     assert api.plan(repo.path, options).operations == ()
 
 
-def test_an_interrupted_saved_plan_is_stale_once_someone_else_wrote(
+def test_an_interrupted_saved_plan_resumes_after_unrelated_writes(
     five: Plan, options: api.Options, rt: Runtime, tmp_path: Path
 ) -> None:
     saved = save(five, tmp_path / "plan.json")
     interrupt(rt, five, 2)
     unrelated_write(rt)
-    with pytest.raises(StalePlanError) as caught:
-        api.apply_saved(saved, options)
-    assert str(caught.value) == (
-        "the runtime changed since the plan was made (revision 3, now 6); "
-        "nothing was applied. Plan again"
-    )
-    assert rt.snapshot().revision == 6
+    ledger = api.apply_saved(saved, options)
+    assert [e.replayed for e in ledger.entries] == [True, True, False, False, False]
+    assert ledger.ok
+    assert rt.snapshot().revision == 3 + 5 + 1
 
 
 # --- the lock -----------------------------------------------------------------------------------

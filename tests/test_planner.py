@@ -467,3 +467,32 @@ def test_the_runtime_refuses_what_the_lifecycle_forbids(rt: Runtime) -> None:
     with pytest.raises(Exception, match="the runtime refuses to stop 'o': not allowed for a "
                        "one-time campaign that is live"):  # fmt: skip
         rt.apply(write)
+
+
+def test_target_limits_the_plan_to_those_campaigns_and_their_copy_sources(rt: Runtime) -> None:
+    converge(rt, [manifest("old")])
+    partial = {"content": {"subject": "Copy", "body": "B"}}
+    manifests = [
+        manifest("source"),
+        manifest("copy", partial, copy_from="source"),
+        manifest("other"),
+        manifest("old", with_subject(RECURRING, "changed")),
+    ]
+    plan = planner.plan(manifests, rt.snapshot(), targets=["copy"])
+    assert actions(plan) == [("source", "activate", None, 1), ("copy", "copy", None, 1)]
+    assert plan.targets == ("copy",)
+    assert [d.message for d in plan.warnings] == [
+        "--target: included as copy sources: source; 2 left out: old, other"
+    ]
+
+
+def test_target_naming_nothing_is_an_error_and_orphans_are_only_the_targeted(
+    rt: Runtime,
+) -> None:
+    converge(rt, [manifest("gone"), manifest("kept")])
+    plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["kept", "ghost"])
+    assert messages(plan) == ["ghost: --target ghost: no manifest and no campaign has this name"]
+    plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["gone"])
+    assert actions(plan) == [("gone", "stop", 1, 1)]
+    plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["kept"])
+    assert plan.operations == ()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler import executor, manifests, planner
@@ -13,13 +13,14 @@ from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
 from reconciler.model import Campaign
 from reconciler.plan import Plan, loads
+from reconciler.provenance import actor, git_state
 from reconciler.runtime.base import (
     HistoryEntry,
     LockOwner,
     Provenance,
     Runtime,
-    current_user,
     open_runtime,
+    timestamp,
 )
 
 
@@ -37,15 +38,17 @@ def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
 
 @dataclass(frozen=True)
 class _Desired:
-    """The manifests as read, and whether they are the whole repository or one file of it."""
+    """The manifests as read, where they come from, and what of them to plan."""
 
     loaded: manifests.LoadResult
-    whole: bool
+    whole: bool  # the whole repository, not one file of it: only then can orphans be told
     prune: bool
+    targets: tuple[str, ...]
     commit: str | None
+    dirty: bool
 
 
-def _read(path: str | os.PathLike[str], prune: bool) -> _Desired:
+def _read(path: str | os.PathLike[str], prune: bool, targets: Sequence[str]) -> _Desired:
     loaded = manifests.load(path)
     whole = not Path(path).is_file()
     if prune and not whole:
@@ -58,12 +61,19 @@ def _read(path: str | os.PathLike[str], prune: bool) -> _Desired:
             f"--prune refused: there are no manifests under {os.fspath(path)}, so every campaign "
             "would be stopped; check the path"
         )
-    return _Desired(loaded, whole, prune, git_commit(Path(path)))
+    git = git_state(Path(path))
+    return _Desired(loaded, whole, prune, tuple(targets), git.commit, git.dirty)
 
 
-def plan(path: str | os.PathLike[str], options: Options, *, prune: bool = False) -> Plan:
+def plan(
+    path: str | os.PathLike[str],
+    options: Options,
+    *,
+    prune: bool = False,
+    targets: Sequence[str] = (),
+) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations."""
-    desired = _read(path, prune)
+    desired = _read(path, prune, targets)
     runtime = open_runtime(options.runtime_url)
     try:
         return _plan(desired, runtime)
@@ -72,7 +82,7 @@ def plan(path: str | os.PathLike[str], options: Options, *, prune: bool = False)
 
 
 def _plan(desired: _Desired, runtime: Runtime) -> Plan:
-    loaded, commit = desired.loaded, desired.commit
+    loaded = desired.loaded
     state = runtime.snapshot()
     if not loaded.ok:
         # An invalid repository plans nothing: a campaign in a broken file would look removed.
@@ -80,18 +90,25 @@ def _plan(desired: _Desired, runtime: Runtime) -> Plan:
             runtime=runtime.url,
             runtime_id=runtime.runtime_id(),
             runtime_revision=state.revision,
-            commit=commit,
+            commit=desired.commit,
+            dirty=desired.dirty,
             errors=tuple(d for d in loaded.diagnostics if d.severity is Severity.ERROR),
             warnings=tuple(d for d in loaded.diagnostics if d.severity is Severity.WARNING),
         )
-    return planner.plan(
+    planned = planner.plan(
         loaded.manifests,
         state,
         prune=desired.prune,
         orphans=desired.whole,
+        targets=desired.targets,
+    )
+    return replace(
+        planned,
         runtime=runtime.url,
         runtime_id=runtime.runtime_id(),
-        commit=commit,
+        commit=desired.commit,
+        dirty=desired.dirty,
+        plan_id="",  # made anew from the whole content
     )
 
 
@@ -100,11 +117,15 @@ def apply(
     options: Options,
     *,
     prune: bool = False,
+    targets: Sequence[str] = (),
     keep_going: bool = False,
     lock_timeout: float = 0.0,
+    require_clean: bool = False,
 ) -> Ledger:
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
-    desired = _read(path, prune)
+    desired = _read(path, prune, targets)
+    if require_clean:
+        _require_clean(desired.commit, desired.dirty, os.fspath(path))
     return _apply_locked(
         options.runtime_url,
         f"apply {os.fspath(path)}",
@@ -121,9 +142,12 @@ def apply_saved(
     *,
     keep_going: bool = False,
     lock_timeout: float = 0.0,
+    require_clean: bool = False,
 ) -> Ledger:
-    """Apply a saved plan exactly as reviewed, or refuse it whole when the runtime moved."""
+    """Apply a saved plan exactly as reviewed, or refuse it whole when its campaigns moved."""
     the_plan = load_plan(plan_file)
+    if require_clean:
+        _require_clean(the_plan.commit, the_plan.dirty, "the saved plan's manifests")
 
     def checked(runtime: Runtime) -> Plan:
         executor.check_saved(the_plan, runtime, runtime.snapshot())
@@ -137,6 +161,18 @@ def apply_saved(
         keep_going=keep_going,
         lock_timeout=lock_timeout,
     )
+
+
+def _require_clean(commit: str | None, dirty: bool, what: str) -> None:
+    if commit is None:
+        raise PlanError(
+            f"--require-clean: {what} are not in a git work tree, so no commit holds them"
+        )
+    if dirty:
+        raise PlanError(
+            f"--require-clean: {what} have uncommitted changes; commit them, so that the commit "
+            "recorded holds what is applied"
+        )
 
 
 def _apply_locked(
@@ -156,13 +192,8 @@ def _apply_locked(
             the_plan = plan_for(runtime)
             if not the_plan.ok:
                 return Ledger(plan=the_plan)
-            return executor.execute(
-                runtime,
-                the_plan,
-                provenance(options, the_plan.commit),
-                owner=owner,
-                keep_going=keep_going,
-            )
+            who = Provenance(actor(options.actor), the_plan.commit, the_plan.dirty)
+            return executor.execute(runtime, the_plan, who, owner=owner, keep_going=keep_going)
     finally:
         runtime.close()
 
@@ -196,36 +227,26 @@ def status(options: Options, name: str | None = None) -> list[Campaign]:
     return [c for n, c in sorted(campaigns.items()) if name in (None, n)]
 
 
-def history(options: Options, name: str | None = None) -> list[HistoryEntry]:
+def history(
+    options: Options, name: str | None = None, since: datetime | None = None
+) -> list[HistoryEntry]:
+    """The audit trail, newest first; of one campaign, and from a moment on, when asked."""
     runtime = open_runtime(options.runtime_url)
     try:
-        return runtime.history(name)
+        entries = runtime.history(name)
     finally:
         runtime.close()
+    start = timestamp(since if since.tzinfo else since.replace(tzinfo=UTC)) if since else ""
+    return [e for e in reversed(entries) if e.at >= start]
 
 
-def provenance(options: Options, commit: str | None) -> Provenance:
-    actor = (
-        options.actor
-        or os.environ.get("RECONCILER_ACTOR")
-        or os.environ.get("GITHUB_ACTOR")
-        or current_user()
-    )
-    return Provenance(actor=actor, commit=commit)
-
-
-def git_commit(where: Path) -> str | None:
-    """The commit checked out where the manifests live, if they are in a git work tree."""
-    folder = where if where.is_dir() else where.parent
+def parse_since(text: str) -> datetime:
+    """A date (midnight UTC) or a date-time (UTC unless it has an offset), as --since takes."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise PlanError(
+            f"--since {text!r:.40}: expected a date or date-time like 2026-11-27 or "
+            "2026-11-27T09:00:00+01:00"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

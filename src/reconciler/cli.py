@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -102,10 +103,38 @@ def validate(path: Path, fmt: str) -> None:
     sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
+def _targets(f: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="NAME",
+        help="Limit the run to this campaign (and what it is copied from); repeatable.",
+    )(f)
+
+
+def _color() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _publish_summary(markdown: str) -> None:
+    """In GitHub Actions, the markdown plan goes to the job's summary page as well."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+
+
 @cli.command()
 @_path_argument
 @_runtime_option
-@_format_option("text", "json", "markdown")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    help="Output format [default: github when GITHUB_ACTIONS=true, else text].",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -117,20 +146,30 @@ def validate(path: Path, fmt: str) -> None:
     help="Exit 0 when there are no changes, 2 when there are, 1 on errors.",
 )
 @click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
+@_targets
 def plan(
     path: Path,
     runtime_url: str | None,
-    fmt: str,
+    fmt: str | None,
     out: Path | None,
     detailed_exitcode: bool,
     prune: bool,
+    targets: tuple[str, ...],
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
-    the_plan = api.plan(path, api.Options(runtime_url), prune=prune)
+    the_plan = api.plan(path, api.Options(runtime_url), prune=prune, targets=targets)
     if out is not None:
         api.save_plan(the_plan, out)
-    views = {"json": render.plan_json, "markdown": render.plan_markdown, "text": render.plan_text}
-    click.echo(views[fmt](the_plan), nl=False)
+    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    if fmt == "json":
+        click.echo(render.plan_json(the_plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(render.plan_markdown(the_plan), nl=False)
+    elif fmt == "github":
+        click.echo(render.plan_github(the_plan), nl=False)
+    else:
+        click.echo(render.plan_text(the_plan, color=_color()), nl=False)
+    _publish_summary(render.plan_markdown(the_plan))
     if not the_plan.ok:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
@@ -147,6 +186,7 @@ def plan(
     help="Apply a plan saved with `plan --out FILE` instead of planning anew.",
 )
 @click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
+@_targets
 @click.option(
     "--keep-going",
     is_flag=True,
@@ -161,43 +201,58 @@ def plan(
     help="How long to wait for the runtime lock.",
 )
 @click.option("--actor", help="Who applies [default: $RECONCILER_ACTOR, $GITHUB_ACTOR, the user].")
+@click.option(
+    "--require-clean",
+    is_flag=True,
+    help="Refuse manifests with uncommitted changes (or outside git): the commit must hold them.",
+)
 def apply(
     path: Path | None,
     runtime_url: str | None,
     fmt: str,
     plan_file: Path | None,
     prune: bool,
+    targets: tuple[str, ...],
     keep_going: bool,
     lock_timeout: float,
     actor: str | None,
+    require_clean: bool,
 ) -> None:
     """Plan and apply the manifests under PATH (default campaigns/), or a saved plan (FILE.json)."""
     if plan_file is None and path is not None and path.suffix == ".json":
         plan_file, path = path, None  # `apply plan.json`: a saved plan, as `apply --plan` takes
-    if plan_file is not None and (path is not None or prune):
-        raise click.UsageError("--plan FILE applies a saved plan: give no PATH and no --prune")
+    if plan_file is not None and (path is not None or prune or targets):
+        raise click.UsageError(
+            "--plan FILE applies a saved plan as it is: give no PATH, --prune or --target"
+        )
     if math.isnan(lock_timeout):
         raise click.UsageError("--lock-timeout takes a number of seconds")
     options = api.Options(runtime_url, actor)
     if plan_file is not None:
         ledger = api.apply_saved(
-            plan_file, options, keep_going=keep_going, lock_timeout=lock_timeout
+            plan_file,
+            options,
+            keep_going=keep_going,
+            lock_timeout=lock_timeout,
+            require_clean=require_clean,
         )
     else:
         ledger = api.apply(
             path or Path(DEFAULT_PATH),
             options,
             prune=prune,
+            targets=targets,
             keep_going=keep_going,
             lock_timeout=lock_timeout,
+            require_clean=require_clean,
         )
     if fmt == "json":
         click.echo(render.ledger_json(ledger), nl=False)
     else:
-        click.echo(render.plan_text(ledger.plan), nl=False)
+        click.echo(render.plan_text(ledger.plan, color=_color()), nl=False)
         if ledger.plan.ok and ledger.entries:
             click.echo("")
-            click.echo(render.ledger_text(ledger), nl=False)
+            click.echo(render.ledger_text(ledger, color=_color()), nl=False)
     sys.exit(EXIT_OK if ledger.ok else EXIT_ERROR)
 
 
@@ -220,9 +275,15 @@ def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
 @click.argument("name", required=False)
 @_runtime_option
 @_format_option("text", "json")
-def history(name: str | None, runtime_url: str | None, fmt: str) -> None:
-    """Show the audit trail of every write to the runtime, or of NAME's."""
-    entries = api.history(api.Options(runtime_url), name)
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Only entries from DATE on (2026-11-27, or 2026-11-27T09:00:00+01:00; UTC by default).",
+)
+def history(name: str | None, runtime_url: str | None, fmt: str, since: str | None) -> None:
+    """Show the audit trail of writes to the runtime, newest first; of NAME's only, if given."""
+    moment = api.parse_since(since) if since is not None else None
+    entries = api.history(api.Options(runtime_url), name, moment)
     click.echo(
         render.history_json(entries) if fmt == "json" else render.history_text(entries), nl=False
     )

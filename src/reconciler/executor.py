@@ -83,8 +83,10 @@ def hold_lock(
 def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[str]:
     """Refuse a saved plan that no longer applies; return the keys of its operations already done.
 
-    A plan applies to the runtime revision it was made at, or to a runtime whose every write since
-    then belongs to this very plan (an earlier run of it was interrupted): then it resumes.
+    Staleness is judged per campaign, not per runtime: a plan applies while each campaign it
+    writes (and each source it copies from) still has the etag it was planned against, whatever
+    happened to the other campaigns meanwhile. Operations of this plan already done (an earlier
+    run was interrupted) are skipped by their idempotency keys; a plan done whole is refused.
     """
     for op in plan.operations:
         problems = validate_spec(op.spec) if op.spec is not None else []
@@ -103,19 +105,31 @@ def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[
             "the saved plan was made against another runtime; nothing was applied. Plan again"
         )
     done = runtime.applied_keys(plan.plan_id + "/")
-    moved = state.revision - plan.runtime_revision
-    if moved == 0:
-        return done
-    if done and moved == len(done):
-        if len(done) == len(plan.operations):
-            raise StalePlanError(
-                f"the saved plan {plan.plan_id} was already applied; nothing was applied again"
-            )
-        return done
-    raise StalePlanError(
-        f"the runtime changed since the plan was made (revision {plan.runtime_revision}, "
-        f"now {state.revision}); nothing was applied. Plan again"
-    )
+    todo = [op for op in plan.operations if op.key(plan.plan_id) not in done]
+    if plan.operations and not todo:
+        raise StalePlanError(
+            f"the saved plan {plan.plan_id} was already applied; nothing was applied again"
+        )
+    moved = [
+        *(op.campaign for op in todo if _etag(state, op.campaign) != op.etag),
+        *(
+            f"{op.copied_from} (the source of {op.campaign})"
+            for op in todo
+            if op.source_etag is not None and _etag(state, op.copied_from) != op.source_etag
+        ),
+    ]
+    if moved:
+        raise StalePlanError(
+            "campaigns of this plan changed since it was made: "
+            + ", ".join(moved)
+            + "; nothing was applied. Plan again"
+        )
+    return done
+
+
+def _etag(state: RuntimeState, name: str | None) -> str | None:
+    campaign = state.get(name) if name is not None else None
+    return campaign.etag if campaign is not None else None
 
 
 def execute(

@@ -180,6 +180,7 @@ class Version:
     actor: str
     applied_at: str
     origin: str = RECONCILER
+    dirty: bool = False  # the manifests had uncommitted changes: the commit alone does not hold it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +188,7 @@ class Version:
             "spec": self.spec,
             "hash": self.hash,
             "commit": self.commit,
+            "dirty": self.dirty,
             "file": self.file,
             "actor": self.actor,
             "applied_at": self.applied_at,
@@ -204,6 +206,7 @@ class Version:
             actor=data["actor"],
             applied_at=data["applied_at"],
             origin=data.get("origin", RECONCILER),
+            dirty=bool(data.get("dirty", False)),
         )
 
 

@@ -64,6 +64,8 @@ class Operation:
     copied_from: str | None = None
     copy_base: Spec | None = None
     activate: bool = False
+    #: for a copy of a campaign outside the plan: the source's etag, which must not move either
+    source_etag: str | None = None
     depends_on: tuple[str, ...] = ()
     #: who wrote the live version when it is not the reconciler (the plan restores the manifest)
     drift: str | None = None
@@ -89,6 +91,7 @@ class Operation:
             "copied_from": self.copied_from,
             "copy_base": self.copy_base,
             "activate": self.activate,
+            "source_etag": self.source_etag,
             "depends_on": list(self.depends_on),
             "drift": self.drift,
         }
@@ -114,6 +117,7 @@ class Operation:
             copied_from=data.get("copied_from"),
             copy_base=data.get("copy_base"),
             activate=bool(data.get("activate", False)),
+            source_etag=data.get("source_etag"),
             depends_on=tuple(data.get("depends_on", ())),
             drift=data.get("drift"),
         )
@@ -125,8 +129,12 @@ class Plan:
     runtime_id: str | None
     runtime_revision: int
     operations: tuple[Operation, ...] = ()
-    #: the git commit the manifests were read at: apply records it, whenever it runs
+    #: the git commit the manifests were read at, and whether they differed from it: apply
+    #: records these, whenever it runs
     commit: str | None = None
+    dirty: bool = False
+    #: --target: the campaigns the plan was limited to (with what they depend on)
+    targets: tuple[str, ...] = ()
     unchanged: int = 0
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
@@ -159,6 +167,8 @@ class Plan:
             "runtime_id": self.runtime_id,
             "runtime_revision": self.runtime_revision,
             "commit": self.commit,
+            "dirty": self.dirty,
+            "targets": list(self.targets),
             "summary": self.summary(),
             "operations": [op.to_json() for op in self.operations],
             "errors": [d.to_json() for d in self.errors],
@@ -198,6 +208,8 @@ SHAPE: dict[str, Any] = {
         "runtime_id": _NULLABLE_STR,
         "runtime_revision": {"type": "integer", "minimum": 0},
         "commit": _NULLABLE_STR,
+        "dirty": {"type": "boolean"},
+        "targets": {"type": "array", "items": {"type": "string"}},
         "summary": {
             "type": "object",
             "required": ["unchanged"],
@@ -223,6 +235,7 @@ SHAPE: dict[str, Any] = {
                     "copied_from": _NULLABLE_STR,
                     "copy_base": _NULLABLE_OBJ,
                     "activate": {"type": "boolean"},
+                    "source_etag": _NULLABLE_STR,
                     "depends_on": {"type": "array", "items": {"type": "string"}},
                     "drift": _NULLABLE_STR,
                     "changes": {
@@ -262,6 +275,8 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             runtime_revision=data["runtime_revision"],
             operations=tuple(Operation.from_json(o) for o in data["operations"]),
             commit=data.get("commit"),
+            dirty=bool(data.get("dirty", False)),
+            targets=tuple(data.get("targets", ())),
             unchanged=data["summary"]["unchanged"],
             errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
             warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),

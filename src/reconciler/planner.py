@@ -67,7 +67,7 @@ class _Planning:
     """The state of one planning pass, threaded through the steps below."""
 
     state: RuntimeState
-    manifests: Mapping[str, Manifest]
+    manifests: dict[str, Manifest]
     operations: dict[str, Operation]
     errors: list[Diagnostic]
     warnings: list[Diagnostic]
@@ -94,33 +94,71 @@ def plan(
     *,
     prune: bool = False,
     orphans: bool = True,
-    runtime: str = "",
-    runtime_id: str | None = None,
-    commit: str | None = None,
+    targets: Sequence[str] = (),
 ) -> Plan:
     """The operations that make ``state`` equal to ``manifests``, with every refusal explained.
 
     ``orphans``: whether ``manifests`` are the whole repository, so that a managed campaign without
-    one is an orphan (warned about, or stopped with ``prune``).
+    one is an orphan (warned about, or stopped with ``prune``). ``targets`` limit the plan to those
+    campaigns and the sources they are to be copied from.
     """
     by_name: dict[str, Manifest] = {}
     for manifest in manifests:
         by_name.setdefault(manifest.name, manifest)  # the loader already reported duplicates
     work = _Planning(state, by_name, {}, [], [], {})
+    if targets:
+        work.manifests = _targeted(work, by_name, targets)
     for name in _copy_order(work):
-        _plan_one(work, by_name[name])
+        _plan_one(work, work.manifests[name])
     if orphans:  # only the whole repository can tell that a campaign's manifest is gone
-        _plan_orphans(work, prune)
+        _plan_orphans(work, prune, set(targets) or None)
     return Plan(
-        runtime=runtime,
-        runtime_id=runtime_id,
+        runtime="",
+        runtime_id=None,
         runtime_revision=state.revision,
         operations=tuple(_dependency_order(work.operations)),
-        commit=commit,
+        targets=tuple(sorted(set(targets))),
         unchanged=work.unchanged,
         errors=tuple(sorted(work.errors, key=_diagnostic_order)),
         warnings=tuple(sorted(work.warnings, key=_diagnostic_order)),
     )
+
+
+def _targeted(
+    work: _Planning, by_name: Mapping[str, Manifest], targets: Sequence[str]
+) -> dict[str, Manifest]:
+    """The targeted manifests, and the sources that copies among them are to be made from."""
+    wanted: set[str] = set()
+    pending = list(targets)
+    while pending:
+        name = pending.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        m = by_name.get(name)
+        source = m.copy_from if m is not None else None
+        if source is not None and source in by_name and work.state.get(name) is None:
+            pending.append(source)
+    for name in sorted(set(targets)):
+        if name not in by_name and work.state.get(name) is None:
+            work.errors.append(
+                Diagnostic(
+                    f"--target {name}: no manifest and no campaign has this name", campaign=name
+                )
+            )
+    added = sorted(wanted - set(targets))
+    left_out = sorted(set(by_name) - wanted)
+    notes = []
+    if added:
+        notes.append("included as copy sources: " + ", ".join(added))
+    if left_out:
+        shown = ", ".join(left_out[:10]) + (
+            f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+        )
+        notes.append(f"{len(left_out)} left out: {shown}")
+    if notes:
+        work.warnings.append(Diagnostic("--target: " + "; ".join(notes), severity=Severity.WARNING))
+    return {name: m for name, m in by_name.items() if name in wanted}
 
 
 def _diagnostic_order(d: Diagnostic) -> tuple[str, int, int, str, str]:
@@ -249,9 +287,12 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
     if decision.action is None:
         work.unchanged += 1
         return
+    source = work.state.get(m.copy_from) if copying and m.copy_from else None
+    untouched_source = source is not None and source.name not in work.operations
     work.operations[m.name] = _operation(
-        m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by
-    )
+        m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by,
+        source.etag if source is not None and untouched_source else None,
+    )  # fmt: skip
 
 
 def _identity_refusal(campaign: Campaign | None, desired: Spec, kind: Kind) -> str | None:
@@ -298,6 +339,7 @@ def _operation(
     kind: Kind,
     copy_base: Spec | None,
     drifted_by: str | None,
+    source_etag: str | None,
 ) -> Operation:
     count = campaign.versions if campaign else 0
     live = campaign.live if campaign else None
@@ -389,14 +431,15 @@ def _operation(
         copied_from=m.copy_from if action is Action.COPY else None,
         copy_base=copy_base if action is Action.COPY else None,
         activate=action in (Action.COPY, Action.RESUME) and m.state is DesiredState.LIVE,
+        source_etag=source_etag,
         depends_on=(m.copy_from,) if action is Action.COPY and m.copy_from else (),
         drift=drifted_by,
     )
 
 
-def _plan_orphans(work: _Planning, prune: bool) -> None:
+def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
     for name, campaign in sorted(work.state.campaigns.items()):
-        if not campaign.managed or name in work.manifests:
+        if not campaign.managed or name in work.manifests or (only and name not in only):
             continue
         can_stop = allowed(Action.STOP, campaign.status, campaign.kind)
         if prune and can_stop:

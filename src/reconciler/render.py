@@ -1,5 +1,6 @@
 """Views of plans, ledgers, diagnostics and runtime state: text for people, JSON for programs,
-markdown for pull requests. Pure functions from data to strings."""
+workflow commands for CI, markdown for pull requests (in ``render_markdown``). Pure functions from
+data to strings: whether to colour is the caller's decision, passed in as ``color``."""
 
 from __future__ import annotations
 
@@ -11,42 +12,40 @@ from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.manifests import LoadResult
 from reconciler.model import Action, Campaign
-from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan
+from reconciler.plan import ACTION_ORDER, FieldChange, Plan
+from reconciler.render_markdown import SYMBOLS, one_line, plural, short, versions
+from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry
 
-SYMBOLS = {
-    Action.CREATE: "+",
-    Action.ACTIVATE: "+",
-    Action.COPY: "+",
-    Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
-    Action.DISCARD: "-",
-    Action.STOP: "-",
-    Action.RESUME: "+",
+LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
+
+# ANSI select graphic rendition codes; text views take ``color`` and never look at the terminal
+BOLD, RED, GREEN, YELLOW = "1", "31", "32", "33"
+ACTION_COLORS = {
+    Action.CREATE: GREEN,
+    Action.ACTIVATE: GREEN,
+    Action.COPY: GREEN,
+    Action.RESUME: GREEN,
+    Action.UPDATE: YELLOW,
+    Action.REPLACE: YELLOW,
+    Action.STOP: RED,
+    Action.DISCARD: RED,
 }
-VALUE_WIDTH = 70
+CHANGE_COLORS = {"+": GREEN, "~": YELLOW, "-": RED}
+OUTCOME_COLORS = {Outcome.DONE: GREEN, Outcome.FAILED: RED, Outcome.SKIPPED: YELLOW}
 
 
-def short(value: Any, width: int = VALUE_WIDTH) -> str:
-    """A value as JSON on one line, cut to ``width`` characters."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def versions(op: Operation) -> str:
-    if op.from_version is None:
-        return f"v{op.to_version}" if op.to_version is not None else ""
-    if op.to_version is None or op.to_version == op.from_version:
-        return f"v{op.from_version}"
-    return f"v{op.from_version} -> v{op.to_version}"
+def paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color and text else text
 
 
 def change_line(c: FieldChange) -> str:
+    path = one_line(c.path)
     if c.before is None:
-        return f"+ {c.path}: {short(c.after)}"
+        return f"+ {path}: {short(c.after)}"
     if c.after is None:
-        return f"- {c.path}: {short(c.before)}"
-    return f"~ {c.path}: {short(c.before)} -> {short(c.after)}"
+        return f"- {path}: {short(c.before)}"
+    return f"~ {path}: {short(c.before)} -> {short(c.after)}"
 
 
 def summary_line(plan: Plan) -> str:
@@ -54,17 +53,13 @@ def summary_line(plan: Plan) -> str:
     parts = [f"{counts[a.value]} to {a.value}" for a in ACTION_ORDER if counts[a.value]]
     tail = [f"{plan.unchanged} unchanged"]
     if plan.errors:
-        tail.append(_plural(len(plan.errors), "error"))
+        tail.append(plural(len(plan.errors), "error"))
     if plan.warnings:
-        tail.append(_plural(len(plan.warnings), "warning"))
+        tail.append(plural(len(plan.warnings), "warning"))
     if not parts:
         head = "No changes." if not plan.errors else "Nothing can be applied."
         return f"{head} " + ", ".join(tail) + "."
     return "Plan: " + ", ".join(parts) + "; " + ", ".join(tail) + "."
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def diagnostic_line(d: Diagnostic) -> str:
@@ -73,75 +68,76 @@ def diagnostic_line(d: Diagnostic) -> str:
     return str(d)
 
 
-def plan_text(plan: Plan) -> str:
-    lines: list[str] = []
+def plan_text(plan: Plan, *, color: bool = False) -> str:
+    """The plan for a terminal: the summary first, then one entry per campaign with its field
+    changes, then warnings and errors; a long plan repeats the summary as its last line."""
+    body: list[str] = []
     width = max((len(op.campaign) for op in plan.operations), default=0)
     for op in plan.operations:
-        lines.append(
-            f"{SYMBOLS[op.action]:>3} {op.action.value:<8} {op.campaign:<{width}}  "
-            f"{versions(op)}".rstrip()
+        symbol = SYMBOLS[op.action]
+        head = paint(f"{symbol} {op.action.value}", ACTION_COLORS[op.action], color)
+        rest = f"{'':<{8 - len(op.action.value)}} {op.campaign:<{width}}  {versions(op)}"
+        body.append(f"{'':<{3 - len(symbol)}}{head}{rest}".rstrip())
+        body.append(f"      # {op.reason}")
+        body.extend(
+            f"      {paint(text, CHANGE_COLORS[text[0]], color)}"
+            for text in map(change_line, op.changes)
         )
-        lines.append(f"      # {op.reason}")
-        lines.extend(f"      {change_line(c)}" for c in op.changes)
-    for title, items in (("Warnings", plan.warnings), ("Errors", plan.errors)):
+    for title, items, code in (("Warnings", plan.warnings, YELLOW), ("Errors", plan.errors, RED)):
         if items:
-            lines += [*([""] if lines else []), f"{title}:"]
-            lines += [f"  {diagnostic_line(d)}" for d in items]
-    if lines:
-        lines.append("")
-    lines.append(summary_line(plan))
-    return "\n".join(lines) + "\n"
+            body += [*([""] if body else []), paint(f"{title}:", code, color)]
+            body += [f"  {paint(diagnostic_line(d), code, color)}" for d in items]
+    summary = paint(summary_line(plan), BOLD, color)
+    if not body:
+        return summary + "\n"
+    return "\n".join([summary, "", *body, *(["", summary] if len(body) > LONG else [])]) + "\n"
 
 
-def plan_markdown(plan: Plan) -> str:
-    out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
-    if plan.operations:
-        out += ["| | action | campaign | version | why |", "| --- | --- | --- | --- | --- |"]
-        out += [
-            f"| `{SYMBOLS[op.action]}` | {op.action.value} | `{op.campaign}` | {versions(op)} | "
-            f"{_md(op.reason)} |"
-            for op in plan.operations
-        ]
-        out.append("")
-        for op in plan.operations:
-            if not op.changes:
-                continue
-            out += [
-                f"<details><summary>{op.action.value} <code>{op.campaign}</code>: "
-                f"{_plural(len(op.changes), 'field')}</summary>",
-                "",
-                "```diff",
-            ]
-            for c in op.changes:
-                if c.before is not None:
-                    out.append(f"- {c.path}: {short(c.before)}")
-                if c.after is not None:
-                    out.append(f"+ {c.path}: {short(c.after)}")
-            out += ["```", "", "</details>", ""]
-    for title, items in (("Errors", plan.errors), ("Warnings", plan.warnings)):
-        if items:
-            out += [f"#### {title}", "", *(f"- `{_md(diagnostic_line(d))}`" for d in items), ""]
-    return "\n".join(out).rstrip() + "\n"
+def plan_github(plan: Plan) -> str:
+    """GitHub Actions workflow commands: one annotation per error and warning, then the summary."""
+    lines = [_annotation("error", d) for d in plan.errors]
+    lines += [_annotation("warning", d) for d in plan.warnings]
+    return "\n".join([*lines, summary_line(plan)]) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _annotation(command: str, d: Diagnostic) -> str:
+    properties = []
+    if d.file is not None:
+        properties.append(f"file={_github_property(d.file)}")
+        if d.line is not None:
+            properties.append(f"line={d.line}")
+            if d.column is not None:
+                properties.append(f"col={d.column}")
+    properties.append("title=reconciler")
+    message = d.message if d.file is not None or d.campaign is None else diagnostic_line(d)
+    return f"::{command} {','.join(properties)}::{_github_data(message)}"
+
+
+def _github_data(text: str) -> str:
+    """A workflow command's message: a line break must not end the command and start another."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def plan_json(plan: Plan) -> str:
     return plan.dumps()
 
 
-def ledger_text(ledger: Ledger) -> str:
+def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
+    """What an apply did, one line per operation; its tally last, as the run's final word."""
     lines = []
     for e in ledger.entries:
         note = e.message or ("already applied by an earlier run" if e.replayed else "")
+        outcome = paint(e.outcome.value, OUTCOME_COLORS[e.outcome], color)
         lines.append(
-            f"  {e.outcome.value:<7} {e.action.value:<8} {e.campaign}"
+            f"  {outcome}{'':<{7 - len(e.outcome.value)}} {e.action.value:<8} {e.campaign}"
             + (f": {note}" if note else "")
         )
     done, failed, skipped = (ledger.count(o) for o in Outcome)
-    lines.append(f"Apply: {done} done, {failed} failed, {skipped} skipped.")
+    lines.append(paint(f"Apply: {done} done, {failed} failed, {skipped} skipped.", BOLD, color))
     return "\n".join(lines) + "\n"
 
 
@@ -166,12 +162,12 @@ def ledger_json(ledger: Ledger) -> str:
 
 def validation_text(result: LoadResult) -> str:
     lines = [diagnostic_line(d) for d in result.diagnostics]
-    files = _plural(result.files, "file")
+    files = plural(result.files, "file")
     if result.ok:
-        lines.append(f"Valid: {_plural(len(result.manifests), 'campaign')} in {files}.")
+        lines.append(f"Valid: {plural(len(result.manifests), 'campaign')} in {files}.")
     else:
         errors = sum(1 for d in result.diagnostics if d.severity == "error")
-        lines.append(f"Invalid: {_plural(errors, 'error')} in {files}.")
+        lines.append(f"Invalid: {plural(errors, 'error')} in {files}.")
     return "\n".join(lines) + "\n"
 
 
@@ -228,7 +224,7 @@ def status_json(campaigns: Sequence[Campaign]) -> str:
 def history_text(entries: Sequence[HistoryEntry]) -> str:
     if not entries:
         return "No history yet.\n"
-    header = ("REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT")
+    header = ("REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT", "FILE")
     rows = [
         (
             str(e.revision),
@@ -237,11 +233,19 @@ def history_text(entries: Sequence[HistoryEntry]) -> str:
             e.operation,
             e.campaign,
             _version_change(e),
-            (e.commit or "-")[:12],
+            _commit(e),
+            e.file or "-",
         )
         for e in entries
     ]
     return _table([header, *rows])
+
+
+def _commit(e: HistoryEntry) -> str:
+    """The commit, short; '-dirty' when the manifests had uncommitted changes (as git describe)."""
+    if e.commit is None:
+        return "-"
+    return e.commit[:12] + ("-dirty" if e.dirty else "")
 
 
 def _version_change(e: HistoryEntry) -> str:

@@ -45,6 +45,7 @@ class Provenance:
 
     actor: str
     commit: str | None = None
+    dirty: bool = False
     origin: str = RECONCILER
 
 
@@ -86,6 +87,8 @@ class HistoryEntry:
     campaign: str
     before: Mapping[str, Any] | None
     after: Mapping[str, Any] | None
+    file: str | None = None
+    dirty: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +97,8 @@ class HistoryEntry:
             "at": self.at,
             "actor": self.actor,
             "commit": self.commit,
+            "dirty": self.dirty,
+            "file": self.file,
             "plan_id": self.plan_id,
             "operation": self.operation,
             "campaign": self.campaign,

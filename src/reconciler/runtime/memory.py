@@ -81,6 +81,8 @@ class MemoryRuntime:
                     campaign=write.campaign,
                     before=before.to_json() if before else None,
                     after=after.to_json(),
+                    file=write.file,
+                    dirty=write.provenance.dirty,
                 )
             )
             return Applied(campaign=after, revision=revision)

@@ -37,7 +37,7 @@ from reconciler.runtime.base import (
 )
 from reconciler.runtime.transition import transition
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_SECONDS = 30.0  # how long any statement waits for another process's write to finish
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,7 +54,9 @@ CREATE TABLE IF NOT EXISTS history (
     operation TEXT NOT NULL,
     campaign TEXT NOT NULL,
     before TEXT,
-    after TEXT
+    after TEXT,
+    file TEXT,
+    dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS history_by_campaign ON history (campaign, seq);
 CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
@@ -154,14 +156,13 @@ class SQLiteRuntime:
                     f"{self.path} is an SQLite database but not a reconciler runtime "
                     "(it holds other tables); choose another path"
                 )
-            if "meta" in tables:
-                row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is not None and int(row[0]) > SCHEMA_VERSION:
-                    raise RuntimeBackendError(
-                        f"runtime {self.url} was written by a newer reconciler (schema version "
-                        f"{row[0]}; this one reads {SCHEMA_VERSION}); upgrade reconciler"
-                    )
-            if create:
+            found = _schema_version(db)
+            if found is not None and found > SCHEMA_VERSION:
+                raise RuntimeBackendError(
+                    f"runtime {self.url} was written by a newer reconciler (schema version "
+                    f"{found}; this one reads {SCHEMA_VERSION}); upgrade reconciler"
+                )
+            if create or (found is not None and found < SCHEMA_VERSION):
                 with _transaction(db):
                     _create_schema(db)
             elif not tables:
@@ -221,7 +222,10 @@ class SQLiteRuntime:
         db = self._connect(create=False)
         if db is None:
             return []
-        query = "SELECT * FROM history"
+        query = (
+            "SELECT seq, revision, at, actor, git_commit, plan_id, operation, campaign, before, "
+            "after, file, dirty FROM history"
+        )
         args: tuple[Any, ...] = ()
         if campaign is not None:
             query += " WHERE campaign = ?"
@@ -239,6 +243,8 @@ class SQLiteRuntime:
                 campaign=r[7],
                 before=json.loads(r[8]) if r[8] else None,
                 after=json.loads(r[9]) if r[9] else None,
+                file=r[10],
+                dirty=bool(r[11]),
             )
             for r in rows
         ]
@@ -270,7 +276,7 @@ class SQLiteRuntime:
             db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
             db.execute(
                 "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
-                "campaign, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "campaign, before, after, file, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     revision,
                     timestamp(now),
@@ -281,6 +287,8 @@ class SQLiteRuntime:
                     write.campaign,
                     canonical_json(before.to_json()) if before else None,
                     data,
+                    write.file,
+                    int(write.provenance.dirty),
                 ),
             )
             db.execute("INSERT INTO applied (key, revision) VALUES (?, ?)", (write.key, revision))
@@ -328,7 +336,22 @@ class SQLiteRuntime:
             db.execute("DELETE FROM lock WHERE id = 1 AND owner = ?", (owner.owner,))
 
 
+# what each schema version adds to the one before it
+MIGRATIONS = {
+    2: (
+        "ALTER TABLE history ADD COLUMN file TEXT",
+        "ALTER TABLE history ADD COLUMN dirty INTEGER NOT NULL DEFAULT 0",
+    ),
+}
+
+
 def _create_schema(db: sqlite3.Connection) -> None:
+    found = _schema_version(db)
+    if found is not None:  # an existing runtime: bring it up to this version
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version]:
+                db.execute(statement)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
     for statement in _statements(SCHEMA):
         db.execute(statement)
     db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', '0')")
@@ -339,6 +362,13 @@ def _create_schema(db: sqlite3.Connection) -> None:
     db.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('runtime_id', ?)", (uuid.uuid4().hex,)
     )
+
+
+def _schema_version(db: sqlite3.Connection) -> int | None:
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -86,6 +86,7 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
             spec=new_spec,
             hash=digest,
             commit=write.provenance.commit,
+            dirty=write.provenance.dirty,
             file=write.file,
             actor=write.provenance.actor,
             applied_at=timestamp(now),

@@ -1,0 +1,313 @@
+"""The pull-request view of a plan: markdown that a reviewer reads, and that always fits a comment.
+
+It also holds the small vocabulary every view of a plan shares (action symbols, version changes,
+values on one line), because ``render`` imports this module and never the other way round.
+
+Everything a campaign, a manifest or the runtime supplies (names, files, reasons, messages, values)
+is escaped before it reaches the comment: a value must not be able to close a code span, start HTML,
+or mention (and so notify) someone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from reconciler.errors import Diagnostic
+from reconciler.model import Action
+from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan
+
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.ACTIVATE: "+",
+    Action.COPY: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DISCARD: "-",
+    Action.STOP: "-",
+    Action.RESUME: "+",
+}
+VALUE_WIDTH = 70
+
+#: Review order: what can hurt most comes first. A stop cancels sendings for good; a replace swaps
+#: what customers receive; a create only adds a draft nobody sees.
+RISK_ORDER: tuple[Action, ...] = (
+    Action.STOP,
+    Action.REPLACE,
+    Action.RESUME,
+    Action.ACTIVATE,
+    Action.COPY,
+    Action.UPDATE,
+    Action.DISCARD,
+    Action.CREATE,
+)
+NOUNS = {
+    Action.STOP: ("stop", "stops"),
+    Action.REPLACE: ("replacement", "replacements"),
+    Action.RESUME: ("resumption", "resumptions"),
+    Action.ACTIVATE: ("activation", "activations"),
+    Action.COPY: ("copy", "copies"),
+    Action.UPDATE: ("update", "updates"),
+    Action.DISCARD: ("discard", "discards"),
+    Action.CREATE: ("creation", "creations"),
+}
+FULL_PLAN_HINT = (
+    "the full plan is in the JSON plan (`reconciler plan --format json`), uploaded as a CI artifact"
+)
+
+
+def short(value: Any, width: int = VALUE_WIDTH) -> str:
+    """A value as JSON on one line, cut to ``width`` characters."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def one_line(text: str) -> str:
+    """A field path on one line: YAML keys may hold line breaks, which would break any layout."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def versions(op: Operation) -> str:
+    if op.from_version is None:
+        return f"v{op.to_version}" if op.to_version is not None else ""
+    if op.to_version is None or op.to_version == op.from_version:
+        return f"v{op.from_version}"
+    return f"v{op.from_version} -> v{op.to_version}"
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def markdown_summary(plan: Plan) -> str:
+    """'2 to activate, 1 to replace, 1 to stop; 14 unchanged; 1 error, 2 warnings'."""
+    counts = plan.summary()
+    done = ", ".join(f"{counts[a.value]} to {a.value}" for a in ACTION_ORDER if counts[a.value])
+    head = done or ("Nothing can be applied" if plan.errors else "No changes")
+    problems = [plural(len(plan.errors), "error")] if plan.errors else []
+    problems += [plural(len(plan.warnings), "warning")] if plan.warnings else []
+    return f"{head}; {plan.unchanged} unchanged" + ("; " + ", ".join(problems) if problems else "")
+
+
+_TEXT_ESCAPES = str.maketrans(
+    {
+        **{c: "\\" + c for c in "\\`*_[]|~"},
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "@": "@&#8203;",  # a zero-width space after @: shown as written, notifies nobody
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
+def md_text(text: str) -> str:
+    """Untrusted text as literal markdown: no formatting, no HTML, no mentions, one line."""
+    return text.translate(_TEXT_ESCAPES)
+
+
+def md_code(text: str) -> str:
+    """Untrusted text as a code span whose fence no backtick run inside it can close."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence, pad = "`" * (longest + 1), " " if longest or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    line: str
+    details: str  # "" when the operation changes no field
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """How much of the plan the comment shows. The full plan, until that does not fit."""
+
+    #: per group, how many operations (from the first) show their <details>; absent: all
+    details: Mapping[Action, int] = field(default_factory=dict)
+    #: per group, how many operation lines are shown before the rest is counted; absent: all
+    shown: Mapping[Action, int] = field(default_factory=dict)
+    errors: int | None = None  # how many errors are listed; None: all
+    warnings: int | None = None
+
+
+def plan_markdown(plan: Plan, *, limit: int = 65536, full_plan_hint: str = FULL_PLAN_HINT) -> str:
+    """The plan as a pull-request comment of at most ``limit`` characters.
+
+    A heading and the summary, then errors (an errored plan applies nothing, so they come first),
+    the operations grouped by risk (riskiest first, each with its field changes in a collapsible
+    ``<details>``), then warnings.
+
+    When the whole does not fit, it is shortened step by step, measured after each, until it fits:
+
+    1. ``<details>`` are dropped group by group, least risky group first (create, discard, update,
+       copy, activate, resume, replace, stop), so the riskiest changes keep their field-level diffs
+       longest; within a group from its last operation backwards, and only as far as needed;
+    2. the operation lines of the least risky groups are folded into a count ("… and 312 more
+       activations"), from create upwards to replace, in the same way: a group only as far as
+       needed, the next one only once the group before is folded whole. Stops are never folded here;
+    3. warnings, then errors, are cut to as many as fit, with a count of the rest;
+    4. only then stops, and as a last resort (a limit smaller than the summary) the text itself.
+
+    Whenever anything was left out, a note under the summary says what, and ``full_plan_hint``
+    (markdown written by the caller, inserted as it is) says where the full plan is.
+    """
+    groups = {a: [_entry(op) for op in plan.operations if op.action is a] for a in RISK_ORDER}
+    errors = [_diagnostic(d) for d in plan.errors]
+    warnings = [_diagnostic(d) for d in plan.warnings]
+
+    def compose(cut: _Cut) -> str:
+        return _compose(plan, groups, errors, warnings, cut, limit, full_plan_hint)
+
+    def fits(cut: _Cut) -> bool:
+        return len(compose(cut)) <= limit
+
+    cut = _Cut()
+    if fits(cut):
+        return compose(cut)
+    steps: list[tuple[int, Callable[[_Cut, int], _Cut]]] = [
+        (len(groups[a]), _hide_details(a))
+        for a in reversed(RISK_ORDER)
+        if any(e.details for e in groups[a])
+    ]
+    steps += [(len(groups[a]), _fold(a)) for a in reversed(RISK_ORDER) if a is not Action.STOP]
+    steps += [
+        (len(warnings), lambda c, k: replace(c, warnings=k)),
+        (len(errors), lambda c, k: replace(c, errors=k)),
+        (len(groups[Action.STOP]), _fold(Action.STOP)),
+    ]
+    for count, make in steps:
+        if count:
+            cut, done = _most(cut, make, count, fits)
+            if done:
+                return compose(cut)
+    text = compose(cut)
+    return (text[: max(limit - 2, 0)] + "…\n")[:limit]
+
+
+def _hide_details(action: Action) -> Callable[[_Cut, int], _Cut]:
+    return lambda c, k: replace(c, details={**c.details, action: k})
+
+
+def _fold(action: Action) -> Callable[[_Cut, int], _Cut]:
+    return lambda c, k: replace(c, shown={**c.shown, action: k})
+
+
+def _most(
+    cut: _Cut, make: Callable[[_Cut, int], _Cut], count: int, fits: Callable[[_Cut], bool]
+) -> tuple[_Cut, bool]:
+    """The cut showing as many of ``count`` items as fit, and whether that fits at all."""
+    if not fits(make(cut, 0)):
+        return make(cut, 0), False
+    low, high = 0, count - 1  # showing all of them is what did not fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(make(cut, middle)) else (low, middle - 1)
+    return make(cut, low), True
+
+
+def _compose(
+    plan: Plan,
+    groups: Mapping[Action, Sequence[_Entry]],
+    errors: Sequence[str],
+    warnings: Sequence[str],
+    cut: _Cut,
+    limit: int,
+    hint: str,
+) -> str:
+    out = ["### reconciler plan", "", f"**{md_text(markdown_summary(plan))}**", ""]
+    left_out = _left_out(groups, errors, warnings, cut)
+    if left_out:
+        end = "" if hint.endswith((".", "!", "?")) else "."
+        out += [f"> Shortened to fit a comment ({limit} characters): {left_out}; {hint}{end}", ""]
+    if errors:
+        out += [f"#### Errors ({len(errors)})", "", "Nothing can be applied until they are fixed."]
+        out += ["", *_some(errors, cut.errors, "error", "errors"), ""]
+    for action, entries in groups.items():
+        if not entries:
+            continue
+        out += [f"#### {action.value.capitalize()} ({len(entries)})", ""]
+        shown = cut.shown.get(action, len(entries))
+        with_details = cut.details.get(action, len(entries))
+        for i, entry in enumerate(entries[:shown]):
+            out.append(entry.line)
+            if entry.details and i < with_details:
+                out += [entry.details, ""]
+        if shown < len(entries):
+            out.append(_count_line(len(entries) - shown, shown, *NOUNS[action]))
+        if out[-1]:
+            out.append("")
+    if warnings:
+        out += [f"#### Warnings ({len(warnings)})", ""]
+        out += [*_some(warnings, cut.warnings, "warning", "warnings"), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _some(lines: Sequence[str], keep: int | None, noun: str, nouns: str) -> list[str]:
+    if keep is None or keep >= len(lines):
+        return list(lines)
+    return [*lines[:keep], _count_line(len(lines) - keep, keep, noun, nouns)]
+
+
+def _count_line(rest: int, shown: int, noun: str, nouns: str) -> str:
+    """'… and 312 more activations' under the lines shown; '… 40 creations' when none is."""
+    words = noun if rest == 1 else nouns
+    return f"- … and {rest} more {words}" if shown else f"- … {rest} {words}"
+
+
+def _left_out(
+    groups: Mapping[Action, Sequence[_Entry]],
+    errors: Sequence[str],
+    warnings: Sequence[str],
+    cut: _Cut,
+) -> str:
+    """What the cut leaves out, in words; empty when it shows everything."""
+    hidden = sum(
+        bool(e.details) for a, es in groups.items() for e in es[cut.details.get(a, len(es)) :]
+    )
+    folded = sum(len(es) - cut.shown.get(a, len(es)) for a, es in groups.items())
+    parts = [f"field changes of {plural(hidden, 'operation')} not shown"] if hidden else []
+    parts += [f"{plural(folded, 'operation')} only counted"] if folded else []
+    for items, keep, noun in ((warnings, cut.warnings, "warning"), (errors, cut.errors, "error")):
+        if keep is not None and keep < len(items):
+            parts.append(f"{plural(len(items) - keep, noun)} left out")
+    return ", ".join(parts)
+
+
+def _entry(op: Operation) -> _Entry:
+    head = f"`{SYMBOLS[op.action]}` {md_code(op.campaign)}"
+    parts = [f"{head} {versions(op)}".rstrip()]
+    if op.drift is not None:  # the reason says what it means; this makes it hard to miss
+        parts.append(f"**drift** by {md_text(op.drift)}")
+    if op.file is not None:
+        parts.append(md_code(op.file))
+    parts.append(md_text(op.reason))
+    return _Entry("- " + " · ".join(parts), _details(op.changes))
+
+
+def _details(changes: Sequence[FieldChange]) -> str:
+    """The field-level before/after, collapsed, indented into the operation's list item."""
+    if not changes:
+        return ""
+    lines = [f"<details><summary>{plural(len(changes), 'field')} changed</summary>", "", "```diff"]
+    for c in changes:
+        # every line starts with "- " or "+ ", so no value can close the fence
+        if c.before is not None:
+            lines.append(f"- {one_line(c.path)}: {short(c.before)}")
+        if c.after is not None:
+            lines.append(f"+ {one_line(c.path)}: {short(c.after)}")
+    lines += ["```", "", "</details>"]
+    return "\n".join(f"  {line}" if line else "" for line in lines)
+
+
+def _diagnostic(d: Diagnostic) -> str:
+    if d.file is not None:
+        return f"- {md_code(d.place)}: {md_text(d.message)}"
+    if d.campaign is not None:
+        return f"- campaign {md_code(d.campaign)}: {md_text(d.message)}"
+    return f"- {md_text(d.message)}"

@@ -829,3 +829,20 @@ def test_an_edited_spec_in_a_resealed_saved_plan_is_refused(tmp_path: Path) -> N
         "Plan again"
     )
     assert api.status(options) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://app:s3cret@db.example:5432/campaigns",
+            "postgresql://app:***@db.example:5432/campaigns",
+        ),
+        ("postgresql://db.example/campaigns", "postgresql://db.example/campaigns"),
+        ("sqlite:///.reconciler/runtime.db", "sqlite:///.reconciler/runtime.db"),
+    ],
+)
+def test_runtime_urls_are_redacted_before_they_reach_a_plan(url: str, shown: str) -> None:
+    from reconciler.runtime.base import redacted
+
+    assert redacted(url) == shown

@@ -181,9 +181,10 @@ def test_stop_and_restart_rules(rt: Runtime) -> None:
     stopped = [manifest("r", run="stopped"), manifest("i", INBOUND, run="stopped")]
     plan = converge(rt, stopped)
     assert actions(plan) == [("i", "stop", 1, 1), ("r", "stop", 1, 1)]
-    assert (
-        plan.operations[0].reason == "the manifest says run: stopped; the next sending is cancelled"
-    )
+    assert [op.reason for op in plan.operations] == [
+        "the manifest says run: stopped; it stops being shown until it resumes",
+        "the manifest says run: stopped; the next sending is cancelled",
+    ]
     assert plan_of(rt, stopped).operations == ()
     plan = plan_of(rt, [manifest("r"), manifest("i", INBOUND)])
     assert actions(plan) == [("i", "resume", 1, 1)]

@@ -20,6 +20,7 @@ from reconciler.runtime.base import (
     Provenance,
     Runtime,
     open_runtime,
+    redacted,
     timestamp,
 )
 
@@ -87,7 +88,7 @@ def _plan(desired: _Desired, runtime: Runtime) -> Plan:
     if not loaded.ok:
         # An invalid repository plans nothing: a campaign in a broken file would look removed.
         return Plan(
-            runtime=runtime.url,
+            runtime=redacted(runtime.url),
             runtime_id=runtime.runtime_id(),
             runtime_revision=state.revision,
             commit=desired.commit,
@@ -104,7 +105,7 @@ def _plan(desired: _Desired, runtime: Runtime) -> Plan:
     )
     return replace(
         planned,
-        runtime=runtime.url,
+        runtime=redacted(runtime.url),
         runtime_id=runtime.runtime_id(),
         commit=desired.commit,
         dirty=desired.dirty,
@@ -153,8 +154,14 @@ def apply_saved(
         executor.check_saved(the_plan, runtime, runtime.snapshot())
         return the_plan
 
+    url = options.runtime_url or the_plan.runtime or None
+    if url is not None and "***@" in url:
+        raise PlanError(
+            f"the saved plan names its runtime without the password ({url}); give the runtime "
+            "URL with --runtime or RECONCILER_RUNTIME"
+        )
     return _apply_locked(
-        options.runtime_url or the_plan.runtime or None,
+        url,
         f"apply --plan {os.fspath(plan_file)}",
         checked,
         options,

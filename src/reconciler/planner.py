@@ -398,7 +398,11 @@ def _operation(
         assert live is not None
         versions, writes_spec = (live.number, live.number), False
         before_spec = after_spec = live.spec
-        reason = "the manifest says run: stopped; the next sending is cancelled"
+        reason = "the manifest says run: stopped; " + (
+            "it stops being shown until it resumes"
+            if kind is Kind.INBOUND
+            else "the next sending is cancelled"
+        )
     else:  # RESUME: running again, with its versions as the manifest says
         assert live is not None
         reason = "the manifest says run: running"

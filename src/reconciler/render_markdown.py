@@ -136,7 +136,14 @@ class _Cut:
     warnings: int | None = None
 
 
-def plan_markdown(plan: Plan, *, limit: int = 65536, full_plan_hint: str = FULL_PLAN_HINT) -> str:
+#: GitHub's comment limit is 65,536 characters; the rest is headroom for what CI wraps around the
+#: plan (a marker to find the comment again, a footer)
+COMMENT_LIMIT = 65_536 - 536
+
+
+def plan_markdown(
+    plan: Plan, *, limit: int = COMMENT_LIMIT, full_plan_hint: str = FULL_PLAN_HINT
+) -> str:
     """The plan as a pull-request comment of at most ``limit`` characters.
 
     A heading and the summary, then errors (an errored plan applies nothing, so they come first),

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import LockedError, UnknownRuntimeError
 from reconciler.model import (
@@ -210,6 +211,16 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for plans, logs and CI artifacts."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}{port}"))
 
 
 def open_runtime(url: str | None = None, clock: Clock = utcnow) -> Runtime:

@@ -131,6 +131,7 @@ def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
         "live_version": 2,
         "draft_version": None,
         "copied_from": None,
+        "drift": None,
         "managed": True,
         "etag": None,
         "live": None,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler import executor, manifests, planner
 from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
-from reconciler.model import Campaign
+from reconciler.model import Action, Campaign
 from reconciler.plan import Plan, loads
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.base import (
@@ -19,6 +22,7 @@ from reconciler.runtime.base import (
     LockOwner,
     Provenance,
     Runtime,
+    Write,
     open_runtime,
     redacted,
     timestamp,
@@ -257,3 +261,54 @@ def parse_since(text: str) -> datetime:
             "2026-11-27T09:00:00+01:00"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def edit(
+    options: Options, name: str, settings: Sequence[str], *, actor: str | None = None
+) -> Campaign:
+    """Write a new live version of ``name`` as an outside actor would, from a campaign console.
+
+    For demos and tests of drift: the reconciler reports such a version, and restores the
+    manifest where the lifecycle allows. ``settings`` are ``path=value`` with a path inside the
+    spec (``content.subject=Hi``); a value is read as JSON when it can be, else as text.
+    """
+    runtime = open_runtime(options.runtime_url)
+    try:
+        campaign = runtime.snapshot().get(name)
+        if campaign is None or campaign.live is None:
+            raise PlanError(f"no campaign named {name!r} with a live version in the runtime")
+        spec = json.loads(json.dumps(campaign.live.spec))
+        for setting in settings:
+            path, sep, raw = setting.partition("=")
+            if not sep or not path:
+                raise PlanError(
+                    f"--set {setting!r:.60}: expected PATH=VALUE, like content.subject=Hi"
+                )
+            *parents, leaf = path.split(".")
+            node = spec
+            for part in parents:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise PlanError(f"--set {path}: {part} is not a mapping")
+            node[leaf] = _value(raw)
+        problems = manifests.validate_spec(spec)
+        if problems:
+            raise PlanError(f"the edited spec is not valid: {problems[0]}")
+        write = Write(
+            key=f"edit/{uuid.uuid4().hex}",
+            action=Action.EDIT,
+            campaign=name,
+            expected_etag=campaign.etag,
+            provenance=Provenance(actor or "console", origin="console"),
+            spec=spec,
+        )
+        return runtime.apply(write).campaign
+    finally:
+        runtime.close()
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

@@ -289,5 +289,29 @@ def history(name: str | None, runtime_url: str | None, fmt: str, since: str | No
     )
 
 
+@cli.group()
+def runtime() -> None:
+    """Act on the runtime directly, as a campaign platform's console would."""
+
+
+@runtime.command("edit")
+@click.argument("name")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    required=True,
+    metavar="PATH=VALUE",
+    help="A field of the spec to change, like content.subject=Hi (JSON values allowed).",
+)
+@click.option("--actor", default="console", show_default=True, help="Who edits.")
+@_runtime_option
+def runtime_edit(name: str, settings: tuple[str, ...], actor: str, runtime_url: str | None) -> None:
+    """Write a new live version of NAME from outside the reconciler: drift, for demos and tests."""
+    campaign = api.edit(api.Options(runtime_url), name, settings, actor=actor)
+    assert campaign.live is not None
+    click.echo(f"{name}: live version {campaign.live.number} written by {actor}")
+
+
 def main() -> None:
     cli(prog_name="reconciler")

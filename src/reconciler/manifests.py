@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import json
 import math
 import os
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -40,6 +41,8 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 __all__ = [
+    "Cache",
+    "FileResult",
     "LoadResult",
     "copy_cycle",
     "cycle_message",
@@ -153,28 +156,66 @@ def find_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def load(path: str | os.PathLike[str]) -> LoadResult:
-    """Read every manifest under ``path`` (a directory, recursively, or one file)."""
+@dataclass(frozen=True)
+class FileResult:
+    """What one file holds, judged on its own: the unit a cache keeps, keyed by its content."""
+
+    manifests: tuple[Manifest, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    #: every document's metadata.name with its place, valid or not: names must be unique
+    names: tuple[tuple[str, int, int], ...] = ()
+
+
+#: (file as displayed, sha256 of its bytes) -> what it holds. Any mutable mapping will do: a dict
+#: for a long-running process such as watch, something persistent for repeated runs.
+Cache = MutableMapping[tuple[str, str], FileResult]
+
+
+def load(path: str | os.PathLike[str], cache: Cache | None = None) -> LoadResult:
+    """Read every manifest under ``path`` (a directory, recursively, or one file).
+
+    With ``cache``, a file whose bytes are unchanged is not parsed again.
+    """
     root = Path(path)
     if not root.exists():
         return LoadResult((), (Diagnostic("no such file or directory", file=_display(root)),), 0)
     if not root.is_dir() and not root.is_file():
         return LoadResult((), (Diagnostic("not a regular file", file=_display(root)),), 0)
     files = find_files(root) if root.is_dir() else [root]
-    names: dict[str, str] = {}
+    results = [_load_file(file, cache) for file in files]
+    manifests, diagnostics = _across_files(results)
+    return LoadResult(tuple(manifests), tuple(diagnostics), len(files))
+
+
+def _across_files(results: list[FileResult]) -> tuple[list[Manifest], list[Diagnostic]]:
+    """The checks that need every file: unique names, and copyFrom without cycles."""
+    first: dict[str, str] = {}
     manifests: list[Manifest] = []
     diagnostics: list[Diagnostic] = []
-    for file in files:
-        found, problems = _load_file(file, names)
-        manifests.extend(found)
-        diagnostics.extend(problems)
+    for result in results:
+        repeated: set[tuple[int, int]] = set()
+        found = list(result.diagnostics)
+        file = result.manifests[0].file if result.manifests else None
+        file = file or (result.diagnostics[0].file if result.diagnostics else None)
+        for name, line, column in result.names:
+            if name in first:
+                message = f"duplicate campaign name {_show(name)}: first defined at {first[name]}"
+                found.append(Diagnostic(_clip(message), file, line, column, name))
+                repeated.add((line, column))
+            else:
+                first[name] = f"{file}:{line}:{column}"
+        for m in result.manifests:
+            at = m.where("metadata.name")
+            if (at.line, at.column) not in repeated:
+                manifests.append(m)
+        diagnostics.extend(sorted(found, key=_line_column) if repeated else found)
     sources = {m.name: m.copy_from for m in manifests if m.copy_from is not None}
     for m in manifests:
         chain = copy_cycle(m.name, sources)
         if chain is not None and chain[0] == chain[-1]:  # a member of the cycle, not a copy of one
             at = m.where("spec.copyFrom")
             diagnostics.append(Diagnostic(cycle_message(chain), m.file, at.line, at.column, m.name))
-    return LoadResult(tuple(manifests), tuple(diagnostics), len(files))
+    return manifests, diagnostics
 
 
 def copy_cycle(name: str, sources: Mapping[str, str]) -> list[str] | None:
@@ -209,13 +250,27 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _load_file(path: Path, names: dict[str, str]) -> tuple[list[Manifest], list[Diagnostic]]:
+def _load_file(path: Path, cache: Cache | None) -> FileResult:
     display = _display(path)
-    text = _read_text(path, display)
+    data = _read_bytes(path, display)
+    if isinstance(data, Diagnostic):
+        return FileResult((), (data,))
+    key = (display, hashlib.sha256(data).hexdigest())
+    if cache is not None and (known := cache.get(key)) is not None:
+        return known
+    result = _parse_file(data, display)
+    if cache is not None:
+        cache[key] = result
+    return result
+
+
+def _parse_file(data: bytes, display: str) -> FileResult:
+    text = _decode(data, display)
     if isinstance(text, Diagnostic):
-        return [], [text]
+        return FileResult((), (text,))
     manifests: list[Manifest] = []
     diagnostics: list[Diagnostic] = []
+    names: list[tuple[str, int, int]] = []
     loader = _Loader(text)
     documents = 0
     try:
@@ -240,10 +295,10 @@ def _load_file(path: Path, names: dict[str, str]) -> tuple[list[Manifest], list[
         loader.dispose()
     if documents == 0 and not diagnostics:
         diagnostics.append(Diagnostic(_EMPTY, display, 1, 1))
-    return manifests, diagnostics
+    return FileResult(tuple(manifests), tuple(diagnostics), tuple(names))
 
 
-def _read_text(path: Path, display: str) -> str | Diagnostic:
+def _read_bytes(path: Path, display: str) -> bytes | Diagnostic:
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -254,6 +309,10 @@ def _read_text(path: Path, display: str) -> str | Diagnostic:
     if size > MAX_FILE_BYTES:
         limit = f"{MAX_FILE_BYTES} bytes (1 MiB)"
         return Diagnostic(f"file too large: {size} bytes, over the limit of {limit}", display)
+    return data
+
+
+def _decode(data: bytes, display: str) -> str | Diagnostic:
     data = data.removeprefix(codecs.BOM_UTF8)
     if (nul := data.find(b"\0")) >= 0:
         binary = "binary file (contains a NUL byte), not a YAML manifest"
@@ -289,7 +348,7 @@ def _yaml_error(exc: yaml.MarkedYAMLError, display: str, text: str) -> Diagnosti
 
 
 def _document(
-    loader: _Loader, root: Node, display: str, names: dict[str, str]
+    loader: _Loader, root: Node, display: str, names: list[tuple[str, int, int]]
 ) -> tuple[Manifest | None, list[Diagnostic]]:
     def at(node: Node, message: str, campaign: str | None = None) -> Diagnostic:
         line, column = _place(node)
@@ -321,12 +380,7 @@ def _document(
         problems += _semantic_problems(spec, ("spec",), {p.path for p in problems})
     diagnostics = [at(_locate(root, p.path, p.key), p.text(), campaign) for p in problems]
     if isinstance(name, str):
-        name_node = _locate(root, ("metadata", "name"))
-        if name in names:
-            message = f"duplicate campaign name {_show(name)}: first defined at {names[name]}"
-            diagnostics.append(at(name_node, message, campaign))
-        else:
-            names[name] = "{}:{}:{}".format(display, *_place(name_node))
+        names.append((name, *_place(_locate(root, ("metadata", "name")))))
     diagnostics.sort(key=_line_column)
     if diagnostics or not isinstance(spec, dict) or not isinstance(metadata, dict):
         return None, diagnostics

@@ -83,6 +83,8 @@ class Action(enum.StrEnum):
     STOP = "stop"
     RESUME = "resume"
     COPY = "copy"
+    #: not a plan action: an outside writer (a campaign console) replacing the live version
+    EDIT = "edit"
 
 
 _MODIFIABLE = frozenset({Kind.RECURRING, Kind.INBOUND})
@@ -101,6 +103,8 @@ ALLOWED: Mapping[Action, Mapping[Status | None, frozenset[Kind]]] = {
     Action.DISCARD: dict.fromkeys(_ACTIVE, _MODIFIABLE),
     Action.STOP: dict.fromkeys(_ACTIVE, _MODIFIABLE),
     Action.RESUME: {Status.STOPPED: frozenset({Kind.INBOUND})},
+    # a console edits whatever has a live version, lifecycle or not: that is how drift happens
+    Action.EDIT: dict.fromkeys((*_ACTIVE, Status.STOPPING, Status.STOPPED), _EVERY),
 }
 
 
@@ -231,6 +235,11 @@ class Campaign:
     @property
     def activated(self) -> bool:
         return self.status.activated
+
+    @property
+    def drifted(self) -> bool:
+        """The live version was written by someone other than the reconciler."""
+        return self.live is not None and self.live.origin != RECONCILER
 
     def version_with(self, digest: str) -> Version | None:
         """The live or staged version with this spec, if the campaign holds one."""

@@ -222,7 +222,7 @@ SHAPE: dict[str, Any] = {
                 "required": ["campaign", "action", "reason"],
                 "properties": {
                     "campaign": {"type": "string"},
-                    "action": {"enum": [a.value for a in Action]},
+                    "action": {"enum": [a.value for a in ACTION_ORDER]},
                     "reason": {"type": "string"},
                     "file": _NULLABLE_STR,
                     "from_version": _NULLABLE_INT,

@@ -40,6 +40,9 @@ REFUSAL_FIELD = {
 
 _MISSING: Any = object()
 
+#: a manifest annotation: "false" makes drift on that campaign reported, never restored
+SELF_HEAL = "reconciler/self-heal"
+
 
 def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
     """Field-level changes; mappings are walked key by key, lists and scalars compared whole."""
@@ -263,6 +266,18 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
         )
     )
     drifted_by = _drift(campaign, digest)
+    if drifted_by is not None and m.annotations.get(SELF_HEAL) == "false":
+        assert campaign is not None and campaign.live is not None
+        fields = ", ".join(c.path for c in diff(campaign.live.spec, desired))
+        work.warn(
+            m,
+            "metadata.annotations",
+            f"drift: live version {campaign.live.number} was changed outside the reconciler by "
+            f'{drifted_by} ({fields}); it is reported only, as {SELF_HEAL} is "false"',
+        )
+        work.live_after[m.name] = campaign.live.spec
+        work.unchanged += 1
+        return
     if decision.refusal is not None:
         prefix = (
             f"live version {campaign.live.number} was changed outside the reconciler by "

@@ -191,6 +191,9 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         "live_version": c.live.number if c.live else None,
         "draft_version": c.draft.number if c.draft else None,
         "copied_from": c.copied_from,
+        "drift": {"version": c.live.number, "actor": c.live.actor}
+        if c.drifted and c.live
+        else None,
         "managed": c.managed,
         "etag": c.etag,
         "live": c.live.to_json() if c.live else None,
@@ -201,7 +204,7 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
 def status_text(campaigns: Sequence[Campaign]) -> str:
     if not campaigns:
         return "No campaigns in the runtime.\n"
-    header = ("NAME", "STATUS", "KIND", "CHANNEL", "LIVE", "DRAFT", "COPIED FROM")
+    header = ("NAME", "STATUS", "KIND", "CHANNEL", "LIVE", "DRAFT", "COPIED FROM", "DRIFT")
     rows = [
         (
             c.name,
@@ -211,6 +214,7 @@ def status_text(campaigns: Sequence[Campaign]) -> str:
             f"v{c.live.number}" if c.live else "-",
             f"v{c.draft.number}" if c.draft else "-",
             c.copied_from or "-",
+            f"by {c.live.actor}" if c.drifted and c.live else "-",
         )
         for c in campaigns
     ]

@@ -72,6 +72,7 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
         before is not None
         and before.activated
         and spec is not None
+        and write.action is not Action.EDIT
         and (spec.get("channel") != before.channel.value or kind_of(spec) is not before.kind)
     ):
         raise RefusedError(
@@ -122,6 +123,8 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
         return replace(out, status=activation_status(_live_spec(before), now))
     version = version_of(spec, before)
     counted = replace(out, versions=max(before.versions, version.number))
+    if action is Action.EDIT:  # a new live version, written from outside; nothing else moves
+        return replace(counted, live=version)
     if action is Action.UPDATE or (action is Action.RESUME and not write.activate):
         staged = None if version is before.live else version
         status = activation_status(_live_spec(before), now) if action is Action.RESUME else None

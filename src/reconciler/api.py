@@ -53,8 +53,13 @@ class _Desired:
     dirty: bool
 
 
-def _read(path: str | os.PathLike[str], prune: bool, targets: Sequence[str]) -> _Desired:
-    loaded = manifests.load(path)
+def _read(
+    path: str | os.PathLike[str],
+    prune: bool,
+    targets: Sequence[str],
+    cache: manifests.Cache | None = None,
+) -> _Desired:
+    loaded = manifests.load(path, cache)
     whole = not Path(path).is_file()
     if prune and not whole:
         raise PlanError(
@@ -76,9 +81,10 @@ def plan(
     *,
     prune: bool = False,
     targets: Sequence[str] = (),
+    cache: manifests.Cache | None = None,
 ) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations."""
-    desired = _read(path, prune, targets)
+    desired = _read(path, prune, targets, cache)
     runtime = open_runtime(options.runtime_url)
     try:
         return _plan(desired, runtime)
@@ -126,9 +132,11 @@ def apply(
     keep_going: bool = False,
     lock_timeout: float = 0.0,
     require_clean: bool = False,
+    cache: manifests.Cache | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
-    desired = _read(path, prune, targets)
+    desired = _read(path, prune, targets, cache)
     if require_clean:
         _require_clean(desired.commit, desired.dirty, os.fspath(path))
     return _apply_locked(
@@ -138,6 +146,7 @@ def apply(
         options,
         keep_going=keep_going,
         lock_timeout=lock_timeout,
+        stop=stop,
     )
 
 
@@ -194,6 +203,7 @@ def _apply_locked(
     *,
     keep_going: bool,
     lock_timeout: float,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
     """Take the lock, then plan (or check a saved plan) and apply: never on a stale reading."""
     runtime = open_runtime(url)
@@ -204,7 +214,9 @@ def _apply_locked(
             if not the_plan.ok:
                 return Ledger(plan=the_plan)
             who = Provenance(actor(options.actor), the_plan.commit, the_plan.dirty)
-            return executor.execute(runtime, the_plan, who, owner=owner, keep_going=keep_going)
+            return executor.execute(
+                runtime, the_plan, who, owner=owner, keep_going=keep_going, stop=stop
+            )
     finally:
         runtime.close()
 

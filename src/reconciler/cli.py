@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import click
 
 from reconciler import api, render
 from reconciler.errors import ReconcilerError
+from reconciler.watch import Cycle, Watcher
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_PATH = "campaigns"
@@ -287,6 +289,48 @@ def history(name: str | None, runtime_url: str | None, fmt: str, since: str | No
     click.echo(
         render.history_json(entries) if fmt == "json" else render.history_text(entries), nl=False
     )
+
+
+@cli.command()
+@_path_argument
+@_runtime_option
+@_format_option("text", "json")
+@click.option("--dry-run", is_flag=True, help="Print the plan of each cycle; change nothing.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1, max=86400),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Reconcile this often even when no file changed, to catch changes made by others.",
+)
+@click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
+def watch(
+    path: Path, runtime_url: str | None, fmt: str, dry_run: bool, interval: float, prune: bool
+) -> None:
+    """Keep the runtime in step with PATH: at start, on every change, and every interval.
+
+    SIGINT or SIGTERM finishes the operation in flight, releases the lock and exits 0.
+    """
+    if math.isnan(interval):
+        raise click.UsageError("--interval takes a number of seconds")
+    watcher = Watcher(
+        path, api.Options(runtime_url), dry_run=dry_run, interval=interval, prune=prune
+    )
+
+    def shut_down(signum: int, frame: object) -> None:
+        watcher.stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, shut_down)
+    color = _color()
+
+    def report(cycle: Cycle) -> None:
+        text = render.cycle_json(cycle) if fmt == "json" else render.cycle_text(cycle, color=color)
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+
+    watcher.run(report)
 
 
 @cli.group()

@@ -139,12 +139,20 @@ def execute(
     *,
     owner: LockOwner,
     keep_going: bool = False,
+    stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
-    """Apply ``plan`` operation by operation. The caller holds the lock as ``owner``."""
+    """Apply ``plan`` operation by operation. The caller holds the lock as ``owner``.
+
+    ``stop`` is asked before each operation: once it says so (a shutdown signal), the operation
+    in flight has finished and the rest are skipped, to be planned again by the next run.
+    """
     entries: list[LedgerEntry] = []
     broken: dict[str, str] = {}  # campaign -> why it did not happen
     heartbeat = time.monotonic()
     for op in plan.operations:
+        if stop():
+            entries.append(_skipped(op, "not attempted: stopping"))
+            continue
         blocked_by = next((d for d in op.depends_on if d in broken), None)
         if broken and not keep_going:
             entries.append(_skipped(op, "not attempted: an earlier operation failed"))

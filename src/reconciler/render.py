@@ -15,7 +15,8 @@ from reconciler.model import Action, Campaign
 from reconciler.plan import ACTION_ORDER, FieldChange, Plan
 from reconciler.render_markdown import SYMBOLS, one_line, plural, short, versions
 from reconciler.render_markdown import plan_markdown as plan_markdown
-from reconciler.runtime.base import HistoryEntry
+from reconciler.runtime.base import HistoryEntry, timestamp
+from reconciler.watch import Cycle, CycleOutcome
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
 
@@ -273,3 +274,57 @@ def _table(rows: Iterable[Sequence[str]]) -> str:
         )
         + "\n"
     )
+
+
+def cycle_text(cycle: Cycle, *, color: bool = False) -> str:
+    """One line per cycle; the plan below it only when something was applied (or, with
+    --dry-run, would be); errors below it when the manifests are invalid."""
+    trigger = cycle.trigger.value
+    if cycle.changed_files:
+        trigger += f": {plural(cycle.changed_files, 'file')}"
+    head = f"{timestamp(cycle.at)} cycle {cycle.number} ({trigger}): "
+    plan, body = cycle.plan, ""
+    if cycle.outcome in (CycleOutcome.APPLIED, CycleOutcome.FAILED) and cycle.ledger is not None:
+        done = cycle.ledger.count(Outcome.DONE)
+        head += f"{cycle.outcome.value} {done} of {plural(len(cycle.ledger.entries), 'operation')}"
+        body = plan_text(cycle.ledger.plan, color=color) + ledger_text(cycle.ledger, color=color)
+    elif cycle.outcome is CycleOutcome.PLANNED and plan is not None:
+        head += "would apply: " + summary_line(plan)
+        body = plan_text(plan, color=color)
+    elif cycle.outcome is CycleOutcome.INVALID:
+        errors = plan.errors if plan is not None else ()
+        head += "invalid, nothing applied" + (f": {cycle.error}" if cycle.error else "")
+        body = "".join(f"  {diagnostic_line(d)}\n" for d in errors)
+    elif cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE):
+        head += f"{cycle.outcome.value}: {cycle.error}; retrying in {cycle.retry_in or 0:.1f}s"
+    else:
+        head += "in sync" + (f" ({plan.unchanged} campaigns)" if plan is not None else "")
+    return f"{head} [{cycle.seconds * 1000:.0f} ms]\n{body}"
+
+
+def cycle_json(cycle: Cycle) -> str:
+    """One line of JSON per cycle, for log pipelines."""
+    body: dict[str, Any] = {
+        "cycle": cycle.number,
+        "at": timestamp(cycle.at),
+        "trigger": cycle.trigger.value,
+        "changed_files": cycle.changed_files,
+        "outcome": cycle.outcome.value,
+        "duration_ms": round(cycle.seconds * 1000, 1),
+        "error": cycle.error,
+        "retry_in": cycle.retry_in,
+    }
+    if cycle.plan is not None:
+        body["summary"] = cycle.plan.summary()
+        body["operations"] = [
+            {"campaign": o.campaign, "action": o.action.value, "reason": o.reason}
+            for o in cycle.plan.operations
+        ]
+        body["errors"] = [d.to_json() for d in cycle.plan.errors]
+        body["warnings"] = [d.to_json() for d in cycle.plan.warnings]
+    if cycle.ledger is not None:
+        body["ledger"] = [
+            {"campaign": e.campaign, "action": e.action.value, "outcome": e.outcome.value}
+            for e in cycle.ledger.entries
+        ]
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n"

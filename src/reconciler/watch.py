@@ -1,0 +1,192 @@
+"""`reconciler watch`: keep a runtime equal to a checkout, for as long as it runs.
+
+Level-based, like a Kubernetes controller: every cycle reads the manifests and the runtime afresh
+and plans from scratch; nothing is carried over from the previous plan but the parse cache (keyed by
+file and content, so an unchanged file is not parsed again). A cycle runs at start, after every
+change under the manifest directory (debounced: a `git pull` of 500 files is one cycle), and every
+interval even when nothing changed, which is how changes made to the runtime by others (drift) are
+caught.
+
+The loop never dies of a bad cycle: invalid manifests apply nothing and are reported; an unreachable
+or locked runtime is retried with exponential backoff and jitter, reported once per change of state.
+The library does not print: each cycle is handed to ``report``.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import watchfiles
+
+from reconciler import api, manifests
+from reconciler.errors import LockedError, ReconcilerError, RuntimeBackendError
+from reconciler.executor import Ledger
+from reconciler.plan import Plan
+
+DEBOUNCE_MS = 300  # how long a burst of writes may go on and still be one cycle
+STEP_MS = 50  # quiet time that ends a burst
+TICK_MS = 250  # how often the loop looks at the clock and the stop event when nothing happens
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+
+
+class Trigger(enum.StrEnum):
+    START = "start"
+    CHANGE = "change"
+    INTERVAL = "interval"
+    RETRY = "retry"
+
+
+class CycleOutcome(enum.StrEnum):
+    IN_SYNC = "in sync"
+    APPLIED = "applied"
+    PLANNED = "planned"  # --dry-run, with changes to make
+    INVALID = "invalid"  # manifest errors or refused changes: nothing applied
+    FAILED = "failed"  # some operations failed
+    LOCKED = "locked"  # someone else holds the runtime lock
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class Cycle:
+    number: int
+    at: datetime
+    trigger: Trigger
+    changed_files: int
+    outcome: CycleOutcome
+    seconds: float
+    plan: Plan | None = None
+    ledger: Ledger | None = None
+    error: str | None = None
+    retry_in: float | None = None  # for LOCKED and UNREACHABLE: when the next try comes
+
+
+@dataclass
+class Watcher:
+    """One watch: its settings, and the state carried from cycle to cycle."""
+
+    path: Path
+    options: api.Options
+    dry_run: bool = False
+    interval: float = 60.0
+    prune: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    cache: dict[tuple[str, str], manifests.FileResult] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    cycles: int = 0
+
+    def run(self, report: Callable[[Cycle], None]) -> None:
+        """Reconcile until ``stop`` is set: at start, on changes, every interval, with backoff."""
+        trigger, changed = Trigger.START, 0
+        last_failure: CycleOutcome | None = None
+        events = self._changes()
+        while not self.stop.is_set():
+            cycle = self.reconcile(trigger, changed)
+            failing = cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE)
+            if not failing or cycle.outcome is not last_failure:
+                report(cycle)  # a failure is told once per state, not once per try
+            last_failure = cycle.outcome if failing else None
+            wait = cycle.retry_in if cycle.retry_in is not None else self.interval
+            trigger, changed = self._wait(events, wait, Trigger.RETRY if failing else None)
+
+    def reconcile(self, trigger: Trigger, changed: int = 0) -> Cycle:
+        """One level-based cycle: read everything, plan from scratch, apply unless dry-run."""
+        self.cycles += 1
+        started, at = self.clock(), datetime.now(UTC)
+
+        def cycle(
+            outcome: CycleOutcome,
+            plan: Plan | None = None,
+            ledger: Ledger | None = None,
+            error: str | None = None,
+            retry_in: float | None = None,
+        ) -> Cycle:
+            seconds = self.clock() - started
+            return Cycle(
+                self.cycles, at, trigger, changed, outcome, seconds, plan, ledger, error, retry_in
+            )
+
+        try:
+            if self.dry_run:
+                plan = api.plan(self.path, self.options, prune=self.prune, cache=self.cache)
+                ledger = None
+            else:
+                ledger = api.apply(
+                    self.path,
+                    self.options,
+                    prune=self.prune,
+                    cache=self.cache,
+                    stop=self.stop.is_set,
+                )
+                plan = ledger.plan
+        except LockedError as exc:
+            return cycle(CycleOutcome.LOCKED, error=str(exc), retry_in=self._backoff())
+        except RuntimeBackendError as exc:
+            return cycle(CycleOutcome.UNREACHABLE, error=str(exc), retry_in=self._backoff())
+        except ReconcilerError as exc:  # e.g. --prune refused on an emptied directory
+            self.failures = 0
+            return cycle(CycleOutcome.INVALID, error=str(exc))
+        self.failures = 0
+        if not plan.ok:
+            return cycle(CycleOutcome.INVALID, plan=plan, ledger=ledger)
+        if not plan.has_changes:
+            return cycle(CycleOutcome.IN_SYNC, plan=plan, ledger=ledger)
+        if ledger is None:
+            return cycle(CycleOutcome.PLANNED, plan=plan)
+        return cycle(
+            CycleOutcome.APPLIED if ledger.ok else CycleOutcome.FAILED, plan=plan, ledger=ledger
+        )
+
+    def _backoff(self) -> float:
+        """Exponential, capped, with full jitter so that many watchers do not retry in step."""
+        self.failures += 1
+        ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _changes(self) -> Iterator[set[tuple[watchfiles.Change, str]]]:
+        return watchfiles.watch(
+            self.path,
+            watch_filter=self._is_manifest,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            rust_timeout=TICK_MS,
+            yield_on_timeout=True,
+            stop_event=self.stop,
+            raise_interrupt=False,
+        )
+
+    def _is_manifest(self, change: watchfiles.Change, path: str) -> bool:
+        """What manifests.find_files reads: *.yaml and *.yml, hidden files and folders aside."""
+        try:
+            parts = Path(path).resolve().relative_to(self.path.resolve()).parts
+        except ValueError:
+            return False
+        return (
+            bool(parts)
+            and parts[-1].endswith((".yaml", ".yml"))
+            and not any(part.startswith(".") for part in parts)
+        )
+
+    def _wait(
+        self,
+        events: Iterator[set[tuple[watchfiles.Change, str]]],
+        seconds: float,
+        retry: Trigger | None,
+    ) -> tuple[Trigger, int]:
+        """Until a change (a burst counts once), the end of ``seconds``, or stop."""
+        deadline = self.clock() + seconds
+        for changes in events:
+            if self.stop.is_set():
+                break
+            if changes and retry is None:
+                return Trigger.CHANGE, len({path for _, path in changes})
+            if self.clock() >= deadline:
+                break
+        return retry or Trigger.INTERVAL, 0

@@ -13,6 +13,8 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
+#: the next sendings of the weekly campaign below, seen from RECONCILER_NOW
+MONDAYS = "Mon 2026-11-30 09:00 UTC, Mon 2026-12-07 09:00 UTC, Mon 2026-12-14 09:00 UTC"
 
 WEEKLY = """\
 apiVersion: reconciler/v1
@@ -47,6 +49,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RECONCILER_RUNTIME", "sqlite:///.reconciler/runtime.db")
     monkeypatch.setenv("RECONCILER_ACTOR", "tester")
+    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
     monkeypatch.delenv("GITHUB_ACTOR", raising=False)
     (tmp_path / "campaigns").mkdir()
     return tmp_path
@@ -74,11 +77,13 @@ def test_plan_apply_replan(repo: Path) -> None:
         "\n"
         "  + activate launch  v1\n"
         "      # new campaign; the manifest says live\n"
+        "      # next sendings: on activation\n"
         '      + spec.audience.segment: "everyone"\n'
         '      + spec.channel: "sms"\n'
         '      + spec.content.text: "We are live"\n'
         "  + activate weekly  v1\n"
         "      # new campaign; the manifest says live\n"
+        f"      # next sendings: {MONDAYS}\n"
         '      + spec.audience.segment: "subscribers"\n'
         '      + spec.channel: "email"\n'
         '      + spec.content.body: "Hello"\n'
@@ -110,6 +115,7 @@ def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
         "\n"
         "-/+ replace  weekly  v1 -> v2\n"
         "      # spec changed; the new version replaces live version 1\n"
+        f"      # next sendings: {MONDAYS}\n"
         '      ~ spec.content.subject: "Week" -> "Weekly news"\n',
     )
     assert run("apply").exit_code == 0
@@ -120,7 +126,8 @@ def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
         "Plan: 1 to stop; 0 unchanged.\n"
         "\n"
         "  - stop     weekly  v2\n"
-        "      # the manifest says run: stopped; the next sending is cancelled\n"
+        "      # the manifest says run: stopped; the next sending, Mon 2026-11-30 09:00 UTC, is "
+        "cancelled\n"
     )
     status = json.loads(run("status", "--format", "json").output)
     assert status["campaigns"][0] | {"etag": None, "live": None, "draft": None} == {
@@ -132,6 +139,9 @@ def test_edit_replace_stop_and_detailed_exitcode(repo: Path) -> None:
         "draft_version": None,
         "copied_from": None,
         "drift": None,
+        "next_sending": None,
+        "last_sending": None,
+        "sending_in_progress": None,
         "managed": True,
         "etag": None,
         "live": None,
@@ -228,7 +238,8 @@ def test_markdown_plan(repo: Path) -> None:
     out = run("plan", "--format", "markdown").output
     assert out.startswith(
         "### reconciler plan\n\n**1 to activate; 0 unchanged**\n\n#### Activate (1)\n\n"
-        "- `+` `weekly` v1 · `campaigns/weekly.yaml` · new campaign; the manifest says live\n"
+        "- `+` `weekly` v1 · `campaigns/weekly.yaml` · new campaign; the manifest says live · "
+        f"next sendings: {MONDAYS}\n"
         "  <details><summary>7 fields changed</summary>\n"
     )
 

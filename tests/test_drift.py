@@ -41,6 +41,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RECONCILER_RUNTIME", "sqlite:///.reconciler/runtime.db")
     monkeypatch.setenv("RECONCILER_ACTOR", "tester")
+    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "campaigns").mkdir()
@@ -68,6 +69,8 @@ def test_an_outside_edit_is_drift_that_apply_restores(repo: Path) -> None:
         "-/+ replace  deal  v2 -> v3\n"
         "      # drift: live version 2 was written outside the reconciler by alice; the "
         "manifest's spec is restored\n"
+        "      # next sendings: Mon 2026-11-30 12:00 UTC, Tue 2026-12-01 12:00 UTC, "
+        "Wed 2026-12-02 12:00 UTC\n"
         '      ~ spec.content.title: "Mega deal" -> "Deal of the day"\n',
     )
     assert run("apply").exit_code == 0

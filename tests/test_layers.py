@@ -12,20 +12,22 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 
 # module -> the project modules it may import (the runtime package counts as one layer)
 ALLOWED = {
-    "cli": {"api", "render", "watch", "errors"},
+    "cli": {"api", "render", "watch", "errors", "runtime"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors"},
+    | {"errors", "schedule", "calendar"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
     | {"watch"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
     "render_markdown": {"executor", "manifests", "plan", "model", "runtime", "errors"},
     "executor": {"plan", "manifests", "model", "runtime", "errors"},
-    "planner": {"lifecycle", "manifests", "plan", "model", "errors"},
+    "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule"},
     "plan": {"model", "errors"},
     "lifecycle": {"model"},
     "manifests": {"model", "errors"},
-    "runtime": {"model", "errors", "runtime"},
+    "runtime": {"model", "errors", "runtime", "schedule"},
+    "schedule": {"model"},
+    "calendar": {"model", "schedule", "manifests"},
     "model": set(),
     "errors": set(),
 }

@@ -13,6 +13,7 @@ import pytest
 from reconciler import api
 from reconciler.errors import PlanError
 from reconciler.runtime.base import open_runtime
+from reconciler.runtime.sqlite import SCHEMA_VERSION
 
 DIGEST = """\
 apiVersion: reconciler/v1
@@ -69,7 +70,7 @@ def test_versions_and_history_record_commit_file_dirty_and_actor(repo: Path) -> 
     assert (b_entry.campaign, b_entry.commit, b_entry.dirty, b_entry.file) == (
         "b", head, True, "campaigns/b.yaml",
     )  # fmt: skip
-    [a, b] = api.status(OPTIONS)
+    [a, b] = (row.campaign for row in api.status(OPTIONS))
     assert a.live is not None and b.live is not None
     assert (a.live.commit, a.live.dirty, a.live.actor, a.live.file) == (
         head, False, "ci-bot", "campaigns/a.yaml",
@@ -188,5 +189,5 @@ def test_a_runtime_of_the_first_schema_is_brought_up_to_date(tmp_path: Path) -> 
     assert (entry.actor, entry.file, entry.dirty) == ("old", None, False)
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
-            "2",
+            str(SCHEMA_VERSION),
         )

@@ -80,6 +80,7 @@ def test_the_walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
+    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
     blocks = console_blocks()
     assert len(blocks) == len(BEFORE)
     for before, steps in zip(BEFORE, blocks, strict=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -11,10 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reconciler import executor, manifests, planner
+from reconciler import executor, manifests, planner, schedule
 from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
-from reconciler.model import Action, Campaign
+from reconciler.model import (
+    Action,
+    Campaign,
+    CampaignStatus,
+    Sending,
+    SendingOutcome,
+    Status,
+    parse_moment,
+)
 from reconciler.plan import Plan, loads
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.base import (
@@ -27,6 +36,7 @@ from reconciler.runtime.base import (
     redacted,
     timestamp,
 )
+from reconciler.runtime.engine import Step
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,15 @@ class Options:
 
     runtime_url: str | None = None
     actor: str | None = None
+    #: the moment taken as now by plans (next sendings) and the runtime (live or scheduled);
+    #: None is the clock's time. Pinned, it makes output reproducible ($RECONCILER_NOW)
+    now: datetime | None = None
+
+    def clock(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+    def open(self, url: str | None = None) -> Runtime:
+        return open_runtime(url or self.runtime_url, clock=self.clock)
 
 
 def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
@@ -85,14 +104,14 @@ def plan(
 ) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations."""
     desired = _read(path, prune, targets, cache)
-    runtime = open_runtime(options.runtime_url)
+    runtime = options.open()
     try:
-        return _plan(desired, runtime)
+        return _plan(desired, runtime, options.clock())
     finally:
         runtime.close()
 
 
-def _plan(desired: _Desired, runtime: Runtime) -> Plan:
+def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
     loaded = desired.loaded
     state = runtime.snapshot()
     if not loaded.ok:
@@ -112,6 +131,7 @@ def _plan(desired: _Desired, runtime: Runtime) -> Plan:
         prune=desired.prune,
         orphans=desired.whole,
         targets=desired.targets,
+        now=now,
     )
     return replace(
         planned,
@@ -142,7 +162,7 @@ def apply(
     return _apply_locked(
         options.runtime_url,
         f"apply {os.fspath(path)}",
-        lambda runtime: _plan(desired, runtime),
+        lambda runtime: _plan(desired, runtime, options.clock()),
         options,
         keep_going=keep_going,
         lock_timeout=lock_timeout,
@@ -206,7 +226,7 @@ def _apply_locked(
     stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
     """Take the lock, then plan (or check a saved plan) and apply: never on a stale reading."""
-    runtime = open_runtime(url)
+    runtime = options.open(url)
     owner = LockOwner.current(reason)
     try:
         with executor.hold_lock(runtime, owner, timeout=lock_timeout):
@@ -241,20 +261,85 @@ def load_plan(plan_file: str | os.PathLike[str]) -> Plan:
     return loads(text, os.fspath(plan_file))
 
 
-def status(options: Options, name: str | None = None) -> list[Campaign]:
-    runtime = open_runtime(options.runtime_url)
+def status(
+    options: Options, name: str | None = None, now: datetime | None = None
+) -> list[CampaignStatus]:
+    runtime = options.open()
     try:
         campaigns = runtime.snapshot().campaigns
+        sendings = runtime.sendings(name)
     finally:
         runtime.close()
-    return [c for n, c in sorted(campaigns.items()) if name in (None, n)]
+    moment = now or options.clock()
+    last: dict[str, Sending] = {}
+    for sending in sendings:  # oldest first: the last one wins
+        if sending.outcome in (SendingOutcome.SENT, SendingOutcome.RUNNING):
+            last[sending.campaign] = sending
+    return [
+        CampaignStatus(c, _next_sending(c, moment), last.get(n))
+        for n, c in sorted(campaigns.items())
+        if name in (None, n)
+    ]
+
+
+def _next_sending(c: Campaign, now: datetime) -> datetime | None:
+    if c.live is None or c.status not in (Status.LIVE, Status.SCHEDULED):
+        return None
+    after = max(now, parse_moment(c.cursor)) if c.cursor else now
+    upcoming = schedule.next_occurrences(c.live.spec, after, 1)
+    return upcoming[0] if upcoming else None
+
+
+def tick(options: Options, now: datetime | None = None) -> list[Step]:
+    """Advance the runtime's engine once, as if at ``now``."""
+    runtime = options.open()
+    try:
+        return runtime.tick(now or options.clock())
+    finally:
+        runtime.close()
+
+
+def run_engine(
+    options: Options,
+    stop: Callable[[], bool],
+    report: Callable[[list[Step]], None],
+    every: float = 1.0,
+) -> None:
+    """Tick every ``every`` seconds until ``stop`` says so; a tick in progress always completes."""
+    runtime = options.open()
+    try:
+        while not stop():
+            started = time.monotonic()
+            steps = runtime.tick(datetime.now(UTC))
+            if steps:
+                report(steps)
+            while not stop() and time.monotonic() - started < every:
+                time.sleep(min(0.1, every))
+    finally:
+        runtime.close()
+
+
+def set_segment(options: Options, name: str, size: int) -> None:
+    runtime = options.open()
+    try:
+        runtime.set_segment(name, size)
+    finally:
+        runtime.close()
+
+
+def sendings(options: Options, name: str | None = None) -> list[Sending]:
+    runtime = options.open()
+    try:
+        return runtime.sendings(name)
+    finally:
+        runtime.close()
 
 
 def history(
     options: Options, name: str | None = None, since: datetime | None = None
 ) -> list[HistoryEntry]:
     """The audit trail, newest first; of one campaign, and from a moment on, when asked."""
-    runtime = open_runtime(options.runtime_url)
+    runtime = options.open()
     try:
         entries = runtime.history(name)
     finally:
@@ -263,13 +348,13 @@ def history(
     return [e for e in reversed(entries) if e.at >= start]
 
 
-def parse_since(text: str) -> datetime:
+def parse_since(text: str, what: str = "--since") -> datetime:
     """A date (midnight UTC) or a date-time (UTC unless it has an offset), as --since takes."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise PlanError(
-            f"--since {text!r:.40}: expected a date or date-time like 2026-11-27 or "
+            f"{what} {text!r:.40}: expected a date or date-time like 2026-11-27 or "
             "2026-11-27T09:00:00+01:00"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -284,7 +369,7 @@ def edit(
     manifest where the lifecycle allows. ``settings`` are ``path=value`` with a path inside the
     spec (``content.subject=Hi``); a value is read as JSON when it can be, else as text.
     """
-    runtime = open_runtime(options.runtime_url)
+    runtime = options.open()
     try:
         campaign = runtime.snapshot().get(name)
         if campaign is None or campaign.live is None:

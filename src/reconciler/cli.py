@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 
 from reconciler import api, render
 from reconciler.errors import ReconcilerError
+from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, Watcher
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -115,6 +117,11 @@ def _targets(f: F) -> F:
     )(f)
 
 
+def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
+    now = os.environ.get("RECONCILER_NOW")
+    return api.Options(runtime_url, actor, api.parse_since(now, "RECONCILER_NOW") if now else None)
+
+
 def _color() -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -159,7 +166,7 @@ def plan(
     targets: tuple[str, ...],
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
-    the_plan = api.plan(path, api.Options(runtime_url), prune=prune, targets=targets)
+    the_plan = api.plan(path, _options(runtime_url), prune=prune, targets=targets)
     if out is not None:
         api.save_plan(the_plan, out)
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
@@ -229,7 +236,7 @@ def apply(
         )
     if math.isnan(lock_timeout):
         raise click.UsageError("--lock-timeout takes a number of seconds")
-    options = api.Options(runtime_url, actor)
+    options = _options(runtime_url, actor)
     if plan_file is not None:
         ledger = api.apply_saved(
             plan_file,
@@ -264,7 +271,7 @@ def apply(
 @_format_option("text", "json")
 def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
     """Show the runtime state of every campaign, or of NAME."""
-    campaigns = api.status(api.Options(runtime_url), name)
+    campaigns = api.status(_options(runtime_url), name)
     if name is not None and not campaigns:
         click.echo(f"error: no campaign named {name!r} in the runtime", err=True)
         sys.exit(EXIT_ERROR)
@@ -285,7 +292,7 @@ def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
 def history(name: str | None, runtime_url: str | None, fmt: str, since: str | None) -> None:
     """Show the audit trail of writes to the runtime, newest first; of NAME's only, if given."""
     moment = api.parse_since(since) if since is not None else None
-    entries = api.history(api.Options(runtime_url), name, moment)
+    entries = api.history(_options(runtime_url), name, moment)
     click.echo(
         render.history_json(entries) if fmt == "json" else render.history_text(entries), nl=False
     )
@@ -314,9 +321,7 @@ def watch(
     """
     if math.isnan(interval):
         raise click.UsageError("--interval takes a number of seconds")
-    watcher = Watcher(
-        path, api.Options(runtime_url), dry_run=dry_run, interval=interval, prune=prune
-    )
+    watcher = Watcher(path, _options(runtime_url), dry_run=dry_run, interval=interval, prune=prune)
 
     def shut_down(signum: int, frame: object) -> None:
         watcher.stop.set()
@@ -352,9 +357,72 @@ def runtime() -> None:
 @_runtime_option
 def runtime_edit(name: str, settings: tuple[str, ...], actor: str, runtime_url: str | None) -> None:
     """Write a new live version of NAME from outside the reconciler: drift, for demos and tests."""
-    campaign = api.edit(api.Options(runtime_url), name, settings, actor=actor)
+    campaign = api.edit(_options(runtime_url), name, settings, actor=actor)
     assert campaign.live is not None
     click.echo(f"{name}: live version {campaign.live.number} written by {actor}")
+
+
+@runtime.command("tick")
+@click.option(
+    "--now",
+    metavar="ISO-8601",
+    help="Advance as if at this moment (deterministic, for tests and demos) [default: now].",
+)
+@_runtime_option
+def runtime_tick(now: str | None, runtime_url: str | None) -> None:
+    """Advance the engine once: start and finish sendings, go live, complete."""
+    moment = api.parse_since(now, "--now") if now is not None else None
+    steps = api.tick(_options(runtime_url), moment)
+    click.echo(render.steps_text(steps), nl=False)
+
+
+@runtime.command("run")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often to tick.",
+)
+@_runtime_option
+def runtime_run(every: float, runtime_url: str | None) -> None:
+    """Run the engine until stopped (SIGINT or SIGTERM: the tick in progress completes, exit 0)."""
+    stopping = threading.Event()
+
+    def shut_down(signum: int, frame: object) -> None:
+        stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, shut_down)
+
+    def report(steps: list[Step]) -> None:
+        click.echo(render.steps_text(steps), nl=False)
+        sys.stdout.flush()
+
+    api.run_engine(_options(runtime_url), stopping.is_set, report, every=every)
+
+
+@runtime.command("segment")
+@click.argument("name")
+@click.option("--size", type=click.IntRange(min=0), required=True, help="Recipients in it.")
+@_runtime_option
+def runtime_segment(name: str, size: int, runtime_url: str | None) -> None:
+    """Set how many recipients segment NAME has: a sending lasts size / throttle seconds."""
+    api.set_segment(_options(runtime_url), name, size)
+    click.echo(f"segment {name}: {size} recipients")
+
+
+@runtime.command("sendings")
+@click.argument("name", required=False)
+@_format_option("text", "json")
+@_runtime_option
+def runtime_sendings(name: str | None, fmt: str, runtime_url: str | None) -> None:
+    """List sendings (oldest first), of NAME when given."""
+    found = api.sendings(_options(runtime_url), name)
+    click.echo(
+        render.sendings_json(found) if fmt == "json" else render.sendings_text(found), nl=False
+    )
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 #: What the reconciler writes into ``Version.origin`` for the versions it applies. Any other origin
@@ -120,6 +121,11 @@ def kind_of(spec: Spec) -> Kind:
     return Kind.RECURRING if "recurring" in schedule else Kind.ONE_TIME
 
 
+def parse_moment(moment: str) -> datetime:
+    """A stored timestamp (ISO 8601, 'Z' or an offset) as an aware datetime."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
 def canonical_json(value: Any) -> str:
     """The one serialisation used for hashing and for storing specs: sorted keys, no spaces."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -214,6 +220,52 @@ class Version:
         )
 
 
+class SendingOutcome(enum.StrEnum):
+    RUNNING = "running"
+    SENT = "sent"
+    SKIPPED = "skipped"  # its slot passed while the engine was not running, or another still ran
+    CANCELLED = "cancelled"  # the campaign was stopped before it
+
+
+@dataclass(frozen=True)
+class Sending:
+    """One sending of an outbound campaign, as the runtime's engine runs it."""
+
+    id: str
+    campaign: str
+    version: int  # the live version it started with: a later replace does not touch it
+    scheduled: str  # the slot it was due at
+    outcome: SendingOutcome
+    started: str | None = None
+    ends: str | None = None  # when it finishes: its audience at its throttle rate
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "campaign": self.campaign,
+            "version": self.version,
+            "scheduled": self.scheduled,
+            "outcome": self.outcome.value,
+            "started": self.started,
+            "ends": self.ends,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Sending:
+        return cls(
+            id=data["id"],
+            campaign=data["campaign"],
+            version=data["version"],
+            scheduled=data["scheduled"],
+            outcome=SendingOutcome(data["outcome"]),
+            started=data.get("started"),
+            ends=data.get("ends"),
+            reason=data.get("reason"),
+        )
+
+
 @dataclass(frozen=True)
 class Campaign:
     """One campaign as the runtime holds it."""
@@ -231,6 +283,10 @@ class Campaign:
     #: so that later changes to the source never flow into the copy
     copy_base: Spec | None = None
     managed: bool = True
+    #: the sending in progress, if any: a stop waits for it, a replace does not touch it
+    sending: Sending | None = None
+    #: the last slot the engine has dealt with (sent, skipped or cancelled): the next is after it
+    cursor: str | None = None
 
     @property
     def activated(self) -> bool:
@@ -265,6 +321,8 @@ class Campaign:
             "copied_from": self.copied_from,
             "copy_base": self.copy_base,
             "managed": self.managed,
+            "sending": self.sending.to_json() if self.sending else None,
+            "cursor": self.cursor,
         }
 
     @classmethod
@@ -281,7 +339,18 @@ class Campaign:
             copied_from=data.get("copied_from"),
             copy_base=data.get("copy_base"),
             managed=data.get("managed", True),
+            sending=Sending.from_json(data["sending"]) if data.get("sending") else None,
+            cursor=data.get("cursor"),
         )
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    """A campaign as `status` shows it: the runtime's record, and its sendings seen from now."""
+
+    campaign: Campaign
+    next_sending: datetime | None = None
+    last_sending: Sending | None = None
 
 
 @dataclass(frozen=True)

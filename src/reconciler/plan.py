@@ -69,6 +69,10 @@ class Operation:
     depends_on: tuple[str, ...] = ()
     #: who wrote the live version when it is not the reconciler (the plan restores the manifest)
     drift: str | None = None
+    #: the next sendings once applied, and, for a schedule change, the next ones before it (in
+    #: the campaign's timezone, for people): a reviewer sees what a schedule change does
+    next_sendings: tuple[str, ...] = ()
+    sendings_before: tuple[str, ...] = ()
 
     def key(self, plan_id: str) -> str:
         """The idempotency key: the same operation of the same plan is applied at most once."""
@@ -94,6 +98,8 @@ class Operation:
             "source_etag": self.source_etag,
             "depends_on": list(self.depends_on),
             "drift": self.drift,
+            "next_sendings": list(self.next_sendings),
+            "sendings_before": list(self.sendings_before),
         }
 
     @classmethod
@@ -120,6 +126,8 @@ class Operation:
             source_etag=data.get("source_etag"),
             depends_on=tuple(data.get("depends_on", ())),
             drift=data.get("drift"),
+            next_sendings=tuple(data.get("next_sendings", ())),
+            sendings_before=tuple(data.get("sendings_before", ())),
         )
 
 
@@ -238,6 +246,8 @@ SHAPE: dict[str, Any] = {
                     "source_etag": _NULLABLE_STR,
                     "depends_on": {"type": "array", "items": {"type": "string"}},
                     "drift": _NULLABLE_STR,
+                    "next_sendings": {"type": "array", "items": {"type": "string"}},
+                    "sendings_before": {"type": "array", "items": {"type": "string"}},
                     "changes": {
                         "type": "array",
                         "items": {"type": "object", "required": ["path"]},

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from reconciler import lifecycle
+from reconciler import lifecycle, schedule
 from reconciler.errors import Diagnostic, Severity
 from reconciler.lifecycle import Action, Decision
 from reconciler.manifests import copy_cycle, cycle_message, validate_spec
@@ -26,6 +27,7 @@ from reconciler.model import (
     allowed,
     kind_of,
     overlay,
+    parse_moment,
     spec_hash,
 )
 from reconciler.plan import FieldChange, Operation, Plan
@@ -98,12 +100,15 @@ def plan(
     prune: bool = False,
     orphans: bool = True,
     targets: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> Plan:
     """The operations that make ``state`` equal to ``manifests``, with every refusal explained.
 
     ``orphans``: whether ``manifests`` are the whole repository, so that a managed campaign without
     one is an orphan (warned about, or stopped with ``prune``). ``targets`` limit the plan to those
-    campaigns and the sources they are to be copied from.
+    campaigns and the sources they are to be copied from. With ``now``, operations of outbound
+    campaigns say which sendings they lead to, start or cancel (``now`` is an input like any
+    other: the same inputs still give the same plan).
     """
     by_name: dict[str, Manifest] = {}
     for manifest in manifests:
@@ -115,16 +120,55 @@ def plan(
         _plan_one(work, work.manifests[name])
     if orphans:  # only the whole repository can tell that a campaign's manifest is gone
         _plan_orphans(work, prune, set(targets) or None)
+    operations = _dependency_order(work.operations)
+    if now is not None:
+        operations = (_with_sendings(op, state.get(op.campaign), now) for op in operations)
     return Plan(
         runtime="",
         runtime_id=None,
         runtime_revision=state.revision,
-        operations=tuple(_dependency_order(work.operations)),
+        operations=tuple(operations),
         targets=tuple(sorted(set(targets))),
         unchanged=work.unchanged,
         errors=tuple(sorted(work.errors, key=_diagnostic_order)),
         warnings=tuple(sorted(work.warnings, key=_diagnostic_order)),
     )
+
+
+def _with_sendings(op: Operation, campaign: Campaign | None, now: datetime) -> Operation:
+    """The operation, telling which sendings it leads to (activate, replace, copy, resume) or
+    cancels (stop)."""
+    live = campaign.live.spec if campaign is not None and campaign.live is not None else None
+    if op.kind not in (Kind.ONE_TIME.value, Kind.RECURRING.value):
+        return op
+    if op.action is Action.STOP and live is not None:
+        assert campaign is not None
+        upcoming = schedule.next_occurrences(live, now, 1)
+        cancelled = (
+            f"the next sending, {schedule.describe(upcoming[0], live)}, is cancelled"
+            if upcoming
+            else "no sending is left to cancel"
+        )
+        if campaign.sending is not None:
+            started = schedule.describe(parse_moment(campaign.sending.scheduled), live)
+            cancelled = f"the sending of {started} is in progress and finishes; " + cancelled
+        return replace(op, reason=f"the manifest says run: stopped; {cancelled}")
+    goes_live = op.action in (Action.ACTIVATE, Action.REPLACE) or (
+        op.action in (Action.COPY, Action.RESUME) and op.activate
+    )
+    if not goes_live or op.spec is None:
+        return op
+    after = _upcoming(op.spec, now)
+    before: tuple[str, ...] = ()
+    if live is not None and live.get("schedule") != op.spec.get("schedule"):
+        before = _upcoming(live, now)
+    return replace(op, next_sendings=after, sendings_before=before)
+
+
+def _upcoming(spec: Spec, now: datetime) -> tuple[str, ...]:
+    if not spec.get("schedule"):
+        return ("on activation",) if kind_of(spec) is Kind.ONE_TIME else ()
+    return tuple(schedule.describe(t, spec) for t in schedule.next_occurrences(spec, now, 3))
 
 
 def _targeted(

@@ -11,11 +11,12 @@ from typing import Any
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.manifests import LoadResult
-from reconciler.model import Action, Campaign
+from reconciler.model import Action, Campaign, CampaignStatus, Sending
 from reconciler.plan import ACTION_ORDER, FieldChange, Plan
 from reconciler.render_markdown import SYMBOLS, one_line, plural, short, versions
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
+from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, CycleOutcome
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
@@ -80,6 +81,10 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
         rest = f"{'':<{8 - len(op.action.value)}} {op.campaign:<{width}}  {versions(op)}"
         body.append(f"{'':<{3 - len(symbol)}}{head}{rest}".rstrip())
         body.append(f"      # {op.reason}")
+        if op.sendings_before:
+            body.append(f"      # sendings before: {', '.join(op.sendings_before)}")
+        if op.next_sendings:
+            body.append(f"      # next sendings: {', '.join(op.next_sendings)}")
         body.extend(
             f"      {paint(text, CHANGE_COLORS[text[0]], color)}"
             for text in map(change_line, op.changes)
@@ -183,7 +188,8 @@ def validation_json(result: LoadResult) -> str:
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
-def campaign_json(c: Campaign) -> dict[str, Any]:
+def campaign_json(row: CampaignStatus) -> dict[str, Any]:
+    c = row.campaign
     return {
         "name": c.name,
         "status": c.status.value,
@@ -192,9 +198,10 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
         "live_version": c.live.number if c.live else None,
         "draft_version": c.draft.number if c.draft else None,
         "copied_from": c.copied_from,
-        "drift": {"version": c.live.number, "actor": c.live.actor}
-        if c.drifted and c.live
-        else None,
+        "drift": _drift_json(c),
+        "next_sending": timestamp(row.next_sending) if row.next_sending else None,
+        "last_sending": row.last_sending.to_json() if row.last_sending else None,
+        "sending_in_progress": c.sending.to_json() if c.sending else None,
         "managed": c.managed,
         "etag": c.etag,
         "live": c.live.to_json() if c.live else None,
@@ -202,28 +209,57 @@ def campaign_json(c: Campaign) -> dict[str, Any]:
     }
 
 
-def status_text(campaigns: Sequence[Campaign]) -> str:
-    if not campaigns:
+def _drift_json(c: Campaign) -> dict[str, Any] | None:
+    return {"version": c.live.number, "actor": c.live.actor} if c.drifted and c.live else None
+
+
+def status_text(rows: Sequence[CampaignStatus]) -> str:
+    if not rows:
         return "No campaigns in the runtime.\n"
-    header = ("NAME", "STATUS", "KIND", "CHANNEL", "LIVE", "DRAFT", "COPIED FROM", "DRIFT")
-    rows = [
+    header: tuple[str, ...] = ("NAME", "STATUS", "KIND", "CHANNEL", "LIVE", "DRAFT", "COPIED FROM")
+    header += ("DRIFT", "NEXT SENDING")
+    lines = [
         (
-            c.name,
-            c.status.value,
-            c.kind.value,
-            c.channel.value,
-            f"v{c.live.number}" if c.live else "-",
-            f"v{c.draft.number}" if c.draft else "-",
-            c.copied_from or "-",
-            f"by {c.live.actor}" if c.drifted and c.live else "-",
+            row.campaign.name,
+            row.campaign.status.value + (" (sending)" if row.campaign.sending else ""),
+            row.campaign.kind.value,
+            row.campaign.channel.value,
+            f"v{row.campaign.live.number}" if row.campaign.live else "-",
+            f"v{row.campaign.draft.number}" if row.campaign.draft else "-",
+            row.campaign.copied_from or "-",
+            f"by {row.campaign.live.actor}" if row.campaign.drifted and row.campaign.live else "-",
+            timestamp(row.next_sending) if row.next_sending else "-",
         )
-        for c in campaigns
+        for row in rows
     ]
-    return _table([header, *rows])
+    return _table([header, *lines])
 
 
-def status_json(campaigns: Sequence[Campaign]) -> str:
-    return json.dumps({"campaigns": [campaign_json(c) for c in campaigns]}, indent=2) + "\n"
+def status_json(rows: Sequence[CampaignStatus]) -> str:
+    return json.dumps({"campaigns": [campaign_json(r) for r in rows]}, indent=2) + "\n"
+
+
+def sendings_text(sendings: Sequence[Sending]) -> str:
+    if not sendings:
+        return "No sendings yet.\n"
+    header = ("CAMPAIGN", "SCHEDULED", "VERSION", "OUTCOME", "STARTED", "ENDS", "ID")
+    lines = [
+        (
+            x.campaign,
+            x.scheduled,
+            f"v{x.version}",
+            x.outcome.value,
+            x.started or "-",
+            x.ends or "-",
+            x.id,
+        )
+        for x in sendings
+    ]
+    return _table([header, *lines])
+
+
+def sendings_json(sendings: Sequence[Sending]) -> str:
+    return json.dumps({"sendings": [x.to_json() for x in sendings]}, indent=2) + "\n"
 
 
 def history_text(entries: Sequence[HistoryEntry]) -> str:
@@ -328,3 +364,18 @@ def cycle_json(cycle: Cycle) -> str:
             for e in cycle.ledger.entries
         ]
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def steps_text(steps: Sequence[Step]) -> str:
+    """What an engine tick did: one line per campaign it touched."""
+    lines = []
+    for step in steps:
+        c = step.campaign
+        done = ", ".join(step.events) if step.events else "skipped"
+        sent = "; ".join(
+            f"{x.outcome.value} {x.scheduled}"
+            + (f" until {x.ends}" if x.ends and x.outcome.value == "running" else "")
+            for x in step.sendings
+        )
+        lines.append(f"{c.name}: {done} ({c.status.value})" + (f" - {sent}" if sent else ""))
+    return "".join(f"{line}\n" for line in lines)

@@ -294,6 +294,10 @@ def _entry(op: Operation) -> _Entry:
     if op.file is not None:
         parts.append(md_code(op.file))
     parts.append(md_text(op.reason))
+    if op.sendings_before:
+        parts.append("sendings before: " + md_text(", ".join(op.sendings_before)))
+    if op.next_sendings:
+        parts.append("next sendings: " + md_text(", ".join(op.next_sendings)))
     return _Entry("- " + " · ".join(parts), _details(op.changes))
 
 

@@ -87,6 +87,10 @@ class Watcher:
         trigger, changed = Trigger.START, 0
         last_failure: CycleOutcome | None = None
         events = self._changes()
+        # watchfiles watches from the generator's first step: take it before the start cycle, so
+        # that a file written while that cycle runs wakes the next one (what this first step sees
+        # is older than the start cycle's reading of the files, which covers it)
+        next(events, None)
         while not self.stop.is_set():
             cycle = self.reconcile(trigger, changed)
             failing = cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE)
@@ -163,16 +167,15 @@ class Watcher:
         )
 
     def _is_manifest(self, change: watchfiles.Change, path: str) -> bool:
-        """What manifests.find_files reads: *.yaml and *.yml, hidden files and folders aside."""
+        """What manifests.find_files reads (*.yaml, *.yml, hidden ones aside), and folders."""
         try:
             parts = Path(path).resolve().relative_to(self.path.resolve()).parts
         except ValueError:
             return False
-        return (
-            bool(parts)
-            and parts[-1].endswith((".yaml", ".yml"))
-            and not any(part.startswith(".") for part in parts)
-        )
+        if not parts or any(part.startswith(".") for part in parts):
+            return False
+        # a manifest, or a folder (of manifests, perhaps) moved in or out
+        return parts[-1].endswith((".yaml", ".yml")) or Path(path).is_dir() or "." not in parts[-1]
 
     def _wait(
         self,

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import LockedError, UnknownRuntimeError
@@ -23,8 +23,12 @@ from reconciler.model import (
     Action,
     Campaign,
     RuntimeState,
+    Sending,
     Spec,
 )
+
+if TYPE_CHECKING:
+    from reconciler.runtime.engine import Step
 
 DEFAULT_URL = "sqlite:///.reconciler/runtime.db"
 LOCK_TTL_SECONDS = 300.0
@@ -161,6 +165,17 @@ class Runtime(Protocol):
 
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
         """The audit trail, oldest first."""
+
+    def tick(self, now: datetime) -> list[Step]:
+        """Advance every campaign to ``now`` (the engine), each in its own transaction."""
+
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        """Sendings, oldest slot first; of one campaign when named."""
+
+    def set_segment(self, name: str, size: int) -> None:
+        """How many recipients a segment has: a sending to it lasts size / throttle seconds."""
+
+    def segments(self) -> dict[str, int]: ...
 
     def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
         """Take the lock and return None, or return who holds it."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from reconciler.model import Campaign, RuntimeState
+from reconciler.model import Campaign, RuntimeState, Sending
 from reconciler.runtime.base import (
     LOCK_TTL_SECONDS,
     REGISTRY,
@@ -22,6 +22,7 @@ from reconciler.runtime.base import (
     fence_check,
     timestamp,
 )
+from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
 from reconciler.runtime.transition import transition
 
 
@@ -33,6 +34,8 @@ class _Store:
     history: list[HistoryEntry] = field(default_factory=list)
     applied: dict[str, int] = field(default_factory=dict)
     lock: LockInfo | None = None
+    sendings: dict[str, Sending] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
     mutex: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -86,6 +89,53 @@ class MemoryRuntime:
                 )
             )
             return Applied(campaign=after, revision=revision)
+
+    def tick(self, now: datetime) -> list[Step]:
+        store = self._store
+        steps = []
+        with store.mutex:
+            sizes = dict(store.segments)
+            for name in sorted(store.campaigns):
+                step = advance(
+                    store.campaigns[name], now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE)
+                )
+                if step is None:
+                    continue
+                before = store.campaigns[name]
+                store.revision += 1
+                after = _copy(replace(step.campaign, etag=str(store.revision)))
+                store.campaigns[name] = after
+                for sending in step.sendings:
+                    store.sendings[sending.id] = sending
+                store.history.append(
+                    HistoryEntry(
+                        seq=len(store.history) + 1,
+                        revision=store.revision,
+                        at=timestamp(now),
+                        actor=ENGINE,
+                        commit=None,
+                        plan_id=None,
+                        operation="engine: " + ", ".join(step.events or ("skip",)),
+                        campaign=name,
+                        before=before.to_json(),
+                        after=after.to_json(),
+                    )
+                )
+                steps.append(replace(step, campaign=after))
+        return steps
+
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        with self._store.mutex:
+            found = [s for s in self._store.sendings.values() if campaign in (None, s.campaign)]
+        return sorted(found, key=lambda s: (s.scheduled, s.campaign))
+
+    def set_segment(self, name: str, size: int) -> None:
+        with self._store.mutex:
+            self._store.segments[name] = size
+
+    def segments(self) -> dict[str, int]:
+        with self._store.mutex:
+            return dict(self._store.segments)
 
     def applied_keys(self, prefix: str) -> frozenset[str]:
         with self._store.mutex:

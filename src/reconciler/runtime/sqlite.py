@@ -17,12 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from reconciler.errors import RuntimeBackendError
-from reconciler.model import Campaign, RuntimeState, canonical_json
+from reconciler.model import Campaign, RuntimeState, Sending, canonical_json
 from reconciler.runtime.base import (
     LOCK_TTL_SECONDS,
     REGISTRY,
@@ -35,9 +36,10 @@ from reconciler.runtime.base import (
     fence_check,
     timestamp,
 )
+from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
 from reconciler.runtime.transition import transition
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_SECONDS = 30.0  # how long any statement waits for another process's write to finish
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +65,11 @@ CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TABLE IF NOT EXISTS sendings (
+    id TEXT PRIMARY KEY, campaign TEXT NOT NULL, scheduled TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sendings_by_campaign ON sendings (campaign, scheduled);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS applied (key TEXT PRIMARY KEY, revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS lock (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -295,6 +302,78 @@ class SQLiteRuntime:
             return Applied(campaign=after, revision=revision)
 
     @_translated
+    def tick(self, now: datetime) -> list[Step]:
+        db = self._connect(create=False)
+        if db is None:
+            return []
+        sizes = self.segments()
+        names = [r[0] for r in db.execute("SELECT name FROM campaigns ORDER BY name")]
+        steps = []
+        for name in names:  # one transaction per campaign: apply may interleave, by etag
+            with _transaction(db, "BEGIN IMMEDIATE"):
+                row = db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
+                before = Campaign.from_json(json.loads(row[0]))
+                step = advance(before, now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE))
+                if step is None:
+                    continue
+                revision = _revision(db) + 1
+                after = replace(step.campaign, etag=str(revision))
+                data = canonical_json(after.to_json())
+                db.execute(
+                    "UPDATE campaigns SET etag = ?, data = ? WHERE name = ?",
+                    (after.etag, data, name),
+                )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
+                db.execute(
+                    "INSERT INTO history (revision, at, actor, operation, campaign, before, after) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        revision,
+                        timestamp(now),
+                        ENGINE,
+                        "engine: " + ", ".join(step.events or ("skip",)),
+                        name,
+                        canonical_json(before.to_json()),
+                        data,
+                    ),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO sendings (id, campaign, scheduled, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    [
+                        (x.id, x.campaign, x.scheduled, canonical_json(x.to_json()))
+                        for x in step.sendings
+                    ],
+                )
+                steps.append(replace(step, campaign=after))
+        return steps
+
+    @_translated
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        db = self._connect(create=False)
+        if db is None:
+            return []
+        query = "SELECT data FROM sendings"
+        args: tuple[str, ...] = ()
+        if campaign is not None:
+            query, args = query + " WHERE campaign = ?", (campaign,)
+        rows = db.execute(query + " ORDER BY scheduled, campaign", args).fetchall()
+        return [Sending.from_json(json.loads(r[0])) for r in rows]
+
+    @_translated
+    def set_segment(self, name: str, size: int) -> None:
+        db = self._write_db()
+        with _transaction(db):
+            db.execute("INSERT OR REPLACE INTO segments (name, size) VALUES (?, ?)", (name, size))
+
+    @_translated
+    def segments(self) -> dict[str, int]:
+        db = self._connect(create=False)
+        if db is None:
+            return {}
+        return {r[0]: r[1] for r in db.execute("SELECT name, size FROM segments")}
+
+    @_translated
     def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
         db = self._write_db()
         now = self._clock()
@@ -342,6 +421,7 @@ MIGRATIONS = {
         "ALTER TABLE history ADD COLUMN file TEXT",
         "ALTER TABLE history ADD COLUMN dirty INTEGER NOT NULL DEFAULT 0",
     ),
+    3: (),  # sendings and segments: new tables, made by the schema itself
 }
 
 

@@ -117,8 +117,8 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
         out = replace(out, channel=Channel(spec["channel"]), kind=kind_of(spec))
     if action is Action.DISCARD:
         return replace(out, draft=None)
-    if action is Action.STOP:
-        return replace(out, status=Status.STOPPED)
+    if action is Action.STOP:  # a sending in progress finishes first: the engine ends the stop
+        return replace(out, status=Status.STOPPING if before.sending else Status.STOPPED)
     if spec is None:  # resume without a spec: the versions stay as they are
         return replace(out, status=activation_status(_live_spec(before), now))
     version = version_of(spec, before)

@@ -205,8 +205,7 @@ def bench(count: int, runs: int, root: Path) -> None:
             f"cold: first cycle {first['duration_ms'] / 1000:.2f} s as reported "
             f"({cold_wall:.2f} s from process start to its line, {done} operations)"
         )
-        # watching starts only once the start cycle is reported: wait for the inotify watches
-        # (one per folder), or an edit made at once could go unseen until the interval
+        # measure from a watch that is watching: its inotify watches are set up (one per folder)
         watch.watching(folders=1 + len({p.parent for p in folder.rglob("*.yaml")}))
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None)
         to_runtime: list[float] = []

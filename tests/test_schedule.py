@@ -976,3 +976,19 @@ def test_next_occurrences_are_the_first_of_occurrences(data: st.DataObject) -> N
     expected = occurrences(spec, after + timedelta(microseconds=1), FAR, limit=count)
     assert next_occurrences(spec, after, count) == expected
     assert all(moment > after for moment in expected)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(every(AMS, every="day", at="09:00"), id="day"),
+        pytest.param(every(AMS, every="week", on=["fri"]), id="week"),
+        pytest.param(every(AMS, every="month", on=[31]), id="month"),
+        pytest.param(cron("0 9 * * *", AMS), id="cron"),
+        pytest.param(every(every="day", interval=10**9), id="huge-interval"),
+    ],
+)
+def test_the_search_ends_with_the_calendar_in_9999(spec: dict[str, Any]) -> None:
+    found = next_occurrences(spec, utc("9999-12-01"), 40)
+    assert found == sorted(found)
+    assert all(moment.year == 9999 for moment in found)

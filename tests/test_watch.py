@@ -368,6 +368,7 @@ def test_hidden_and_other_files_do_not_wake_the_loop(repo: Path, url: str, fast:
 def test_a_file_written_during_the_start_cycle_is_not_missed(
     repo: Path, url: str, fast: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The files are being watched before the start cycle reads them (not from its end on)."""
     real = api.apply
     calls: list[int] = []
 
@@ -399,6 +400,21 @@ def test_a_folder_of_manifests_moved_in_wakes_the_loop(repo: Path, url: str, fas
         while len(reported) == 1 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert "team" in live(url)
+
+
+def test_a_folder_of_manifests_moved_out_wakes_the_loop(repo: Path, url: str, fast: None) -> None:
+    (repo / "campaigns" / "team").mkdir()
+    (repo / "campaigns" / "team" / "team.yaml").write_text(BANNER.format(name="team"))
+    w = watcher(url, interval=30)
+    with running(w) as reported:
+        wait_until(lambda: len(reported) == 1, "the start cycle")
+        (repo / "campaigns" / "team").rename(repo / "elsewhere")
+        wait_until(lambda: len(reported) == 2, "a cycle for the folder moved out")
+    gone = reported[1]
+    assert (gone.trigger, gone.outcome) == (Trigger.CHANGE, CycleOutcome.IN_SYNC)
+    assert gone.plan is not None
+    assert [d.campaign for d in gone.plan.warnings] == ["team"]  # an orphan, reported
+    assert live(url) == {"banner": 1, "deal": 1, "team": 1}  # never deleted
 
 
 # -- the parse cache -----------------------------------------------------------------------------

@@ -124,10 +124,10 @@ class Watch:
     def ready(self, folder: Path) -> list[dict[str, Any]]:
         """The start cycle is reported and every folder under ``folder`` is being watched.
 
-        Watching begins only after the start cycle (the xfailed
-        test_a_file_written_during_the_start_cycle_is_not_missed in test_watch.py): a file
-        written right after the start line can go unseen. This waits for the process's inotify
-        watches instead, so that the tests here do not race that bug.
+        Until 61628f2 watching began only after the start cycle, and a file written right after
+        the start line could go unseen (test_a_file_written_during_the_start_cycle_is_not_missed
+        in test_watch.py pins that down); waiting for the process's inotify watches as well keeps
+        these tests from racing the set-up of the watches, whatever its order.
         """
         cycles = self.started()
         folders = 1 + sum(1 for p in folder.rglob("*") if p.is_dir())
@@ -426,12 +426,6 @@ def test_two_watchers_on_one_runtime_never_apply_the_same_thing_twice(
     assert set(outcomes) <= {"applied", "in sync", "locked", "unreachable"}, outcomes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: watch on a directory that does not exist reports an invalid cycle, then "
-    "crashes in watchfiles (FileNotFoundError: No path was found) with a traceback and exit 3 "
-    "('reconciler hit a bug')",
-)
 def test_watch_on_a_missing_directory_does_not_crash(workdir: Path, url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
     proc = subprocess.Popen(

@@ -219,6 +219,8 @@ def _months(anchor: dt.date, interval: int, days: list[int], first: dt.date) -> 
     found = month
     while month - found <= HORIZON_YEARS * 12:  # a day that never exists: give up in time
         year, index = divmod(month, 12)
+        if year > dt.MAXYEAR:
+            return
         length = _month_length(year, index + 1)
         for day in days:
             if day <= length:  # a month without this day skips it
@@ -246,29 +248,29 @@ def _cron(expression: str, begin: dt.datetime) -> Iterator[dt.datetime]:
 
 def _resolve(local: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """The UTC instant of a naive wall-clock time: the first of two, or the end of a gap."""
-    before = local.replace(tzinfo=zone).utcoffset()
-    after = local.replace(tzinfo=zone, fold=1).utcoffset()
-    assert before is not None and after is not None
-    if before >= after:  # exists once, or twice (fold=0 is the first of the two)
-        return (local - before).replace(tzinfo=UTC)
+    before = zone.utcoffset(local)  # fold=0: the earlier reading, or the offset before a gap
+    assert before is not None
+    instant = dt.datetime.combine(local.date(), local.time(), UTC) - before
+    after = instant.astimezone(zone).utcoffset()
+    if after == before:  # the reading exists (once, or twice: this is the first of the two)
+        return instant
     # A gap: the offset changes from `before` to `after` at an instant in (local - after,
-    # local - before]. That instant is the first valid local time after the gap: find it to the
-    # second (zone transitions fall on whole seconds).
-    low, seconds = local - after, int((after - before).total_seconds())
-    lo, hi = 0, seconds  # the change happens after low + lo and at or before low + hi
+    # instant]. That instant is the first valid local time after the gap: find it to the second
+    # (zone transitions fall on whole seconds).
+    assert after is not None
+    lo, hi = -int((after - before).total_seconds()), 0  # after instant + lo, at or before + hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        probe = (low + dt.timedelta(seconds=mid)).replace(tzinfo=UTC)
-        if probe.astimezone(zone).utcoffset() == after:
+        if (instant + dt.timedelta(seconds=mid)).astimezone(zone).utcoffset() == after:
             hi = mid
         else:
             lo = mid
-    return (low + dt.timedelta(seconds=hi)).replace(tzinfo=UTC)
+    return instant + dt.timedelta(seconds=hi)
 
 
 def _time_of_day(value: object, start: dt.datetime | None) -> dt.time:
     if value is None:
-        return start.time().replace(tzinfo=None) if start is not None else dt.time()
+        return start.time() if start is not None else dt.time()
     if isinstance(value, str) and len(value) == 5 and value[2] == ":":
         try:
             return dt.time(int(value[:2]), int(value[3:]))

@@ -155,16 +155,30 @@ class Watcher:
         return random.uniform(ceiling / 2, ceiling)
 
     def _changes(self) -> Iterator[set[tuple[watchfiles.Change, str]]]:
-        return watchfiles.watch(
-            self.path,
-            watch_filter=self._is_manifest,
-            debounce=DEBOUNCE_MS,
-            step=STEP_MS,
-            rust_timeout=TICK_MS,
-            yield_on_timeout=True,
-            stop_event=self.stop,
-            raise_interrupt=False,
-        )
+        """Batches of changes, or an empty batch every tick; a missing folder is polled for."""
+        missing = False
+        while not self.stop.is_set():
+            if not self.path.exists():
+                missing = True
+                self.stop.wait(TICK_MS / 1000)
+                yield set()
+                continue
+            if missing:  # it is back: that is a change
+                missing = False
+                yield {(watchfiles.Change.added, str(self.path))}
+            try:
+                yield from watchfiles.watch(
+                    self.path,
+                    watch_filter=self._is_manifest,
+                    debounce=DEBOUNCE_MS,
+                    step=STEP_MS,
+                    rust_timeout=TICK_MS,
+                    yield_on_timeout=True,
+                    stop_event=self.stop,
+                    raise_interrupt=False,
+                )
+            except FileNotFoundError:  # the folder went away while watched
+                continue
 
     def _is_manifest(self, change: watchfiles.Change, path: str) -> bool:
         """What manifests.find_files reads (*.yaml, *.yml, hidden ones aside), and folders."""

@@ -447,3 +447,27 @@ def test_history_marks_uncommitted_manifests_and_filters_since(repo: Path) -> No
     result = run("history", "--since", "soon")
     assert result.exit_code == 1
     assert result.output.startswith("error: --since 'soon': expected a date or date-time")
+
+
+def test_calendar_flags_two_campaigns_to_one_segment_on_one_day(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly())
+    write(repo, "other.yaml", weekly().replace("name: weekly", "name: other"))
+    result = run("calendar", "--from", "2026-11-30", "--days", "2")
+    assert result.exit_code == 0
+    assert result.output == (
+        "Sendings 2026-11-30 to 2026-12-01, times in UTC\n"
+        "Mon 2026-11-30\n"
+        "  09:00  other   email  subscribers\n"
+        "  09:00  weekly  email  subscribers\n"
+        "  ! clash: segment subscribers gets 2 sendings: other, weekly\n"
+        "Tue 2026-12-01\n"
+        "  no sendings\n"
+        "2 sendings, 1 clash\n"
+    )
+
+
+def test_calendar_of_invalid_manifests_shows_the_errors(repo: Path) -> None:
+    write(repo, "weekly.yaml", weekly(state="paused"))
+    result = run("calendar", "--days", "1")
+    assert result.exit_code == 1
+    assert result.output.startswith("campaigns/weekly.yaml:6:10: spec.state: 'paused' is not one")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -415,6 +416,30 @@ def test_a_folder_of_manifests_moved_out_wakes_the_loop(repo: Path, url: str, fa
     assert gone.plan is not None
     assert [d.campaign for d in gone.plan.warnings] == ["team"]  # an orphan, reported
     assert live(url) == {"banner": 1, "deal": 1, "team": 1}  # never deleted
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: when the manifest folder is removed and made again (rm -rf and a fresh clone, "
+    "a swapped checkout), Watcher._changes keeps watching the removed folder's inode: the "
+    "removal gives one invalid cycle, then no change under the new folder wakes the loop "
+    "until the next interval",
+)
+def test_a_manifest_folder_made_again_is_watched_again(repo: Path, url: str, fast: None) -> None:
+    w = watcher(url, interval=30)
+    with running(w) as reported:
+        wait_until(lambda: len(reported) == 1, "the start cycle")
+        shutil.rmtree(repo / "campaigns")
+        wait_until(
+            lambda: any(c.outcome is CycleOutcome.INVALID for c in reported), "the removal seen"
+        )
+        (repo / "campaigns").mkdir()
+        time.sleep(0.3)
+        (repo / "campaigns" / "again.yaml").write_text(BANNER.format(name="again"))
+        deadline = time.monotonic() + 1.5
+        while "again" not in live(url) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "again" in live(url)
 
 
 # -- the parse cache -----------------------------------------------------------------------------

@@ -426,22 +426,20 @@ def test_two_watchers_on_one_runtime_never_apply_the_same_thing_twice(
     assert set(outcomes) <= {"applied", "in sync", "locked", "unreachable"}, outcomes
 
 
-def test_watch_on_a_missing_directory_does_not_crash(workdir: Path, url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
-    proc = subprocess.Popen(
-        [*CLI, "watch", "nosuch", "--runtime", url],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=3)
-    except subprocess.TimeoutExpired:  # still watching: acceptable too
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=5)
-        assert proc.returncode == 0, err
-        return
-    assert "Traceback" not in err
-    assert proc.returncode == 1, (out, err)
+def test_a_missing_folder_is_waited_for_not_a_crash(
+    workdir: Path, url: str, start: Callable[..., Watch]
+) -> None:
+    (workdir / "campaigns").rmdir()
+    watch = start()
+    first = watch.started()[0]
+    assert first["outcome"] == "invalid"
+    assert [e["message"] for e in first["errors"]] == ["no such file or directory"]
+    time.sleep(0.5)  # it keeps polling for the folder
+    assert watch.proc.poll() is None, watch.stderr()
+    staging = workdir / "staging"
+    staging.mkdir()
+    (staging / "deal.yaml").write_text(RECURRING.format(name="deal", title="Deal"))
+    staging.rename(workdir / "campaigns")  # the folder appears with its manifest
+    poll("deal to go live once the folder exists", lambda: "deal" in live(url), timeout=5)
+    code, _ = watch.stop()
+    assert (code, watch.stderr()) == (0, "")

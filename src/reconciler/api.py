@@ -8,11 +8,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler import executor, manifests, planner, schedule
+from reconciler.calendar import Calendar
+from reconciler.calendar import calendar as make_calendar
 from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
 from reconciler.model import (
@@ -409,3 +411,16 @@ def _value(raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+def calendar(
+    path: str | os.PathLike[str], start: date, days: int, zone: str = "UTC"
+) -> tuple[manifests.LoadResult, Calendar | None]:
+    """The sendings the manifests under ``path`` would produce, day by day, clashes flagged."""
+    loaded = manifests.load(path)
+    if not loaded.ok:
+        return loaded, None
+    try:
+        return loaded, make_calendar(loaded.manifests, start, days, zone)
+    except ValueError as exc:
+        raise PlanError(f"calendar: {exc}") from exc

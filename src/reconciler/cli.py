@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import api, render
+from reconciler.calendar import calendar_json, calendar_text
 from reconciler.errors import ReconcilerError
 from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, Watcher
@@ -336,6 +337,28 @@ def watch(
         sys.stdout.flush()
 
     watcher.run(report)
+
+
+@cli.command("calendar")
+@_path_argument
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="First day, YYYY-MM-DD [default: today].",
+)
+@click.option("--days", type=click.IntRange(min=1, max=3660), default=14, show_default=True)
+@click.option("--zone", default="UTC", show_default=True, help="The IANA zone days are counted in.")
+@_format_option("text", "json")
+def calendar_command(path: Path, start: Any, days: int, zone: str, fmt: str) -> None:
+    """The sendings the manifests would produce, per day, with clashes (a segment twice a day)."""
+    first = start.date() if start is not None else _options(None).clock().date()
+    loaded, cal = api.calendar(path, first, days, zone)
+    if cal is None:
+        click.echo(render.validation_text(loaded), nl=False)
+        sys.exit(EXIT_ERROR)
+    click.echo(calendar_json(cal) if fmt == "json" else calendar_text(cal), nl=False)
 
 
 @cli.group()

@@ -92,7 +92,7 @@ def test_plan_apply_replan(repo: Path) -> None:
         '      + spec.schedule.recurring.every: "week"\n'
         '      + spec.schedule.recurring.on: ["mon"]\n'
     )
-    assert not (repo / ".reconciler").exists()  # plan changes nothing, not even a file
+    assert not (repo / ".reconciler" / "runtime.db").exists()  # plan changes nothing
     result = run("apply")
     assert result.exit_code == 0
     assert result.output.endswith(
@@ -248,7 +248,7 @@ def test_history_and_status_of_an_absent_runtime(repo: Path) -> None:
     assert run("status").output == "No campaigns in the runtime.\n"
     assert run("history").output == "No history yet.\n"
     assert json.loads(run("status", "--format", "json").output) == {"campaigns": []}
-    assert not (repo / ".reconciler").exists()
+    assert not (repo / ".reconciler" / "runtime.db").exists()
     write(repo, "weekly.yaml", weekly())
     run("apply")
     lines = run("history", "weekly").output.splitlines()

@@ -14,7 +14,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "render", "watch", "errors", "runtime", "calendar"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar"},
+    | {"errors", "schedule", "calendar", "cache"},
+    "cache": {"manifests"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
     | {"watch"},

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import executor, manifests, planner, schedule
+from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.errors import PlanError, Severity
@@ -58,8 +59,21 @@ class Options:
         return open_runtime(url or self.runtime_url, clock=self.clock)
 
 
+CACHE_DIR = Path(".reconciler") / "cache"
+
+
+def _load(path: str | os.PathLike[str], cache: manifests.Cache | None) -> manifests.LoadResult:
+    """Load the manifests, with the given cache, else the one on disk in the working directory."""
+    if cache is not None:
+        return manifests.load(path, cache)
+    disk = DiskCache(CACHE_DIR)
+    loaded = manifests.load(path, disk)
+    disk.save()
+    return loaded
+
+
 def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
-    return manifests.load(path)
+    return _load(path, None)
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ def _read(
     targets: Sequence[str],
     cache: manifests.Cache | None = None,
 ) -> _Desired:
-    loaded = manifests.load(path, cache)
+    loaded = _load(path, cache)
     whole = not Path(path).is_file()
     if prune and not whole:
         raise PlanError(

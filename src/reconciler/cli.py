@@ -402,7 +402,7 @@ def runtime_tick(now: str | None, runtime_url: str | None) -> None:
 @runtime.command("run")
 @click.option(
     "--every",
-    type=click.FloatRange(min=0.05, max=3600),
+    type=click.FloatRange(min=0.05, max=60),  # the engine starts a slot up to a minute late
     default=1.0,
     show_default=True,
     metavar="SECONDS",

@@ -137,6 +137,12 @@ class _Refused(Exception):
 
 
 @cache
+def canonical_schema() -> str:
+    """The schema as one canonical string: part of what a cached validation depends on."""
+    return json.dumps(schema(), sort_keys=True, separators=(",", ":"))
+
+
+@cache
 def schema() -> dict[str, Any]:
     """The packaged JSON Schema (loaded once; do not mutate)."""
     source = resources.files("reconciler") / "schema" / "campaign.schema.json"

@@ -287,6 +287,8 @@ class Campaign:
     sending: Sending | None = None
     #: the last slot the engine has dealt with (sent, skipped or cancelled): the next is after it
     cursor: str | None = None
+    #: when it was first activated: the engine's first slots are those due since
+    activated_at: str | None = None
 
     @property
     def activated(self) -> bool:
@@ -323,6 +325,7 @@ class Campaign:
             "managed": self.managed,
             "sending": self.sending.to_json() if self.sending else None,
             "cursor": self.cursor,
+            "activated_at": self.activated_at,
         }
 
     @classmethod
@@ -341,6 +344,7 @@ class Campaign:
             managed=data.get("managed", True),
             sending=Sending.from_json(data["sending"]) if data.get("sending") else None,
             cursor=data.get("cursor"),
+            activated_at=data.get("activated_at"),
         )
 
 

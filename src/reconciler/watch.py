@@ -166,8 +166,9 @@ class Watcher:
             if missing:  # it is back: that is a change
                 missing = False
                 yield {(watchfiles.Change.added, str(self.path))}
+            watched = _identity(self.path)
             try:
-                yield from watchfiles.watch(
+                for changes in watchfiles.watch(
                     self.path,
                     watch_filter=self._is_manifest,
                     debounce=DEBOUNCE_MS,
@@ -176,7 +177,11 @@ class Watcher:
                     yield_on_timeout=True,
                     stop_event=self.stop,
                     raise_interrupt=False,
-                )
+                ):
+                    yield changes
+                    if _identity(self.path) != watched:  # removed, or made anew (a new clone)
+                        yield {(watchfiles.Change.deleted, str(self.path))}
+                        break
             except FileNotFoundError:  # the folder went away while watched
                 continue
 
@@ -207,3 +212,12 @@ class Watcher:
             if self.clock() >= deadline:
                 break
         return retry or Trigger.INTERVAL, 0
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which folder is at ``path``: a folder removed and made again is another one to watch."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

@@ -70,8 +70,11 @@ def due_slots(campaign: Campaign, now: datetime) -> list[datetime]:
     spec = campaign.live.spec
     if campaign.cursor is not None:
         since = parse_moment(campaign.cursor) + timedelta(microseconds=1)
-    else:
-        since = parse_moment(campaign.live.applied_at)
+    else:  # nothing dealt with yet: every slot since the campaign was first activated
+        since = parse_moment(campaign.activated_at or campaign.live.applied_at)
+        once = (spec.get("schedule") or {}).get("once")
+        if isinstance(once, Mapping) and once.get("at"):
+            since = min(since, parse_moment(once["at"]))  # activated after its time: skipped
     if not spec.get("schedule"):  # one-time, sent on activation
         return [since] if campaign.cursor is None and since <= now else []
     return occurrences(spec, since, now + timedelta(microseconds=1))

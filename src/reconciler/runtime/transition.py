@@ -110,6 +110,7 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
             versions=1,
             copied_from=write.copied_from,
             copy_base=write.copy_base,
+            activated_at=timestamp(now) if activate else None,
         )
     out = replace(before, etag=etag)
     if before.status is Status.DRAFT and spec is not None:
@@ -130,7 +131,10 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
         status = activation_status(_live_spec(before), now) if action is Action.RESUME else None
         return replace(counted, draft=staged, status=status or before.status)
     # ACTIVATE, REPLACE, and RESUME into live: the version goes live, nothing stays staged
-    return replace(counted, live=version, draft=None, status=activation_status(spec, now))
+    first = counted.activated_at or timestamp(now)
+    return replace(
+        counted, live=version, draft=None, status=activation_status(spec, now), activated_at=first
+    )
 
 
 def _live_spec(campaign: Campaign) -> Spec:

@@ -155,7 +155,6 @@ def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
         runtime_id=runtime.runtime_id(),
         commit=desired.commit,
         dirty=desired.dirty,
-        plan_id="",  # made anew from the whole content
     )
 
 

@@ -179,7 +179,8 @@ def plan(
         click.echo(render.plan_github(the_plan), nl=False)
     else:
         click.echo(render.plan_text(the_plan, color=_color()), nl=False)
-    _publish_summary(render.plan_markdown(the_plan))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        _publish_summary(render.plan_markdown(the_plan))
     if not the_plan.ok:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)

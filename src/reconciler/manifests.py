@@ -12,6 +12,7 @@ time zones, start before end) are checked here after it.
 from __future__ import annotations
 
 import codecs
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -19,7 +20,7 @@ import math
 import os
 import re
 import zoneinfo
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import cronsim
+import fastjsonschema
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from referencing import Registry, Resource
@@ -523,16 +525,13 @@ def _child(node: Node, step: str | int) -> tuple[Node, Node] | None:
 
 
 def _positions(root: Node) -> dict[str, Position]:
+    """Where the top-level sections and their fields are ("spec", "spec.run"): what the planner
+    points at when it refuses something. Kept small: manifests are many, and cached."""
     positions: dict[str, Position] = {}
-    stack: list[tuple[Path_, Node]] = [((), root)]
-    while stack:
-        path, node = stack.pop()
-        if path:
-            positions[_dotted(path)] = Position(*_place(node))
-        if isinstance(node, MappingNode):
-            stack.extend(((*path, k.value), v) for k, v in reversed(node.value))
-        elif isinstance(node, SequenceNode):
-            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(node.value))))
+    for key, section in root.value if isinstance(root, MappingNode) else ():
+        positions[str(key.value)] = Position(*_place(section))
+        for field_key, value in section.value if isinstance(section, MappingNode) else ():
+            positions[f"{key.value}.{field_key.value}"] = Position(*_place(value))
     return positions
 
 
@@ -564,7 +563,34 @@ def _validators() -> tuple[Draft202012Validator, Draft202012Validator]:
     return document, spec
 
 
+@cache
+def _fast_checks() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The schema compiled to code (fastjsonschema): a valid manifest, the common case, costs a
+    few microseconds instead of jsonschema's milliseconds. Only what it rejects goes through
+    jsonschema, which places and words every error; the two are kept in agreement by tests."""
+    formats = {"date-time": lambda v: not isinstance(v, str) or bool(_parse_datetime(v))}
+
+    def compiled(definition: dict[str, Any]) -> Callable[[Any], Any]:
+        # a copy: compiling rewrites the schema; no defaults: checking must not change the data
+        return fastjsonschema.compile(
+            copy.deepcopy(definition),
+            handlers={"https": lambda uri: copy.deepcopy(schema())},  # never the network
+            formats=formats,
+            use_default=False,
+        )
+
+    versioned = {"$defs": schema()["$defs"], "$ref": "#/$defs/versionedSpec"}
+    return compiled(schema()), compiled(versioned)
+
+
 def _schema_problems(validator: Draft202012Validator, instance: Any, base: Path_) -> list[_Problem]:
+    fast = _fast_checks()[0 if validator is _validators()[0] else 1]
+    try:
+        fast(instance)
+    except fastjsonschema.JsonSchemaException:
+        pass  # find out exactly what is wrong, and where, below
+    else:
+        return []
     problems: list[_Problem] = []
     for error in validator.iter_errors(instance):
         path = (*base, *error.absolute_path)

@@ -7,11 +7,12 @@ manifests, so a reviewed plan is exactly what runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -146,11 +147,12 @@ class Plan:
     unchanged: int = 0
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
-    plan_id: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        if not self.plan_id:
-            object.__setattr__(self, "plan_id", self._content_id())
+    @functools.cached_property
+    def plan_id(self) -> str:
+        """The plan's identity, made from its whole content (when first asked: it costs a hash of
+        every operation)."""
+        return self._content_id()
 
     @property
     def has_changes(self) -> bool:
@@ -167,10 +169,11 @@ class Plan:
         out["errors"] = len(self.errors)
         return out
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "plan_id": self.plan_id,
+    def to_json(self, *, with_id: bool = True) -> dict[str, Any]:
+        head: dict[str, Any] = {"format_version": FORMAT_VERSION}
+        if with_id:
+            head["plan_id"] = self.plan_id
+        return head | {
             "runtime": self.runtime,
             "runtime_id": self.runtime_id,
             "runtime_revision": self.runtime_revision,
@@ -187,8 +190,7 @@ class Plan:
         return json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
     def _content_id(self) -> str:
-        body = self.to_json()
-        body.pop("plan_id")
+        body = self.to_json(with_id=False)
         return "plan-" + hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
 
 

@@ -45,6 +45,7 @@ from reconciler.runtime.base import (
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ACTIVATED = "2026-06-01T12:00:00.000Z"  # the clock when the tests activate
 STAMP = "2026-06-01T12:00:00.000Z"
 ALICE = Provenance(actor="alice", commit="c0ffee")
 
@@ -232,6 +233,7 @@ def test_activate_a_new_campaign_is_live_or_scheduled_by_its_start(
         draft=None,
         etag="1",
         versions=1,
+        activated_at=ACTIVATED,
     )
 
 
@@ -303,6 +305,7 @@ def test_update_a_live_recurring_campaign_stages_a_draft_beside_the_live_version
         draft=version(2, changed, at="2026-06-01T12:01:00.000Z"),
         etag="2",
         versions=2,
+        activated_at=ACTIVATED,
     )
 
 
@@ -373,6 +376,7 @@ def test_stop_a_live_or_scheduled_campaign(rt: Runtime, spec: Spec) -> None:
         draft=None,
         etag="2",
         versions=1,
+        activated_at=ACTIVATED,
     )
 
 
@@ -437,6 +441,7 @@ def test_copy_records_its_source_and_base(rt: Runtime, activate: bool, status: S
         versions=1,
         copied_from="source",
         copy_base=ONE_TIME,
+        activated_at=ACTIVATED if activate else None,
     )
     assert rt.snapshot().campaigns["alpha"] == campaign
     # the source is untouched

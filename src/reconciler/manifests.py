@@ -190,8 +190,25 @@ def load(path: str | os.PathLike[str], cache: Cache | None = None) -> LoadResult
     if not root.is_dir() and not root.is_file():
         return LoadResult((), (Diagnostic("not a regular file", file=_display(root)),), 0)
     files = find_files(root) if root.is_dir() else [root]
-    results = [_load_file(file, cache) for file in files]
-    manifests, diagnostics = _across_files(results)
+    results: list[FileResult | None] = []
+    todo: list[tuple[int, tuple[str, str], bytes]] = []  # read, not in the cache: to parse
+    for file in files:
+        display = _display(file)
+        data = _read_bytes(file, display)
+        if isinstance(data, Diagnostic):
+            results.append(FileResult((), (data,)))
+            continue
+        key = (display, hashlib.sha256(data).hexdigest())
+        known = cache.get(key) if cache is not None else None
+        results.append(known)
+        if known is None:
+            todo.append((len(results) - 1, key, data))
+    for index, key, data in todo:
+        parsed = _parse_file(data, key[0])
+        results[index] = parsed
+        if cache is not None:
+            cache[key] = parsed
+    manifests, diagnostics = _across_files([r for r in results if r is not None])
     return LoadResult(tuple(manifests), tuple(diagnostics), len(files))
 
 
@@ -252,24 +269,12 @@ def validate_spec(spec: Mapping[str, Any]) -> list[str]:
 
 
 def _display(path: Path) -> str:
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except (ValueError, OSError):
-        return str(path)
-
-
-def _load_file(path: Path, cache: Cache | None) -> FileResult:
-    display = _display(path)
-    data = _read_bytes(path, display)
-    if isinstance(data, Diagnostic):
-        return FileResult((), (data,))
-    key = (display, hashlib.sha256(data).hexdigest())
-    if cache is not None and (known := cache.get(key)) is not None:
-        return known
-    result = _parse_file(data, display)
-    if cache is not None:
-        cache[key] = result
-    return result
+    """The file as a person would name it: relative to the working directory when under it."""
+    # strings, not pathlib: this runs for every file of every plan
+    absolute, cwd = os.path.abspath(path), os.getcwd()  # noqa: PTH100, PTH109
+    if absolute.startswith(cwd + os.sep):
+        return absolute[len(cwd) + 1 :].replace(os.sep, "/")
+    return str(path)
 
 
 def _parse_file(data: bytes, display: str) -> FileResult:

@@ -113,6 +113,7 @@ class Watch:
     """The watch process and the arrival time of each JSON cycle line."""
 
     def __init__(self, cwd: Path, runtime_url: str) -> None:
+        self.stderr_path = cwd / "watch.stderr"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GITHUB_"))}
         env["RECONCILER_ACTOR"] = "bench"
         self.started = time.perf_counter()
@@ -121,7 +122,7 @@ class Watch:
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=(cwd / "watch.stderr").open("w"),
+            stderr=self.stderr_path.open("w"),
             text=True,
         )
         self.lines: list[tuple[float, dict[str, Any]]] = []
@@ -138,9 +139,17 @@ class Watch:
 
     def line(self, index: int, timeout: float) -> tuple[float, dict[str, Any]]:
         """The index-th cycle line (from 0): when it arrived, and what it says."""
+        deadline = time.perf_counter() + timeout
         with self.changed:
-            if not self.changed.wait_for(lambda: len(self.lines) > index, timeout=timeout):
-                raise SystemExit(f"no cycle line {index + 1} within {timeout}s; see watch.stderr")
+            while len(self.lines) <= index:
+                if self.proc.poll() is not None:
+                    raise SystemExit(
+                        f"watch exited ({self.proc.returncode}) before cycle line {index + 1}:\n"
+                        + self.stderr_path.read_text()
+                    )
+                if time.perf_counter() > deadline:
+                    raise SystemExit(f"no cycle line {index + 1} within {timeout}s")
+                self.changed.wait(timeout=0.1)
             return self.lines[index]
 
     def watching(self, folders: int, timeout: float = 10.0) -> None:
@@ -265,6 +274,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.manifests < 10 or args.runs < 1:
         parser.error("--manifests must be at least 10 and --runs at least 1")
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     root = Path(tempfile.mkdtemp(prefix="watch-reaction-"))
     try:
         bench(args.manifests, args.runs, root)

@@ -203,10 +203,28 @@ def start(workdir: Path, url: str) -> Iterator[Callable[..., Watch]]:
         watch.kill()
 
 
-def write(workdir: Path, name: str, template: str = RECURRING, title: str = "Deal") -> Path:
+def put(path: Path, text: str) -> None:
+    """Write whole or not at all (a hidden file renamed into place), as editors save: a cycle
+    that reads the folder meanwhile never sees a half-written manifest."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def write(
+    workdir: Path,
+    name: str,
+    template: str = RECURRING,
+    title: str = "Deal",
+    *,
+    atomic: bool = True,
+) -> None:
     path = workdir / "campaigns" / f"{name}.yaml"
-    path.write_text(template.format(name=name, title=title))
-    return path
+    text = template.format(name=name, title=title)
+    if atomic:
+        put(path, text)
+    else:
+        path.write_text(text)
 
 
 def campaigns(url: str) -> dict[str, Campaign]:
@@ -285,7 +303,7 @@ def test_a_broken_file_is_reported_and_the_loop_recovers(
     write(workdir, "deal")
     watch = start()
     watch.ready(workdir / "campaigns")
-    (workdir / "campaigns" / "broken.yaml").write_text(BROKEN)
+    put(workdir / "campaigns" / "broken.yaml", BROKEN)
     write(workdir, "banner", INBOUND)  # valid, but nothing applies while a file is broken
     cycles = watch.wait_for(
         "an invalid cycle", lambda cycles: any(c["outcome"] == "invalid" for c in cycles)
@@ -297,7 +315,7 @@ def test_a_broken_file_is_reported_and_the_loop_recovers(
     time.sleep(0.3)
     assert watch.proc.poll() is None, watch.stderr()
     assert live(url) == {"deal": 1}
-    (workdir / "campaigns" / "broken.yaml").write_text(BROKEN.replace('"There"', '"There"}'))
+    put(workdir / "campaigns" / "broken.yaml", BROKEN.replace('"There"', '"There"}'))
     poll("the fixed file to apply", lambda: len(live(url)) == 3, timeout=5)
     assert live(url) == {"banner": 1, "broken": 1, "deal": 1}
     assert watch.wait_for("the applied cycle", lambda c: c[-1]["outcome"] == "applied")
@@ -374,7 +392,10 @@ def test_a_burst_of_200_writes_gives_few_cycles(
     watch = start()
     watch.ready(workdir / "campaigns")
     for i in range(200):
-        write(workdir, f"b{i:03d}", INBOUND if i % 3 else RECURRING, title=f"Burst {i}")
+        # plain writes, as git makes them: a cycle may catch a file half-written, and then
+        # reports it invalid; the next change cycle sees it whole
+        name, template = f"b{i:03d}", INBOUND if i % 3 else RECURRING
+        write(workdir, name, template, title=f"Burst {i}", atomic=False)
     poll("all 200 live", lambda: len(live(url)) == 201, timeout=20, every=0.05)
     # the aftermath: once all is live, one more second with nothing new reported
     quiet_since, reported = time.monotonic(), len(watch.seen())
@@ -386,7 +407,7 @@ def test_a_burst_of_200_writes_gives_few_cycles(
         time.sleep(0.05)
     changes = [c for c in watch.seen() if c["trigger"] == "change"]
     assert 1 <= len(changes) <= 5, [(c["changed_files"], c["outcome"]) for c in changes]
-    assert all(c["outcome"] == "applied" for c in changes), changes
+    assert changes[-1]["outcome"] == "applied", changes
     assert sum(c["changed_files"] for c in changes) >= 200
     assert set(live(url).values()) == {1}
 

@@ -320,10 +320,17 @@ def cycle_text(cycle: Cycle, *, color: bool = False) -> str:
         trigger += f": {plural(cycle.changed_files, 'file')}"
     head = f"{timestamp(cycle.at)} cycle {cycle.number} ({trigger}): "
     plan, body = cycle.plan, ""
-    if cycle.outcome in (CycleOutcome.APPLIED, CycleOutcome.FAILED) and cycle.ledger is not None:
+    if cycle.ledger is not None and cycle.outcome in (
+        CycleOutcome.APPLIED, CycleOutcome.FAILED, CycleOutcome.STOPPED,
+    ):  # fmt: skip
         done = cycle.ledger.count(Outcome.DONE)
-        head += f"{cycle.outcome.value} {done} of {plural(len(cycle.ledger.entries), 'operation')}"
-        body = plan_text(cycle.ledger.plan, color=color) + ledger_text(cycle.ledger, color=color)
+        failed, skipped = cycle.ledger.count(Outcome.FAILED), cycle.ledger.count(Outcome.SKIPPED)
+        total = plural(len(cycle.ledger.entries), "operation")
+        head += f"{cycle.outcome.value} {done} of {total}"
+        if cycle.outcome is not CycleOutcome.APPLIED:
+            head += f" done, {failed} failed, {skipped} skipped"
+        body = plan_text(cycle.ledger.plan, color=color) + "\n"
+        body += ledger_text(cycle.ledger, color=color)
     elif cycle.outcome is CycleOutcome.PLANNED and plan is not None:
         head += "would apply: " + summary_line(plan)
         body = plan_text(plan, color=color)

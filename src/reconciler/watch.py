@@ -49,6 +49,7 @@ class CycleOutcome(enum.StrEnum):
     PLANNED = "planned"  # --dry-run, with changes to make
     INVALID = "invalid"  # manifest errors or refused changes: nothing applied
     FAILED = "failed"  # some operations failed
+    STOPPED = "stopped"  # a shutdown came during the apply: the rest is for the next run
     LOCKED = "locked"  # someone else holds the runtime lock
     UNREACHABLE = "unreachable"
 
@@ -145,7 +146,13 @@ class Watcher:
         if ledger is None:
             return cycle(CycleOutcome.PLANNED, plan=plan)
         return cycle(
-            CycleOutcome.APPLIED if ledger.ok else CycleOutcome.FAILED, plan=plan, ledger=ledger
+            CycleOutcome.APPLIED
+            if ledger.ok
+            else CycleOutcome.STOPPED
+            if self.stop.is_set()
+            else CycleOutcome.FAILED,
+            plan=plan,
+            ledger=ledger,
         )
 
     def _backoff(self) -> float:

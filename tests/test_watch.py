@@ -472,8 +472,9 @@ def test_unchanged_files_are_not_parsed_again(
     assert parsed == []
     deal.write_text(DEAL.format(title="Deal of the day"))  # back to bytes seen before
     assert w.reconcile(Trigger.CHANGE, 1).outcome is CycleOutcome.APPLIED
-    assert parsed == []
+    assert parsed == ["campaigns/deal.yaml"]  # versions a cycle did not use are not kept
     assert live(url) == {"banner": 1, "deal": 3}
+    assert sorted(key[0] for key in w.cache) == ["campaigns/banner.yaml", "campaigns/deal.yaml"]
 
 
 def test_a_dry_run_watcher_uses_the_cache_too(

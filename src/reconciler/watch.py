@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import watchfiles
 
@@ -68,6 +69,28 @@ class Cycle:
     retry_in: float | None = None  # for LOCKED and UNREACHABLE: when the next try comes
 
 
+class ParseCache(dict[tuple[str, str], manifests.FileResult]):
+    """The parse cache of a long-running watch: what a cycle did not use is dropped after it, so
+    that old versions of files do not pile up in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: set[tuple[str, str]] = set()
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        self.used.add(key)
+        return super().get(key, default)
+
+    def __setitem__(self, key: tuple[str, str], value: manifests.FileResult) -> None:
+        self.used.add(key)
+        super().__setitem__(key, value)
+
+    def sweep(self) -> None:
+        for key in set(self) - self.used:
+            del self[key]
+        self.used = set()
+
+
 @dataclass
 class Watcher:
     """One watch: its settings, and the state carried from cycle to cycle."""
@@ -78,7 +101,7 @@ class Watcher:
     interval: float = 60.0
     prune: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
-    cache: dict[tuple[str, str], manifests.FileResult] = field(default_factory=dict)
+    cache: ParseCache = field(default_factory=lambda: ParseCache())
     clock: Callable[[], float] = time.monotonic
     failures: int = 0
     cycles: int = 0
@@ -139,6 +162,7 @@ class Watcher:
             self.failures = 0
             return cycle(CycleOutcome.INVALID, error=str(exc))
         self.failures = 0
+        self.cache.sweep()
         if not plan.ok:
             return cycle(CycleOutcome.INVALID, plan=plan, ledger=ledger)
         if not plan.has_changes:

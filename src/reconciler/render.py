@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.manifests import LoadResult
-from reconciler.model import Action, Campaign, CampaignStatus, Sending
+from reconciler.model import Action, Campaign, CampaignStatus, Sending, SendingOutcome
 from reconciler.plan import ACTION_ORDER, FieldChange, Plan
 from reconciler.render_markdown import SYMBOLS, one_line, plural, short, versions
 from reconciler.render_markdown import plan_markdown as plan_markdown
@@ -379,10 +379,12 @@ def steps_text(steps: Sequence[Step]) -> str:
     for step in steps:
         c = step.campaign
         done = ", ".join(step.events) if step.events else "skipped"
-        sent = "; ".join(
-            f"{x.outcome.value} {x.scheduled}"
-            + (f" until {x.ends}" if x.ends and x.outcome.value == "running" else "")
-            for x in step.sendings
-        )
+        sent = "; ".join(_sending_line(x) for x in step.sendings)
         lines.append(f"{c.name}: {done} ({c.status.value})" + (f" - {sent}" if sent else ""))
     return "".join(f"{line}\n" for line in lines)
+
+
+def _sending_line(x: Sending) -> str:
+    """'running 2026-12-01T09:00:00.000Z until ...', 'sent ...', 'skipped ...'."""
+    until = f" until {x.ends}" if x.ends and x.outcome is SendingOutcome.RUNNING else ""
+    return f"{x.outcome.value} {x.scheduled}{until}"

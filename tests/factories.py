@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from reconciler.model import DesiredState, Manifest, Position, Run, spec_hash
@@ -44,3 +46,12 @@ def manifest(
 
 def with_subject(spec: dict[str, Any], subject: str) -> dict[str, Any]:
     return {**spec, "content": {**spec["content"], "subject": subject}}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` as a fixed test author; its output, stripped."""
+    out = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return out.stdout.strip()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from factories import git
 from reconciler.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -296,14 +296,6 @@ def test_the_readme_quick_start_on_the_example_campaigns(repo: Path) -> None:
     assert result.output.endswith("Plan: 1 to create, 9 to activate, 1 to copy; 0 unchanged.\n")
     assert run("apply").exit_code == 0
     assert run("plan").output == "No changes. 11 unchanged.\n"
-
-
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 def test_apply_records_the_commit_the_plan_was_made_from(repo: Path) -> None:

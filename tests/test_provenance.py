@@ -4,12 +4,12 @@ and history entry; --require-clean; history newest first, by campaign and --sinc
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from factories import git
 from reconciler import api
 from reconciler.errors import PlanError
 from reconciler.runtime.base import open_runtime
@@ -24,14 +24,6 @@ spec:
   channel: in-app
   content: {{title: "{title}", body: "Body"}}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 @pytest.fixture

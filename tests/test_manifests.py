@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from reconciler import manifests
+from reconciler import documents
 from reconciler.errors import Diagnostic, Severity
 from reconciler.manifests import LoadResult, find_files, load, schema, validate_spec
 from reconciler.model import DesiredState, Position, Run, overlay, spec_hash
@@ -181,7 +181,7 @@ def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = write(tmp_path / "bom.yaml", "\ufeff" + EMAIL.format(name="with-bom"))
     result = load(path)
     assert result.ok, rendered(result)
-    assert result.manifests[0].positions["metadata.name"] == Position(4, 9)
+    assert result.manifests[0].where("metadata.name") == Position(4, 9)
 
 
 def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
@@ -320,7 +320,7 @@ def test_yaml_11_traps_do_not_bite(tmp_path: Path) -> None:
 
 
 def test_implicit_scalars() -> None:
-    loader = manifests._Loader(
+    loader = documents._Loader(
         "[true, False, yes, ~, null, '', 12, 012, 0o17, 0x1f, -3, 1.5, .5, 1e3, 9:00, 1_000,"
         " .inf, .nan, 2026-12-01, 2026-12-01T09:00:00Z, 0b101, '12', !!str 12, !!float 3]"
     )
@@ -443,8 +443,8 @@ def test_a_multi_document_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "spec.content": (15, 12),
         "spec.schedule": (17, 5),
     }
-    assert {k: (digest.positions[k].line, digest.positions[k].column) for k in expected} == expected
-    assert "spec.schedule.once" not in digest.positions  # sections and their fields only
+    assert {k: digest.where(k) for k in expected} == expected
+    assert digest.where("spec.schedule.once") == digest.position  # sections and their fields only
     assert digest.where("spec.nothing") == digest.position
 
     assert copy.name == "weekly-digest-2027"

@@ -10,9 +10,10 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 #: What the reconciler writes into ``Version.origin`` for the versions it applies. Any other origin
 #: is an outside writer (a campaign console, a person), which the planner reports as drift.
@@ -147,18 +148,24 @@ def overlay(base: Spec, top: Spec) -> dict[str, Any]:
     return merged
 
 
-@dataclass(frozen=True)
-class Position:
+_NOTHING: Mapping[str, str] = MappingProxyType({})
+
+
+class Position(NamedTuple):
+    """A place in a manifest file, 1-based. A tuple: manifests hold many, and caches store them."""
+
     line: int
     column: int
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """One campaign document, as read from the repository.
 
     ``spec`` is the versioned part of the campaign: the manifest's ``spec`` without the lifecycle
     controls ``state``, ``run`` and ``copyFrom``. With ``copy_from`` it may be partial.
+
+    Immutable, and a named tuple rather than a frozen dataclass: every run builds one per campaign
+    (from the parse cache), and a tuple is built in a fifth of the time.
     """
 
     name: str
@@ -169,15 +176,23 @@ class Manifest:
     spec: Spec
     copy_from: str | None = None
     title: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    #: positions of the keys the planner may need to point at, by dotted path ("spec.state")
-    positions: Mapping[str, Position] = field(default_factory=dict)
+    labels: Mapping[str, str] = _NOTHING
+    annotations: Mapping[str, str] = _NOTHING
+    #: where the keys the planner may need to point at are, one per line: ``"\nspec.run 12 8\n"``
+    #: for the key ``run`` of ``spec`` at line 12, column 8. One string rather than a dict of
+    #: tuples: manifests are many, cached, and seldom pointed at
+    positions: str = ""
     #: identity of the whole document; a saved plan records it per operation
     hash: str = ""
 
     def where(self, path: str) -> Position:
-        return self.positions.get(path, self.position)
+        start = self.positions.find(f"\n{path} ")
+        if start < 0:
+            return self.position
+        line, column = self.positions[
+            start + len(path) + 2 : self.positions.find("\n", start + 1)
+        ].split()
+        return Position(int(line), int(column))
 
 
 @dataclass(frozen=True)

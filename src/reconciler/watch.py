@@ -22,14 +22,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import watchfiles
+from typing import TYPE_CHECKING
 
 from reconciler import api, manifests
 from reconciler.errors import LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Ledger
 from reconciler.plan import Plan
+
+if TYPE_CHECKING:
+    import watchfiles
 
 DEBOUNCE_MS = 300  # how long a burst of writes may go on and still be one cycle
 STEP_MS = 50  # quiet time that ends a burst
@@ -69,28 +70,6 @@ class Cycle:
     retry_in: float | None = None  # for LOCKED and UNREACHABLE: when the next try comes
 
 
-class ParseCache(dict[tuple[str, str], manifests.FileResult]):
-    """The parse cache of a long-running watch: what a cycle did not use is dropped after it, so
-    that old versions of files do not pile up in memory."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.used: set[tuple[str, str]] = set()
-
-    def get(self, key: tuple[str, str], default: Any = None) -> Any:
-        self.used.add(key)
-        return super().get(key, default)
-
-    def __setitem__(self, key: tuple[str, str], value: manifests.FileResult) -> None:
-        self.used.add(key)
-        super().__setitem__(key, value)
-
-    def sweep(self) -> None:
-        for key in set(self) - self.used:
-            del self[key]
-        self.used = set()
-
-
 @dataclass
 class Watcher:
     """One watch: its settings, and the state carried from cycle to cycle."""
@@ -101,7 +80,7 @@ class Watcher:
     interval: float = 60.0
     prune: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
-    cache: ParseCache = field(default_factory=lambda: ParseCache())
+    cache: manifests.Cache = field(default_factory=manifests.Cache)
     clock: Callable[[], float] = time.monotonic
     failures: int = 0
     cycles: int = 0
@@ -187,6 +166,8 @@ class Watcher:
 
     def _changes(self) -> Iterator[set[tuple[watchfiles.Change, str]]]:
         """Batches of changes, or an empty batch every tick; a missing folder is polled for."""
+        import watchfiles  # here, not above: every command imports this module, only watch uses it
+
         missing = False
         while not self.stop.is_set():
             if not self.path.exists():

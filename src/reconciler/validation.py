@@ -1,0 +1,247 @@
+"""Is a manifest's data valid: the JSON Schema, and the few rules a schema cannot express.
+
+``schema/campaign.schema.json`` is the contract. A valid manifest, the common case, is checked by
+the schema compiled to code (fastjsonschema: a few microseconds); only what it rejects goes through
+jsonschema, which words and places every error. The rules a schema cannot express (real cron
+expressions and time zones, start before end) are checked after it. The libraries are imported
+when first needed: a run served from the cache never loads them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
+
+__all__ = ["Problem", "canonical_schema", "document_problems", "schema", "validate_spec"]
+
+SCHEMA_ID = "https://reconciler.dev/schema/campaign.schema.json"
+MAX_SHOWN = 60  # longest rendering of a user value inside a message
+MAX_MESSAGE = 300
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path_  # where, as a path into the document
+    message: str
+    key: str | None = None  # an unexpected property: placed at this key of the mapping at `path`
+
+    def text(self) -> str:
+        where = dotted(self.path)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The packaged JSON Schema (loaded once; do not mutate)."""
+    source = resources.files("reconciler") / "schema" / "campaign.schema.json"
+    loaded: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def canonical_schema() -> str:
+    """The schema as one canonical string: part of what a cached validation depends on."""
+    return json.dumps(schema(), sort_keys=True, separators=(",", ":"))
+
+
+def prepare() -> None:
+    """Compile the schema and list the time zones now, rather than on the first manifest."""
+    _fast_checks()
+    _zones()
+
+
+def document_problems(document: Mapping[str, Any]) -> list[Problem]:
+    """Everything wrong with a whole manifest document (plain data), in no particular order."""
+    problems = _schema_problems(0, document, ())
+    spec = document.get("spec")
+    if isinstance(spec, dict):
+        problems += _semantic_problems(spec, ("spec",), {p.path for p in problems})
+    return problems
+
+
+def validate_spec(spec: Mapping[str, Any]) -> list[str]:
+    """Check a complete versioned spec (no state/run/copyFrom), e.g. after a copyFrom overlay."""
+    instance = plain(spec)
+    problems = _schema_problems(1, instance, ("spec",))
+    problems += _semantic_problems(instance, ("spec",), {p.path for p in problems})
+    return [p.text() for p in problems]
+
+
+# -- the schema ----------------------------------------------------------------------------------
+
+
+def parse_datetime(value: object) -> dt.datetime | None:
+    """An RFC 3339 date-time with an offset, or None."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII)
+
+
+def _date_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(parse_datetime(value))
+
+
+@cache
+def _validators() -> tuple[Draft202012Validator, Draft202012Validator]:
+    """jsonschema's validators, which word and place errors: whole documents, and complete
+    versioned specs."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(_date_time)
+    registry: Registry[Any] = Registry().with_resource(SCHEMA_ID, Resource.from_contents(schema()))
+    document = Draft202012Validator(schema(), format_checker=checker, registry=registry)
+    versioned = {"$ref": f"{SCHEMA_ID}#/$defs/versionedSpec"}
+    spec = Draft202012Validator(versioned, format_checker=checker, registry=registry)
+    return document, spec
+
+
+@cache
+def _fast_checks() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The schema compiled to code (fastjsonschema): whole documents, and versioned specs. The
+    tests keep it in agreement with jsonschema."""
+    import copy
+
+    import fastjsonschema
+
+    def compiled(definition: dict[str, Any]) -> Callable[[Any], Any]:
+        # a copy: compiling rewrites the schema; no defaults: checking must not change the data
+        return fastjsonschema.compile(
+            copy.deepcopy(definition),
+            handlers={"https": lambda uri: copy.deepcopy(schema())},  # never the network
+            formats={"date-time": _date_time},
+            use_default=False,
+        )
+
+    versioned = {"$defs": schema()["$defs"], "$ref": "#/$defs/versionedSpec"}
+    return compiled(schema()), compiled(versioned)
+
+
+def _schema_problems(which: int, instance: Any, base: Path_) -> list[Problem]:
+    """``which``: 0 for a whole document, 1 for a versioned spec."""
+    check = _fast_checks()[which]
+    from fastjsonschema import JsonSchemaException  # loaded by _fast_checks already
+
+    try:
+        check(instance)
+    except JsonSchemaException:
+        pass  # find out exactly what is wrong, and where, below
+    else:
+        return []
+    problems: list[Problem] = []
+    for error in _validators()[which].iter_errors(instance):
+        path = (*base, *error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            for key in error.instance:
+                if key not in known:
+                    message = f"Additional properties are not allowed ({show(key)} was unexpected)"
+                    problems.append(Problem(path, message, key=key))
+            continue
+        problems.append(Problem(path, _message(error)))
+    return problems
+
+
+def _message(error: ValidationError) -> str:
+    custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    if isinstance(custom, dict) and isinstance(custom.get(str(error.validator)), str):
+        return str(custom[str(error.validator)]).replace("{value}", show(error.instance))
+    message, shown = error.message, repr(error.instance)
+    return message.replace(shown, show(error.instance)) if len(shown) > MAX_SHOWN else message
+
+
+# -- beyond the schema ---------------------------------------------------------------------------
+
+
+def _semantic_problems(spec: Mapping[str, Any], base: Path_, skip: set[Path_]) -> list[Problem]:
+    """The rules the schema cannot express: real cron expressions and time zones, start < end."""
+    problems: list[Problem] = []
+    schedule = spec.get("schedule")
+    schedule = schedule if isinstance(schedule, dict) else {}
+    zone = schedule.get("timezone")
+    if isinstance(zone, str) and zone not in _zones():
+        message = f"{show(zone)} is not a known IANA time zone (like 'Europe/Amsterdam')"
+        problems.append(Problem((*base, "schedule", "timezone"), message))
+    recurring = schedule.get("recurring")
+    recurring = recurring if isinstance(recurring, dict) else {}
+    cron = recurring.get("cron")
+    if isinstance(cron, str) and (reason := _cron_problem(cron)):
+        message = f"{show(cron)} is not a valid cron expression: {reason}"
+        problems.append(Problem((*base, "schedule", "recurring", "cron"), message))
+    window = spec.get("window")
+    for where, span in ((("schedule", "recurring"), recurring), (("window",), window)):
+        if isinstance(span, dict):
+            start, end = parse_datetime(span.get("start")), parse_datetime(span.get("end"))
+            if start and end and start >= end:
+                message = f"end {span['end']} is not after start {span['start']}"
+                problems.append(Problem((*base, *where, "end"), message))
+    return [p for p in problems if p.path not in skip]
+
+
+@cache
+def _cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a cron expression, or None (remembered: repositories share a
+    handful of expressions)."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+    import cronsim
+
+    try:
+        cronsim.CronSim(expression, dt.datetime(2000, 1, 1))
+    except Exception as exc:  # cronsim.CronSimError, or anything odd input makes it raise
+        return str(exc).lower() or type(exc).__name__
+    return None
+
+
+@cache
+def _zones() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+
+def dotted(path: Path_) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}" if text else str(step)
+    return text
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show(value: object) -> str:
+    """``repr(value)``, cut to MAX_SHOWN characters: user data never floods a message."""
+    return clip(repr(value), MAX_SHOWN)
+
+
+def plain(value: Any) -> Any:
+    """A deep copy as plain JSON types (dicts and lists), sharing nothing."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

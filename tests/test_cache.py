@@ -306,7 +306,7 @@ def test_a_parallel_parse_survives_a_child_that_fails(
 def test_no_parallel_parse_while_other_threads_run(
     many: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_fork(share: object) -> None:
+    def no_fork(*args: object) -> None:
         raise AssertionError("forked")
 
     monkeypatch.setattr(manifests, "_fork", no_fork)
@@ -321,3 +321,16 @@ def test_workers_default_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert manifests._workers() == 3
     monkeypatch.setenv("RECONCILER_WORKERS", "many")
     assert manifests._workers() == len(os.sched_getaffinity(0))
+
+
+def test_a_parallel_read_finds_touched_files_in_the_cache(many: Path) -> None:
+    cache = Cache()
+    first = load("campaigns", cache, workers=2)
+    entries = dict(cache.entries)
+    for path in many.iterdir():
+        path.touch()
+    assert load("campaigns", cache, workers=2) == first
+    # nothing parsed again: the children found every digest, and the results are the same objects
+    assert all(cache.entries[key] is result for key, result in entries.items())
+    assert len(cache.entries) == len(entries)
+    assert cache.used == set(entries)

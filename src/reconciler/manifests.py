@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 1024 * 1024  # a manifest file larger than this is refused unread
-PARALLEL_FROM = 1000  # files to parse: below this, one process parses them all
+PARALLEL_FROM = 1000  # files to read: below this, one process reads and parses them all
 #: a file's stat is trusted to tell a change only when the file was last written this long before
 #: it was read: a write within the same clock tick as the read leaves size and times unchanged
 RACY_NS = 2_000_000_000
@@ -193,8 +193,9 @@ def load(
     """Read every manifest under ``path`` (a directory, recursively, or one file).
 
     With ``cache``, a file whose bytes are unchanged is not parsed again, and one whose stat is
-    unchanged is not read again. ``workers``: how many processes may parse (default: the CPUs
-    this process may use, or $RECONCILER_WORKERS).
+    unchanged is not read again. ``workers``: how many processes may read and parse (default:
+    the CPUs this process may use, or $RECONCILER_WORKERS); PARALLEL_FROM files or more to read
+    are shared between them.
     """
     root = Path(path)
     if not root.exists():
@@ -203,30 +204,18 @@ def load(
         return LoadResult((), (Diagnostic("not a regular file", file=_display(root)),), 0)
     files = _files(root)
     started = time.time_ns()
-    results: list[FileResult] = []
-    todo: list[tuple[int, str, str, bytes, StatKey]] = []  # read, not in the cache: to parse
-    for file, display in files:
-        known = cache.recall(file, display) if cache is not None else None
-        if known is None:
-            read = _read_bytes(file, display)
-            if isinstance(read, Diagnostic):
-                known = FileResult((), (read,))
+    known = [cache.recall(file, display) if cache is not None else None for file, display in files]
+    pending = [(i, *files[i]) for i, result in enumerate(known) if result is None]
+    outcomes = _read_many([(file, display) for _, file, display in pending], cache, workers)
+    for (index, _, display), (digest, stat, result) in zip(pending, outcomes, strict=True):
+        if digest is not None and stat is not None and cache is not None:
+            cache.saw(display, stat, digest, started)
+            if result is None:
+                result = cache.get(display, digest)
             else:
-                data, stat = read
-                digest = hashlib.sha256(data).hexdigest()
-                if cache is not None:
-                    known = cache.get(display, digest)
-                    cache.saw(display, stat, digest, started)
-                if known is None:
-                    todo.append((len(results), display, digest, data, stat))
-                    known = FileResult((), ())  # a placeholder, parsed below
-        results.append(known)
-    parsed = _parse_many([(display, data) for _, display, _, data, _ in todo], workers)
-    for (index, display, digest, _, _), result in zip(todo, parsed, strict=True):
-        results[index] = result
-        if cache is not None:
-            cache.put(display, digest, result)
-    manifests, diagnostics = _across_files(results)
+                cache.put(display, digest, result)
+        known[index] = result
+    manifests, diagnostics = _across_files([r for r in known if r is not None])
     return LoadResult(tuple(manifests), tuple(diagnostics), len(files))
 
 
@@ -312,7 +301,11 @@ def _read_bytes(file: str, display: str) -> tuple[bytes, StatKey] | Diagnostic:
     return data, (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
-# -- parsing -------------------------------------------------------------------------------------
+# -- reading and parsing ------------------------------------------------------------------------
+
+#: what reading a file gave: the digest of its bytes and its stat before they were read (None if
+#: it could not be read), and what it holds (None: the cache already has it under that digest)
+Outcome = tuple[str | None, StatKey | None, FileResult | None]
 
 
 def _parse_file(data: bytes, display: str) -> FileResult:
@@ -321,39 +314,52 @@ def _parse_file(data: bytes, display: str) -> FileResult:
     return FileResult(*documents.parse(data, display))
 
 
-def _parse_many(files: list[tuple[str, bytes]], workers: int | None) -> list[FileResult]:
-    """Parse (file as displayed, bytes) pairs, in order, in several processes when it pays."""
+def _read_one(file: str, display: str, cache: Cache | None) -> Outcome:
+    read = _read_bytes(file, display)
+    if isinstance(read, Diagnostic):
+        return None, None, FileResult((), (read,))
+    data, stat = read
+    digest = hashlib.sha256(data).hexdigest()
+    if cache is not None and (display, digest) in cache.entries:
+        return digest, stat, None
+    return digest, stat, _parse_file(data, display)
+
+
+def _read_many(
+    files: list[tuple[str, str]], cache: Cache | None, workers: int | None
+) -> list[Outcome]:
+    """Read, and parse what the cache lacks, in order; in several processes when it pays."""
     count = _workers() if workers is None else workers
     if count < 2 or len(files) < PARALLEL_FROM or threading.active_count() > 1:
-        return [_parse_file(data, display) for display, data in files]
+        return [_read_one(file, display, cache) for file, display in files]
     from reconciler import documents
 
     documents.prepare()  # once, before forking: every child inherits it ready
     size = -(-len(files) // count)
     shares = [files[i : i + size] for i in range(0, len(files), size)]
-    children = [_fork(share) for share in shares[1:]]
-    results = [_parse_file(data, display) for display, data in shares[0]]
+    children = [_fork(share, cache) for share in shares[1:]]
+    outcomes = [_read_one(file, display, cache) for file, display in shares[0]]
     for child, share in zip(children, shares[1:], strict=True):
-        results += _collect(child, share)
-    return results
+        outcomes += _collect(child, share, cache)
+    return outcomes
 
 
-def _fork(share: list[tuple[str, bytes]]) -> tuple[int, int] | None:
-    """A child process that parses ``share`` and writes its records to a pipe: (pid, read end).
-
-    Forking copies the loaded interpreter, so the child starts at once. Only done while this
-    process has a single thread (a fork copies no other thread's locks).
-    """
+def _fork(share: list[tuple[str, str]], cache: Cache | None) -> tuple[int, int] | None:
+    """A child process that reads and parses ``share`` and writes the outcomes to a pipe, as
+    records: (pid, read end). Forking copies the loaded interpreter (and the cache), so the child
+    starts at once. Only done while this process has a single thread (a fork copies no other
+    thread's locks)."""
     try:
         read_end, write_end = os.pipe()
         pid = os.fork()
     except OSError:
         return None
-    if pid == 0:  # the child: parse, send, and leave without running the parent's exit handlers
+    if pid == 0:  # the child: work, send, and leave without running the parent's exit handlers
         status = 1
         try:
             os.close(read_end)
-            payload = marshal.dumps([_parse_file(data, d).record() for d, data in share])
+            outcomes = [_read_one(file, display, cache) for file, display in share]
+            payload = marshal.dumps([(d, s, r and r.record()) for d, s, r in outcomes])
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
             status = 0
@@ -363,8 +369,10 @@ def _fork(share: list[tuple[str, bytes]]) -> tuple[int, int] | None:
     return pid, read_end
 
 
-def _collect(child: tuple[int, int] | None, share: list[tuple[str, bytes]]) -> list[FileResult]:
-    """What a child parsed; if it failed (killed, out of memory), the share parsed here."""
+def _collect(
+    child: tuple[int, int] | None, share: list[tuple[str, str]], cache: Cache | None
+) -> list[Outcome]:
+    """What a child did; if it failed (killed, out of memory), ``share`` done here."""
     payload = b""
     if child is not None:
         pid, read_end = child
@@ -375,10 +383,13 @@ def _collect(child: tuple[int, int] | None, share: list[tuple[str, bytes]]) -> l
             payload = b""
     if payload:
         try:
-            return [FileResult.from_record(r) for r in marshal.loads(payload)]
+            return [
+                (digest, stat, None if record is None else FileResult.from_record(record))
+                for digest, stat, record in marshal.loads(payload)
+            ]
         except (ValueError, EOFError, TypeError):
             pass
-    return [_parse_file(data, display) for display, data in share]
+    return [_read_one(file, display, cache) for file, display in share]
 
 
 def _workers() -> int:

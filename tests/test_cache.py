@@ -6,13 +6,14 @@ fails.
 
 from __future__ import annotations
 
+import marshal
 import os
 import time
 from pathlib import Path
 
 import pytest
 
-from reconciler import manifests
+from reconciler import cache, manifests
 from reconciler.cache import DiskCache
 from reconciler.manifests import Cache, FileResult, LoadResult, load
 
@@ -191,7 +192,10 @@ def test_the_disk_cache_spares_the_next_process_the_parsing(
     first = load("campaigns", disk)
     disk.save()
     [saved] = folder.iterdir()
-    assert saved.name.startswith("manifests-") and saved.suffix == ".marshal"
+    assert saved.name.startswith("manifests-")
+    assert sorted(p.name for p in saved.iterdir()) == sorted(
+        f"{cache._shard(f'campaigns/{name}.yaml')}.marshal" for name in ("alpha", "beta", "gamma")
+    )
     parses.clear()
     reads.clear()
     assert load("campaigns", DiskCache(folder)) == first
@@ -215,8 +219,10 @@ def test_an_unreadable_disk_cache_is_rebuilt(repo: Path, tmp_path: Path) -> None
     disk = DiskCache(folder)
     first = load("campaigns", disk)
     disk.save()
-    for garbage in (b"", b"\x00garbage", b"\xe9" * 100):
-        disk.path.write_bytes(garbage)
+    shards = list(disk.folder.iterdir())
+    for garbage in (b"", b"\x00garbage", b"\xe9" * 100, marshal.dumps(({}, [])), b"\x00" * 8):
+        for shard in shards:
+            shard.write_bytes(garbage)
         again = DiskCache(folder)
         assert load("campaigns", again) == first
         again.save()
@@ -230,15 +236,15 @@ def test_a_disk_cache_of_another_version_is_not_read_and_is_removed(
     disk = DiskCache(folder)
     load("campaigns", disk)
     disk.save()
-    old = disk.path
+    old = disk.folder
     monkeypatch.setattr("reconciler.__version__", "9.9.9")
     newer = DiskCache(folder)
-    assert newer.path != old
+    assert newer.folder != old
     parses.clear()
     load("campaigns", newer)
     assert len(parses) == 3
     newer.save()
-    assert list(folder.iterdir()) == [newer.path]
+    assert list(folder.iterdir()) == [newer.folder]
 
 
 def test_saving_an_unchanged_cache_writes_nothing(
@@ -248,12 +254,34 @@ def test_saving_an_unchanged_cache_writes_nothing(
     disk = DiskCache(folder)
     load("campaigns", disk)
     disk.save()
-    written = disk.path.stat().st_mtime_ns
+    written = {p: p.stat().st_mtime_ns for p in disk.folder.iterdir()}
     time.sleep(0.01)
     again = DiskCache(folder)
     load("campaigns", again)
     again.save()
-    assert disk.path.stat().st_mtime_ns == written
+    assert {p: p.stat().st_mtime_ns for p in disk.folder.iterdir()} == written
+
+
+def test_a_changed_file_rewrites_its_shard_only(
+    repo: Path, tmp_path: Path, trusting: None, parses: list[str]
+) -> None:
+    folder = tmp_path / "cache"
+    disk = DiskCache(folder)
+    load("campaigns", disk)
+    disk.save()
+    written = {p.name: p.stat().st_mtime_ns for p in disk.folder.iterdir()}
+    time.sleep(0.01)
+    (repo / "beta.yaml").write_text(EMAIL.format(name="beta", subject="Yo"))
+    again = DiskCache(folder)
+    load("campaigns", again)
+    again.save()
+    now = {p.name: p.stat().st_mtime_ns for p in disk.folder.iterdir()}
+    assert {name for name in now if now[name] != written[name]} == {
+        f"{cache._shard('campaigns/beta.yaml')}.marshal"
+    }
+    parses.clear()
+    assert subjects(load("campaigns", DiskCache(folder)))["beta"] == "Yo"
+    assert parses == []
 
 
 # -- parallel parsing ----------------------------------------------------------------------------

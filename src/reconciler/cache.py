@@ -1,13 +1,16 @@
 """The parse cache on disk, under `.reconciler/`: a manifests.Cache that outlives the process.
 
-Entries are keyed by a file's name and the SHA-256 of its bytes, inside a cache file whose name
+Entries are keyed by a file's name and the SHA-256 of its bytes, inside a folder whose name
 carries the schema's hash and the reconciler's version: an edited file, a changed schema or another
 version of the tool can never be served a stale result, they simply miss. A file whose stat is the
 one recorded when it was read is not read again (see manifests.Cache for when a stat is trusted).
 
-The cache is private to the working directory (`.reconciler/` is git-ignored) and written only by
-this tool, with marshal (builtins only, the fastest to load); anything unreadable is ignored and
-rebuilt. Entries not used by a run are dropped when it saves: one repository's worth at most.
+The folder holds SHARDS files, each for the manifest files whose names hash to it, so that a run
+that read a few changed files rewrites a few small shards, not the whole cache. Each shard is
+written whole or not at all; shards of different runs mix safely, every entry being checked by
+stat or content. The cache is private to the working directory (`.reconciler/` is git-ignored)
+and written only by this tool, with marshal (builtins only, the fastest to load); anything
+unreadable is ignored and rebuilt. Entries not used by a run are dropped when it saves.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import shutil
+import zlib
 from pathlib import Path
+from typing import Any
 
 import reconciler
 from reconciler import manifests
 
-FORMAT = 2
+FORMAT = 3
+SHARDS = 64
+
+#: a shard as it is on disk: (file -> (stat, digest)), and the keys of its entries
+_Contents = tuple[dict[str, Any], set[tuple[str, str]]]
 
 
 def _identity() -> str:
@@ -30,34 +40,66 @@ def _identity() -> str:
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
+def _shard(display: str) -> int:
+    return zlib.crc32(display.encode()) % SHARDS
+
+
 class DiskCache(manifests.Cache):
     def __init__(self, folder: Path) -> None:
         super().__init__()
-        self.path = folder / f"manifests-{_identity()}.marshal"
-        try:
-            seen, entries = marshal.loads(self.path.read_bytes())
-            if isinstance(seen, dict) and isinstance(entries, dict):
-                self.seen, self.entries = seen, entries
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
+        self.folder = folder / f"manifests-{_identity()}"
+        self._on_disk: dict[int, _Contents] = {}
+        for shard in range(SHARDS):
+            try:
+                seen, entries = marshal.loads((self.folder / f"{shard}.marshal").read_bytes())
+                if not isinstance(seen, dict) or not isinstance(entries, dict):
+                    continue
+            except (OSError, EOFError, ValueError, TypeError):
+                continue
+            self.seen.update(seen)
+            self.entries.update(entries)
+            self._on_disk[shard] = (seen, set(entries))
 
     def save(self) -> None:
-        """Keep what this run used; write it whole or not at all. A failure only costs speed."""
+        """Keep what this run used; rewrite the shards that changed. A failure only costs speed."""
         self.sweep()
         if not self.changed:
             return
-        entries = {
-            key: value.record() if isinstance(value, manifests.FileResult) else value
-            for key, value in self.entries.items()
-        }
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        now: dict[int, _Contents] = {}
+        for display, seen in self.seen.items():
+            now.setdefault(_shard(display), ({}, set()))[0][display] = seen
+        for key in self.entries:
+            now.setdefault(_shard(key[0]), ({}, set()))[1].add(key)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            for old in self.path.parent.glob("manifests-*"):
-                if old != self.path:
-                    old.unlink(missing_ok=True)  # another schema or version: never read again
-            partial.write_bytes(marshal.dumps((self.seen, entries)))
-            partial.replace(self.path)
-            self.changed = False
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for old in self.folder.parent.glob("manifests-*"):
+                if old == self.folder:
+                    continue
+                if old.is_dir():  # another schema or version: never read again
+                    shutil.rmtree(old)
+                else:  # an older format
+                    old.unlink()
+            for shard in range(SHARDS):
+                contents = now.get(shard)
+                if contents != self._on_disk.get(shard):
+                    self._write(shard, contents)
         except OSError:
+            return
+        self._on_disk, self.changed = now, False
+
+    def _write(self, shard: int, contents: _Contents | None) -> None:
+        path = self.folder / f"{shard}.marshal"
+        if contents is None:
+            path.unlink(missing_ok=True)
+            return
+        seen, keys = contents
+        entries = {}
+        for key in keys:
+            value = self.entries[key]
+            entries[key] = value.record() if isinstance(value, manifests.FileResult) else value
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            partial.write_bytes(marshal.dumps((seen, entries)))
+            partial.replace(path)
+        finally:
             partial.unlink(missing_ok=True)

@@ -70,11 +70,11 @@ class FileResult:
 
     def record(self) -> Record:
         manifests = tuple(
-            (m.name, m.file, m.position.line, m.position.column, m.state.value, m.run.value, *m[5:])
+            (m.name, m.file, *m.position, m.state._value_, m.run._value_, *m[5:])
             for m in self.manifests
         )
         diagnostics = tuple(
-            (d.message, d.file, d.line, d.column, d.campaign, d.severity.value)
+            (d.message, d.file, d.line, d.column, d.campaign, d.severity._value_)
             for d in self.diagnostics
         )
         return manifests, diagnostics, self.names

@@ -9,11 +9,13 @@ from __future__ import annotations
 import marshal
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import fastjsonschema
 import pytest
 
-from reconciler import cache, manifests
+from reconciler import cache, manifests, validation
 from reconciler.cache import DiskCache
 from reconciler.manifests import Cache, FileResult, LoadResult, load
 
@@ -194,7 +196,8 @@ def test_the_disk_cache_spares_the_next_process_the_parsing(
     [saved] = folder.iterdir()
     assert saved.name.startswith("manifests-")
     assert sorted(p.name for p in saved.iterdir()) == sorted(
-        f"{cache._shard(f'campaigns/{name}.yaml')}.marshal" for name in ("alpha", "beta", "gamma")
+        [f"{cache._shard(f'campaigns/{n}.yaml')}.marshal" for n in ("alpha", "beta", "gamma")]
+        + ["validators.marshal"]
     )
     parses.clear()
     reads.clear()
@@ -282,6 +285,63 @@ def test_a_changed_file_rewrites_its_shard_only(
     parses.clear()
     assert subjects(load("campaigns", DiskCache(folder)))["beta"] == "Yo"
     assert parses == []
+
+
+@pytest.fixture
+def fresh_validators(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process as if it had compiled no validator yet."""
+    monkeypatch.setattr(validation, "_COMPILED", {})
+    validation._fast_check.cache_clear()
+    yield
+    validation._fast_check.cache_clear()
+
+
+def test_the_compiled_validators_are_kept_with_the_cache(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_validators: None
+) -> None:
+    folder = tmp_path / "cache"
+    disk = DiskCache(folder)
+    first = load("campaigns", disk)
+    disk.save()
+    assert set(marshal.loads((disk.folder / "validators.marshal").read_bytes())) == {0}
+    (repo / "beta.yaml").write_text(EMAIL.format(name="beta", subject='""'))  # invalid now
+    monkeypatch.setattr(validation, "_COMPILED", {})
+    validation._fast_check.cache_clear()
+
+    def no_compiling(*args: object, **kwargs: object) -> str:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(fastjsonschema, "compile_to_code", no_compiling)
+    again = load("campaigns", DiskCache(folder))
+    assert [str(d) for d in again.diagnostics] == [
+        "campaigns/beta.yaml:9:22: spec.content.subject: '' should be non-empty"
+    ]
+    assert again.manifests == tuple(m for m in first.manifests if m.name != "beta")
+
+
+def test_validators_compiled_by_another_fastjsonschema_are_compiled_again(
+    repo: Path, tmp_path: Path, fresh_validators: None
+) -> None:
+    folder = tmp_path / "cache"
+    disk = DiskCache(folder)
+    load("campaigns", disk)
+    disk.save()
+    stale = compile(
+        'VERSION = "0.0.1"\ndef validate(data, custom_formats=None, name_prefix=None):\n'
+        '    raise AssertionError("a validator of another fastjsonschema was used")\n',
+        "<stale>",
+        "exec",
+    )
+    (disk.folder / "validators.marshal").write_bytes(marshal.dumps({0: marshal.dumps(stale)}))
+    validation._COMPILED.clear()
+    validation._fast_check.cache_clear()
+    (repo / "beta.yaml").write_text(EMAIL.format(name="beta", subject="Yo"))
+    newer = DiskCache(folder)
+    assert subjects(load("campaigns", newer))["beta"] == "Yo"
+    newer.save()
+    namespace: dict[str, object] = {}
+    exec(marshal.loads(validation.compiled()[0]), namespace)
+    assert namespace["VERSION"] == fastjsonschema.VERSION
 
 
 # -- parallel parsing ----------------------------------------------------------------------------

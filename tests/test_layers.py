@@ -15,7 +15,7 @@ ALLOWED = {
     "cli": {"api", "render", "watch", "errors", "runtime", "calendar"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
     | {"errors", "schedule", "calendar", "cache"},
-    "cache": {"manifests"},
+    "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
     | {"watch"},

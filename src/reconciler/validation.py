@@ -10,6 +10,7 @@ when first needed: a run served from the cache never loads them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -57,7 +58,7 @@ def canonical_schema() -> str:
 
 def prepare() -> None:
     """Compile the schema and list the time zones now, rather than on the first manifest."""
-    _fast_checks()
+    _fast_check(0)
     _zones()
 
 
@@ -114,31 +115,63 @@ def _validators() -> tuple[Draft202012Validator, Draft202012Validator]:
     return document, spec
 
 
+#: the validators compiled to code, by which (0: documents, 1: versioned specs), as marshalled code
+#: objects: given by a cache (use_compiled) or compiled in this process (compiled)
+_COMPILED: dict[int, bytes] = {}
+
+
+def compiled() -> dict[int, bytes]:
+    """The compiled validators this process has, for a cache to keep (see use_compiled)."""
+    return dict(_COMPILED)
+
+
+def use_compiled(code: dict[int, bytes]) -> None:
+    """Validators compiled by an earlier process of the same schema, reconciler, fastjsonschema
+    and Python versions (the caller's cache key guarantees it): generating one takes 0.1 s."""
+    _COMPILED.update((which, code[which]) for which in (0, 1) if isinstance(code.get(which), bytes))
+
+
 @cache
-def _fast_checks() -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """The schema compiled to code (fastjsonschema): whole documents, and versioned specs. The
-    tests keep it in agreement with jsonschema."""
+def _fast_check(which: int) -> Callable[[Any], Any]:
+    """The schema compiled to code (fastjsonschema): ``which`` 0 checks whole documents, 1 versioned
+    specs. The tests keep it in agreement with jsonschema."""
     import copy
+    import marshal
 
     import fastjsonschema
 
-    def compiled(definition: dict[str, Any]) -> Callable[[Any], Any]:
-        # a copy: compiling rewrites the schema; no defaults: checking must not change the data
-        return fastjsonschema.compile(
-            copy.deepcopy(definition),
-            handlers={"https": lambda uri: copy.deepcopy(schema())},  # never the network
-            formats={"date-time": _date_time},
-            use_default=False,
-        )
+    if (code := _COMPILED.get(which)) is not None:
+        namespace: dict[str, Any] = {}
+        exec(marshal.loads(code), namespace)  # code generated from our own schema
+        if namespace.get("VERSION") == fastjsonschema.VERSION:  # else made by another version
+            return _root(namespace)
+    # a copy: compiling rewrites the schema; no defaults: checking must not change the data
+    definition = schema() if which == 0 else {"$defs": schema()["$defs"], "$ref": _VERSIONED}
+    source = fastjsonschema.compile_to_code(
+        copy.deepcopy(definition),
+        handlers={"https": lambda uri: copy.deepcopy(schema())},  # never the network
+        use_default=False,
+    )
+    compiled = compile(source, f"<schema check {which}>", "exec")
+    _COMPILED[which] = marshal.dumps(compiled)
+    namespace = {}
+    exec(compiled, namespace)
+    return _root(namespace)
 
-    versioned = {"$defs": schema()["$defs"], "$ref": "#/$defs/versionedSpec"}
-    return compiled(schema()), compiled(versioned)
+
+def _root(namespace: dict[str, Any]) -> Callable[[Any], Any]:
+    """The validator for the whole schema: fastjsonschema defines it first."""
+    root = next(name for name in namespace if name.startswith("validate"))
+    return functools.partial(namespace[root], custom_formats={"date-time": _date_time})
+
+
+_VERSIONED = "#/$defs/versionedSpec"
 
 
 def _schema_problems(which: int, instance: Any, base: Path_) -> list[Problem]:
     """``which``: 0 for a whole document, 1 for a versioned spec."""
-    check = _fast_checks()[which]
-    from fastjsonschema import JsonSchemaException  # loaded by _fast_checks already
+    check = _fast_check(which)
+    from fastjsonschema import JsonSchemaException  # loaded by the compiled check already
 
     try:
         check(instance)

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,13 @@ class FileResult:
     diagnostics: tuple[Diagnostic, ...]
     #: every document's metadata.name with its place, valid or not: names must be unique
     names: tuple[tuple[str, int, int], ...] = ()
+    #: the record this was built from (read from a cache, or sent by a parsing process): the
+    #: record again, for free
+    built_from: Record | None = field(default=None, compare=False, repr=False)
 
     def record(self) -> Record:
+        if self.built_from is not None:
+            return self.built_from
         manifests = tuple(
             (m.name, m.file, *m.position, m.state._value_, m.run._value_, *m[5:])
             for m in self.manifests
@@ -92,6 +97,7 @@ class FileResult:
                 for message, file, line, column, campaign, severity in diagnostics
             ),
             names,
+            record,
         )
 
 

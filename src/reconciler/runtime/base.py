@@ -2,8 +2,9 @@
 
 A backend stores campaigns, a revision, a history and a lock. It does not decide what an operation
 means: :func:`transition` does, the same for every backend, and refuses what the lifecycle forbids,
-as a campaign platform would. A backend's job is to run ``transition`` in one transaction with its
-etag check, its idempotency record, the revision bump and the history entry.
+as a campaign platform would. A backend's job is to run a batch of writes through ``stage`` (each
+write's ``transition``, etag check and idempotency check) and store, in one transaction, each
+write's campaign, idempotency record, revision and history entry.
 """
 
 from __future__ import annotations

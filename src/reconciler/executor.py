@@ -191,9 +191,10 @@ def execute(
                 lambda op: not any(d in broken for d in op.depends_on), ops[at : at + size]
             )
         )
+        writes = [_write(op, plan, provenance, owner) for op in batch]
         started = time.monotonic()
         try:
-            results = runtime.apply_batch([_write(op, plan, provenance, owner) for op in batch])
+            results = runtime.apply_batch(writes)
         except ReconcilerError as exc:
             if len(batch) > 1:  # rolled back whole: again one by one, to find the one that fails
                 size = 1

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+import reconciler
 from reconciler.runtime.base import LockOwner, open_runtime
 
 COUNT = 100
@@ -78,6 +79,9 @@ def existing_runtime(tmp_path: Path) -> Path:
 
 def start_two(manifests: Path, cwd: Path, url: str, *extra: str) -> list[subprocess.Popen[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    # the children import the reconciler this test imported, whatever their working directory
+    source = str(Path(reconciler.__file__).parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", "reconciler", "apply", str(manifests), "--runtime", url]
     return [
         subprocess.Popen(

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import api
+import reconciler as reconciler_package
+from reconciler import api, executor
 from reconciler.runtime.base import open_runtime
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -105,8 +106,11 @@ def reconciler(*args: str) -> list[str]:
 
 
 def environment() -> dict[str, str]:
+    """The children import the reconciler this test imported, whatever the working directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
     env["RECONCILER_ACTOR"] = "crash-test"
+    source = str(Path(reconciler_package.__file__).parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -201,8 +205,12 @@ def test_a_killed_apply_is_rerun_and_converges(
     else:
         assert last == f"No changes. {TOTAL} unchanged."
     assert "already applied" not in rerun.stdout
+    check_converged(manifests, expected, db, plans=2 if 0 < killed_at < TOTAL else 1)
 
-    # converged: nothing left to plan, every campaign exactly once, every operation done once
+
+def check_converged(manifests: Path, expected: Expected, db: Path, *, plans: int) -> None:
+    """Nothing left to plan, every campaign exactly once, every operation done once."""
+    url = f"sqlite:///{db}"
     plan = api.plan(manifests, api.Options(runtime_url=url))
     assert (plan.operations, plan.errors) == ((), ())
     assert plan.unchanged == TOTAL
@@ -229,8 +237,107 @@ def test_a_killed_apply_is_rerun_and_converges(
     assert Counter(e.campaign for e in history) == dict.fromkeys(expected, 1)
     assert [e.revision for e in history] == list(range(1, TOTAL + 1))
     assert {e.actor for e in history} == {"crash-test"}
-    plans = {e.plan_id for e in history}
-    assert len(plans) == (2 if 0 < killed_at < TOTAL else 1)
+    assert len({e.plan_id for e in history}) == plans
 
     # the lock is free afterwards
     assert read(db, "SELECT COUNT(*) FROM lock") == 0
+
+
+# The victim kills itself from SQLite's statement trace at the n-th statement that starts with a
+# prefix: inside a batch's transaction, its rows written and not committed. Nothing of that batch
+# may survive, and the run is rerun as before.
+VICTIM = """
+import os, signal, sys
+from reconciler import cli
+from reconciler.runtime import sqlite
+
+prefix, count = sys.argv[1], int(sys.argv[2])
+seen = 0
+opened = sqlite.SQLiteRuntime._open
+
+
+def trace(statement):
+    global seen
+    if statement.startswith(prefix):
+        seen += 1
+        if seen == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def traced_open(self, create):
+    db = opened(self, create)
+    if db is not None:
+        db.set_trace_callback(trace)
+    return db
+
+
+sqlite.SQLiteRuntime._open = traced_open
+sys.argv[1:] = sys.argv[3:]
+cli.main()
+"""
+
+# where the victim dies -> (statement prefix, its count, the most its revision may be then)
+IN_A_BATCH = {
+    # the first batch (executor.BATCH_FIRST operations) committed, the 120th row of the next not
+    "history-row-120": ("INSERT INTO history", 120, 119),
+    # the second batch wrote all its rows and is about to set the revision and commit
+    "before-second-commit": ("UPDATE meta SET value", 2, executor.BATCH_FIRST),
+}
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["fresh-plan", "saved-plan"])
+@pytest.mark.parametrize("where", list(IN_A_BATCH))
+def test_an_apply_killed_in_the_middle_of_a_batch_leaves_none_of_it_and_converges(
+    where: str, saved: bool, repo: tuple[Path, Expected], tmp_path: Path
+) -> None:
+    manifests, expected = repo
+    db = tmp_path / "rt.db"
+    url = f"sqlite:///{db}"
+    target = [str(manifests)]
+    if saved:
+        made = subprocess.run(
+            reconciler("plan", str(manifests), "--runtime", url, "--out", "plan.json"),
+            cwd=tmp_path,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert made.returncode == 0, made.stderr
+        target = ["--plan", "plan.json"]
+    prefix, count, most = IN_A_BATCH[where]
+    victim = subprocess.run(
+        [sys.executable, "-c", VICTIM, prefix, str(count), "apply", *target, "--runtime", url],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert victim.returncode == -signal.SIGKILL, victim.stderr
+
+    # whole batches only: the first, maybe more, none of the one the process died in
+    killed_at = revision(db) or 0
+    assert executor.BATCH_FIRST <= killed_at <= most
+    assert read(db, "SELECT COUNT(*) FROM history") == killed_at
+    assert read(db, "SELECT COUNT(*) FROM applied") == killed_at
+    assert read(db, "SELECT COUNT(*) FROM campaigns") == killed_at
+
+    rerun = subprocess.run(
+        reconciler("apply", *target, "--runtime", url),
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    lines = rerun.stdout.rstrip("\n").splitlines()
+    replayed = [line for line in lines if line.endswith(": already applied by an earlier run")]
+    if saved:  # the same plan: what was done is replayed by its keys, the rest done now
+        assert len(replayed) == killed_at
+        assert lines[-1] == f"Apply: {TOTAL} done, 0 failed, 0 skipped."
+    else:  # a fresh plan no longer holds what was done
+        assert replayed == []
+        assert lines[-1] == f"Apply: {TOTAL - killed_at} done, 0 failed, 0 skipped."
+    check_converged(manifests, expected, db, plans=1 if saved else 2)

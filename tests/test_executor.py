@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,13 @@ import pytest
 import yaml
 
 from reconciler import api, executor
-from reconciler.errors import LockedError, PlanError, StalePlanError
+from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
 from reconciler.executor import Ledger, Outcome, hold_lock
 from reconciler.model import Action
 from reconciler.plan import Operation, Plan, loads
 from reconciler.runtime.base import (
+    Applied,
+    LockInfo,
     LockOwner,
     Provenance,
     Runtime,
@@ -846,3 +850,309 @@ def test_runtime_urls_are_redacted_before_they_reach_a_plan(url: str, shown: str
     from reconciler.runtime.base import redacted
 
     assert redacted(url) == shown
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batches(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The campaigns of each batch the executor sends to ``rt``, in order."""
+    sent: list[list[str]] = []
+    real = rt.apply_batch
+
+    def spy(writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
+        sent.append([w.campaign for w in writes])
+        return real(writes)
+
+    monkeypatch.setattr(rt, "apply_batch", spy)
+    return sent
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "BATCH_FIRST", 2)
+    monkeypatch.setattr(executor, "BATCH_MAX", 2)
+
+
+def run(rt: Runtime, plan: Plan, **kw: Any) -> Ledger:
+    with executor.hold_lock(rt, OWNER):
+        return executor.execute(rt, plan, Provenance("ci-bot"), owner=OWNER, **kw)
+
+
+@pytest.fixture
+def c3_fails(repo: Repo, options: api.Options, rt: Runtime) -> Plan:
+    """Five activations, c1 to c5; c3's fails: someone creates c3 between plan and apply."""
+    for i in range(1, 6):
+        repo.put(f"c{i}", INBOUND if i % 2 else EMAIL)
+    plan = api.plan(repo.path, options)
+    assert ops(plan) == [(f"c{i}", "activate", None, 1) for i in range(1, 6)]
+    unrelated_write(rt, "c3")
+    return plan
+
+
+C3_CONFLICT = "campaign 'c3' changed since it was planned (etag absent, now 1); plan again"
+EARLIER = "not attempted: an earlier operation failed"
+
+
+def test_a_failure_in_the_middle_of_a_batch_ends_the_run_there(
+    c3_fails: Plan, rt: Runtime, batches: list[list[str]]
+) -> None:
+    ledger = run(rt, c3_fails)
+    assert entries(ledger) == [
+        *done(("c1", "activate"), ("c2", "activate")),
+        ("c3", "activate", "failed", C3_CONFLICT, False),
+        ("c4", "activate", "skipped", EARLIER, False),
+        ("c5", "activate", "skipped", EARLIER, False),
+    ]
+    assert batches == [["c1", "c2", "c3", "c4", "c5"]]  # one batch: c4 and c5 never written
+    assert table(rt) == {
+        "c1": ("live", 1, None, 1, None),
+        "c2": ("live", 1, None, 1, None),
+        "c3": ("live", 1, None, 1, None),  # the outsider's
+    }
+    assert [(e.revision, e.campaign) for e in rt.history()] == [(1, "c3"), (2, "c1"), (3, "c2")]
+
+
+def test_with_keep_going_a_failure_in_a_batch_ends_it_and_the_rest_follows(
+    c3_fails: Plan, rt: Runtime, batches: list[list[str]]
+) -> None:
+    ledger = run(rt, c3_fails, keep_going=True)
+    assert entries(ledger) == [
+        *done(("c1", "activate"), ("c2", "activate")),
+        ("c3", "activate", "failed", C3_CONFLICT, False),
+        *done(("c4", "activate"), ("c5", "activate")),
+    ]
+    assert batches == [["c1", "c2", "c3", "c4", "c5"], ["c4", "c5"]]
+    assert [(e.revision, e.campaign) for e in rt.history()] == [
+        (1, "c3"),
+        (2, "c1"),
+        (3, "c2"),
+        (4, "c4"),
+        (5, "c5"),
+    ]
+
+
+@pytest.mark.usefixtures("small_batches")
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_the_ledger_does_not_depend_on_where_batches_end(
+    c3_fails: Plan, rt: Runtime, batches: list[list[str]], keep_going: bool
+) -> None:
+    ledger = run(rt, c3_fails, keep_going=keep_going)
+    rest = ["done"] * 2 if keep_going else ["skipped"] * 2
+    assert [e.outcome.value for e in ledger.entries] == ["done", "done", "failed", *rest]
+    assert batches == [["c1", "c2"], ["c3", "c4"], *([["c4", "c5"]] if keep_going else [])]
+
+
+@pytest.fixture
+def with_copy(repo: Repo, options: api.Options) -> Plan:
+    """alpha; beta; beta-copy copies beta; gamma: four operations, one batch."""
+    repo.put("alpha", EMAIL)
+    repo.put("beta", EMAIL)
+    repo.put("beta-copy", {"content": {"subject": "Again"}}, copy_from="beta")
+    repo.put("gamma", INBOUND)
+    plan = api.plan(repo.path, options)
+    assert [(o.campaign, o.action.value, o.depends_on) for o in plan.operations] == [
+        ("alpha", "activate", ()),
+        ("beta", "activate", ()),
+        ("beta-copy", "copy", ("beta",)),
+        ("gamma", "activate", ()),
+    ]
+    return plan
+
+
+def test_a_copy_is_written_in_the_batch_of_its_source(
+    with_copy: Plan, rt: Runtime, batches: list[list[str]]
+) -> None:
+    ledger = run(rt, with_copy)
+    assert ledger.ok
+    assert batches == [["alpha", "beta", "beta-copy", "gamma"]]
+    assert table(rt)["beta-copy"] == ("live", 1, None, 1, "beta")
+
+
+BETA_CONFLICT = "campaign 'beta' changed since it was planned (etag absent, now 1); plan again"
+
+
+def test_a_copy_whose_source_fails_in_the_same_batch_is_not_attempted(
+    with_copy: Plan, rt: Runtime, batches: list[list[str]]
+) -> None:
+    unrelated_write(rt, "beta")
+    batches.clear()
+    ledger = run(rt, with_copy)
+    assert entries(ledger) == [
+        *done(("alpha", "activate")),
+        ("beta", "activate", "failed", BETA_CONFLICT, False),
+        ("beta-copy", "copy", "skipped", EARLIER, False),
+        ("gamma", "activate", "skipped", EARLIER, False),
+    ]
+    assert batches == [["alpha", "beta", "beta-copy", "gamma"]]
+    assert [e.campaign for e in rt.history()] == ["beta", "alpha"]
+
+
+def test_with_keep_going_a_copy_whose_source_fails_in_the_same_batch_is_skipped(
+    with_copy: Plan, rt: Runtime, batches: list[list[str]]
+) -> None:
+    unrelated_write(rt, "beta")
+    batches.clear()
+    ledger = run(rt, with_copy, keep_going=True)
+    assert entries(ledger) == [
+        *done(("alpha", "activate")),
+        ("beta", "activate", "failed", BETA_CONFLICT, False),
+        ("beta-copy", "copy", "skipped", "depends on beta, which failed", False),
+        *done(("gamma", "activate")),
+    ]
+    assert batches == [["alpha", "beta", "beta-copy", "gamma"], ["gamma"]]
+    assert "beta-copy" not in rt.snapshot().campaigns
+    assert [e.campaign for e in rt.history()] == ["beta", "alpha", "gamma"]
+
+
+def test_a_batch_the_backend_fails_on_is_done_again_one_by_one(
+    repo: Repo, options: api.Options, rt: Runtime, url: str, batches: list[list[str]]
+) -> None:
+    """The batch is rolled back whole; one at a time, the failure lands on its operation."""
+    if not url.startswith("sqlite"):
+        pytest.skip("a trigger makes the database fail")
+    for i in range(1, 5):
+        repo.put(f"c{i}", INBOUND)
+    plan = api.plan(repo.path, options)
+    with executor.hold_lock(rt, OWNER):  # makes the file and its tables
+        pass
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)) as db:
+        db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON history WHEN NEW.campaign = 'c3' "
+            "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    ledger = run(rt, plan, keep_going=True)
+    assert entries(ledger) == [
+        *done(("c1", "activate"), ("c2", "activate")),
+        ("c3", "activate", "failed", f"runtime {url}: boom", False),
+        *done(("c4", "activate")),
+    ]
+    assert batches[:2] == [["c1", "c2", "c3", "c4"], ["c1"]]
+    assert [e.campaign for e in rt.history()] == ["c1", "c2", "c4"]  # each once
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_stop_lets_the_batch_in_flight_commit_and_skips_the_rest(
+    repo: Repo, options: api.Options, rt: Runtime, batches: list[list[str]]
+) -> None:
+    for i in range(1, 6):
+        repo.put(f"c{i}", INBOUND)
+    plan = api.plan(repo.path, options)
+    ledger = run(rt, plan, stop=lambda: len(batches) == 1)  # a signal during the first batch
+    assert entries(ledger) == [
+        *done(("c1", "activate"), ("c2", "activate")),
+        *[(f"c{i}", "activate", "skipped", "not attempted: stopping", False) for i in (3, 4, 5)],
+    ]
+    assert sorted(rt.snapshot().campaigns) == ["c1", "c2"]
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_the_lock_is_renewed_between_batches_and_a_lost_lock_stops_the_run(
+    repo: Repo,
+    options: api.Options,
+    rt: Runtime,
+    batches: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for i in range(1, 6):
+        repo.put(f"c{i}", INBOUND)
+    plan = api.plan(repo.path, options)
+    monkeypatch.setattr(executor, "HEARTBEAT_SECONDS", -1.0)  # renew before every batch
+    renewals: list[int] = []
+    real = rt.acquire_lock
+
+    def acquire(owner: LockOwner, ttl: float = 300.0) -> LockInfo | None:
+        renewals.append(len(batches))
+        if len(batches) == 2:  # someone took the lock over after the second batch
+            rt.release_lock(OWNER)
+            assert real(HOLDER) is None
+        return real(owner, ttl)
+
+    monkeypatch.setattr(rt, "acquire_lock", acquire)
+    with pytest.raises(LockedError, match=r"^the runtime lock was lost to ci@runner-1:101 "):
+        executor.execute(rt, plan, Provenance("ci-bot"), owner=OWNER)
+    assert renewals == [0, 1, 2]
+    assert sorted(rt.snapshot().campaigns) == ["c1", "c2", "c3", "c4"]
+
+
+def test_history_and_state_are_the_same_batched_or_one_by_one(
+    repo: Repo, url: str, rt: Runtime, tmp_path: Path
+) -> None:
+    """Each step is planned against the batched runtime and applied to both."""
+    other = (
+        f"sqlite:///{tmp_path}/single.db"
+        if url.startswith("sqlite")
+        else f"memory://single-{uuid.uuid4().hex}"
+    )
+    single = open_runtime(other, clock=lambda: NOW)
+    options = api.Options(runtime_url=url, actor="ci-bot", now=NOW)
+    provenance = Provenance("ci-bot", "c0ffee")
+    steps: list[Callable[[], None]] = [
+        lambda: (
+            repo.put("digest", RECURRING),
+            repo.put("sketch", RECURRING, state="draft"),
+            repo.put("banner", INBOUND),
+            repo.put("blast", EMAIL),
+            repo.put("blast-again", {"content": {"subject": "Again"}}, copy_from="blast"),
+        ),
+        lambda: (
+            repo.put("digest", with_content(RECURRING, subject="Two")),
+            repo.put("sketch", RECURRING),
+            repo.put("banner", with_content(INBOUND, title="Staged"), state="draft"),
+            repo.put("fresh", EMAIL),
+        ),
+        lambda: (repo.put("banner", INBOUND, run="stopped"), repo.remove("fresh")),
+    ]
+    try:
+        for step in steps:
+            step()
+            plan = api.plan(repo.path, options)
+            assert plan.operations
+            with executor.hold_lock(rt, OWNER):
+                ledger = executor.execute(rt, plan, provenance, owner=OWNER)
+            assert ledger.ok
+            for op in plan.operations:
+                single.apply(executor._write(op, plan, provenance))
+            assert rt.snapshot() == single.snapshot()
+            assert rt.history() == single.history()
+    finally:
+        single.close()
+    assert len(rt.history()) == 5 + 4 + 1
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_saved_plan_half_applied_replays_its_batch_and_does_the_rest(
+    five: Plan, rt: Runtime, batches: list[list[str]]
+) -> None:
+    writes = [executor._write(op, five, Provenance("ci-bot")) for op in five.operations]
+    first = rt.apply_batch(writes[:3])  # what a run killed after a batch of three leaves behind
+    assert [r.revision for r in first if isinstance(r, Applied)] == [4, 5, 6]
+    saved = loads(five.dumps())
+    assert executor.check_saved(saved, rt, rt.snapshot()) == {w.key for w in writes[:3]}
+    batches.clear()
+    ledger = run(rt, saved)
+    names = [(o.campaign, o.action.value) for o in five.operations]
+    assert entries(ledger) == done(*names[:3], replayed=True) + done(*names[3:])
+    assert batches == [["banner", "digest"], ["fresh", "idea"], ["sketch"]]
+    assert table(rt) == FINAL
+    history = rt.history()
+    assert [e.campaign for e in history[3:]] == [name for name, _ in names]
+    assert [e.revision for e in history] == list(range(1, 9))
+
+
+@pytest.mark.parametrize(
+    ("size", "done", "seconds", "expected"),
+    [
+        (50, 50, 0.01, 200),  # fast: grows fourfold at most
+        (200, 200, 0.02, 500),  # to BATCH_MAX at most
+        (500, 500, 2.0, 125),  # slow: about BATCH_SECONDS of work
+        (500, 3, 0.001, 500),  # ended early by a failure: the pace still counts
+        (4, 1, 10.0, 1),  # never below one
+        (1, 1, 0.0, 4),  # a clock that did not move
+    ],
+)
+def test_the_next_batch_is_sized_by_the_pace_of_the_last(
+    size: int, done: int, seconds: float, expected: int
+) -> None:
+    assert executor._next_size(size, done, seconds) == expected

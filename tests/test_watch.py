@@ -12,7 +12,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from reconciler import api, manifests, watch
-from reconciler.errors import ConflictError, LockedError, RuntimeBackendError
+from reconciler.errors import ConflictError, LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Outcome
 from reconciler.model import Action
 from reconciler.render import cycle_json, cycle_text
@@ -542,14 +542,18 @@ def cycles_of_every_outcome(
     (repo / "campaigns" / "deal.yaml").write_text(DEAL.format(title="Deal of the week"))
     (repo / "campaigns" / "more.yaml").write_text(BANNER.format(name="more"))
     with monkeypatch.context() as patch:
-        real = SQLiteRuntime.apply
+        real = SQLiteRuntime.apply_batch
 
-        def apply(self: SQLiteRuntime, write: Write) -> Applied:
-            if write.campaign == "deal":
-                raise ConflictError("deal was changed meanwhile")
-            return real(self, write)
+        def apply_batch(
+            self: SQLiteRuntime, writes: Sequence[Write]
+        ) -> list[Applied | ReconcilerError]:
+            at = next((i for i, w in enumerate(writes) if w.campaign == "deal"), None)
+            if at is None:
+                return real(self, writes)
+            # a refusal ends the batch: what comes before it lands, nothing after it is attempted
+            return [*real(self, writes[:at]), ConflictError("deal was changed meanwhile")]
 
-        patch.setattr(SQLiteRuntime, "apply", apply)
+        patch.setattr(SQLiteRuntime, "apply_batch", apply_batch)
         cycles[CycleOutcome.FAILED] = w.reconcile(Trigger.CHANGE, 2)
     (repo / "plain-file").write_text("")
     down = watcher(f"sqlite:///{repo / 'plain-file' / 'x.db'}")

@@ -126,8 +126,7 @@ def rt(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
 _keys = iter(range(1, 1_000_000))
 
 
-def write(
-    rt: Runtime,
+def a_write(
     action: Action,
     name: str,
     etag: str | None,
@@ -137,21 +136,26 @@ def write(
     plan_id: str | None = "plan-test",
     provenance: Provenance = ALICE,
     **extra: Any,
+) -> Write:
+    """One write with a fresh idempotency key (unless one is given)."""
+    return Write(
+        key=key or f"plan-test/{name}/{action.value}/{next(_keys)}",
+        action=action,
+        campaign=name,
+        expected_etag=etag,
+        provenance=provenance,
+        plan_id=plan_id,
+        file=f"campaigns/{name}.yaml",
+        spec=spec,
+        **extra,
+    )
+
+
+def write(
+    rt: Runtime, action: Action, name: str, etag: str | None, spec: Spec | None = None, **kw: Any
 ) -> Applied:
     """Apply one write with a fresh idempotency key (unless one is given)."""
-    return rt.apply(
-        Write(
-            key=key or f"plan-test/{name}/{action.value}/{next(_keys)}",
-            action=action,
-            campaign=name,
-            expected_etag=etag,
-            provenance=provenance,
-            plan_id=plan_id,
-            file=f"campaigns/{name}.yaml",
-            spec=spec,
-            **extra,
-        )
-    )
+    return rt.apply(a_write(action, name, etag, spec, **kw))
 
 
 def version(number: int, spec: Spec, *, at: str = STAMP, name: str = "alpha") -> Version:
@@ -879,3 +883,166 @@ def test_a_write_under_a_lock_that_was_lost_is_refused(rt: Runtime, clock: FakeC
     rt.release_lock(DEV)
     with pytest.raises(LockedError, match=r"was lost \(expired\)"):
         write(rt, Action.ACTIVATE, "beta", None, RECURRING, lock_owner=CI.owner)
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+def test_a_batch_lands_whole_each_write_with_its_own_revision_and_history(rt: Runtime) -> None:
+    results = rt.apply_batch(
+        [
+            a_write(Action.CREATE, "alpha", None, RECURRING, key="plan-b/alpha/create"),
+            a_write(Action.ACTIVATE, "beta", None, INBOUND, key="plan-b/beta/activate"),
+            # sees the create before it in the same batch
+            a_write(Action.ACTIVATE, "alpha", "1", RECURRING, key="plan-b/alpha/activate"),
+        ]
+    )
+    assert all(isinstance(r, Applied) for r in results)
+    applied = [r for r in results if isinstance(r, Applied)]
+    assert [(r.revision, r.campaign.etag, r.replayed) for r in applied] == [
+        (1, "1", False),
+        (2, "2", False),
+        (3, "3", False),
+    ]
+    alpha = applied[2].campaign
+    assert (alpha.status, alpha.live, alpha.draft, alpha.versions) == (
+        Status.LIVE,
+        version(1, RECURRING),
+        None,
+        1,
+    )
+    snap = rt.snapshot()
+    assert snap.revision == 3
+    assert dict(snap.campaigns) == {"alpha": alpha, "beta": applied[1].campaign}
+    assert [(e.seq, e.revision, e.operation, e.campaign) for e in rt.history()] == [
+        (1, 1, "create", "alpha"),
+        (2, 2, "activate", "beta"),
+        (3, 3, "activate", "alpha"),
+    ]
+    assert [(e.before, e.after) for e in rt.history("alpha")] == [
+        (None, applied[0].campaign.to_json()),
+        (applied[0].campaign.to_json(), alpha.to_json()),
+    ]
+    assert rt.applied_keys("plan-b/") == {
+        "plan-b/alpha/create",
+        "plan-b/beta/activate",
+        "plan-b/alpha/activate",
+    }
+
+
+class TickingClock(FakeClock):
+    """A clock one second later at every reading: each write gets an instant of its own."""
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def test_a_batch_gives_what_one_write_at_a_time_gives(backend: str, tmp_path: Path) -> None:
+    """The same writes, as one batch and one by one: the same results, state and history."""
+    writes = [
+        a_write(Action.ACTIVATE, "alpha", None, RECURRING, key="p/1"),
+        a_write(Action.CREATE, "beta", None, INBOUND, key="p/2"),
+        a_write(Action.ACTIVATE, "source", None, ONE_TIME, key="p/3"),
+        a_write(Action.UPDATE, "alpha", "1", subject(RECURRING, "Two"), key="p/4"),
+        a_write(
+            Action.COPY,
+            "copy",
+            None,
+            overlay(ONE_TIME, {"content": {"subject": "Again"}}),
+            key="p/5",
+            copied_from="source",
+            copy_base=ONE_TIME,
+            activate=True,
+        ),
+        a_write(Action.REPLACE, "alpha", "4", subject(RECURRING, "Two"), key="p/6"),
+        a_write(Action.ACTIVATE, "beta", "2", titled(INBOUND, "Changed"), key="p/7"),
+        a_write(Action.STOP, "beta", "7", key="p/8"),
+        a_write(Action.ACTIVATE, "alpha", None, RECURRING, key="p/1"),  # replayed
+    ]
+    batched = open_runtime(runtime_url(backend, tmp_path / "batched"), clock=TickingClock())
+    single = open_runtime(runtime_url(backend, tmp_path / "single"), clock=TickingClock())
+    try:
+        results = batched.apply_batch(writes)
+        assert results == [single.apply(w) for w in writes]
+        assert batched.snapshot() == single.snapshot()
+        assert batched.history() == single.history()
+        assert batched.applied_keys("") == single.applied_keys("")
+    finally:
+        batched.close()
+        single.close()
+    assert [e.at for e in batched.history("alpha")] == [
+        "2026-06-01T12:00:01.000Z",
+        "2026-06-01T12:00:04.000Z",
+        "2026-06-01T12:00:06.000Z",
+    ]
+
+
+REFUSALS = {
+    "stale-etag": (
+        a_write(Action.UPDATE, "alpha", "7", subject(RECURRING, "Two"), key="plan-b/alpha"),
+        ConflictError,
+        "campaign 'alpha' changed since it was planned (etag 7, now 1); plan again",
+    ),
+    "lifecycle": (
+        a_write(Action.ACTIVATE, "alpha", "1", RECURRING, key="plan-b/alpha"),
+        RefusedError,
+        "the runtime refuses to activate 'alpha': not allowed for a recurring campaign that is "
+        "live",
+    ),
+    "lost-lock": (
+        a_write(Action.STOP, "alpha", "1", key="plan-b/alpha", lock_owner=CI.owner),
+        LockedError,
+        f"the runtime lock of {CI.owner} was lost (now held by {DEV.owner}); alpha was not "
+        "written. Run apply again",
+    ),
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS))
+def test_a_refused_write_ends_the_batch_and_is_rolled_back_alone(rt: Runtime, refusal: str) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    assert rt.acquire_lock(DEV) is None
+    before = rt.snapshot().campaigns["alpha"]
+    refused, error, message = REFUSALS[refusal]
+    results = rt.apply_batch(
+        [
+            a_write(Action.ACTIVATE, "beta", None, INBOUND, key="plan-b/beta"),
+            refused,
+            a_write(Action.ACTIVATE, "gamma", None, INBOUND, key="plan-b/gamma"),
+        ]
+    )
+    assert len(results) == 2  # gamma, after the refusal, was not attempted
+    assert isinstance(results[0], Applied)
+    assert results[0].revision == 2
+    assert type(results[1]) is error
+    assert str(results[1]) == message
+    snap = rt.snapshot()
+    assert snap.revision == 2
+    assert dict(snap.campaigns) == {"alpha": before, "beta": results[0].campaign}
+    assert [(e.revision, e.campaign) for e in rt.history()] == [(1, "alpha"), (2, "beta")]
+    assert rt.applied_keys("plan-b/") == {"plan-b/beta"}
+
+
+def test_a_batch_replays_known_keys_even_twice_in_one_batch(rt: Runtime) -> None:
+    first = write(rt, Action.ACTIVATE, "alpha", None, RECURRING, key="k/alpha")
+    results = rt.apply_batch(
+        [
+            a_write(Action.ACTIVATE, "alpha", None, RECURRING, key="k/alpha"),
+            a_write(Action.CREATE, "beta", None, INBOUND, key="k/beta"),
+            a_write(Action.CREATE, "beta", None, INBOUND, key="k/beta"),
+        ]
+    )
+    assert all(isinstance(r, Applied) for r in results)
+    beta = rt.snapshot().campaigns["beta"]
+    assert results == [
+        Applied(campaign=first.campaign, revision=1, replayed=True),
+        Applied(campaign=beta, revision=2),
+        Applied(campaign=beta, revision=2, replayed=True),
+    ]
+    assert [(e.revision, e.campaign) for e in rt.history()] == [(1, "alpha"), (2, "beta")]
+
+
+def test_an_empty_batch_changes_nothing(rt: Runtime) -> None:
+    assert rt.apply_batch([]) == []
+    assert state_of(rt) == (0, {}, 0)

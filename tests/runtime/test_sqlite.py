@@ -18,6 +18,7 @@ from reconciler.errors import RuntimeBackendError
 from reconciler.model import Action, Status
 from reconciler.runtime.base import (
     DEFAULT_URL,
+    Applied,
     LockInfo,
     LockOwner,
     Provenance,
@@ -147,6 +148,65 @@ def test_one_write_is_one_row_everywhere(rt: SQLiteRuntime, db_path: Path) -> No
             (1, "alpha"),
             (2, "beta"),
         ]
+
+
+def activations(*names: str) -> list[Write]:
+    return [
+        Write(
+            key=f"plan-2/{name}/activate",
+            action=Action.ACTIVATE,
+            campaign=name,
+            expected_etag=None,
+            provenance=Provenance("alice"),
+            plan_id="plan-2",
+            spec=SPEC,
+        )
+        for name in names
+    ]
+
+
+def test_a_batch_is_one_transaction_reading_each_kind_of_row_once(rt: SQLiteRuntime) -> None:
+    activate(rt)  # the file, the schema and the connection are there
+    statements: list[str] = []
+    assert rt._db is not None
+    rt._db.set_trace_callback(statements.append)
+    try:
+        results = rt.apply_batch(activations(*(f"c{i}" for i in range(1, 8))))
+    finally:
+        rt._db.set_trace_callback(None)
+    assert [r.revision for r in results if isinstance(r, Applied)] == list(range(2, 9))
+
+    def count(prefix: str) -> int:
+        return sum(s.startswith(prefix) for s in statements)
+
+    assert (count("BEGIN IMMEDIATE"), count("COMMIT")) == (1, 1)
+    assert count("SELECT") == 4  # the batch's campaigns and keys, the lock, the revision
+    assert [
+        count("INSERT INTO campaigns"),
+        count("INSERT INTO history"),
+        count("INSERT INTO applied"),
+        count("UPDATE meta"),
+    ] == [7, 7, 7, 1]
+    assert len(statements) == 2 + 4 + 3 * 7 + 1
+
+
+def test_a_batch_the_database_fails_on_leaves_nothing_of_it(
+    rt: SQLiteRuntime, db_path: Path
+) -> None:
+    activate(rt)
+    with raw(db_path) as db:
+        db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON history WHEN NEW.campaign = 'c3' "
+            "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    before = (rt.snapshot(), rt.history(), rt.applied_keys(""))
+    with pytest.raises(RuntimeBackendError) as caught:
+        rt.apply_batch(activations("c1", "c2", "c3", "c4"))  # c1 and c2 were written, then undone
+    assert str(caught.value) == f"runtime {rt.url}: boom"
+    assert (rt.snapshot(), rt.history(), rt.applied_keys("")) == before
+    with raw(db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM campaigns").fetchone() == (1,)
+    assert [r.revision for r in rt.apply_batch(activations("c1")) if isinstance(r, Applied)] == [2]
 
 
 # --- read-only commands create nothing ----------------------------------------------------------

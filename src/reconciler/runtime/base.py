@@ -2,8 +2,9 @@
 
 A backend stores campaigns, a revision, a history and a lock. It does not decide what an operation
 means: :func:`transition` does, the same for every backend, and refuses what the lifecycle forbids,
-as a campaign platform would. A backend's job is to run ``transition`` in one transaction with its
-etag check, its idempotency record, the revision bump and the history entry.
+as a campaign platform would. A backend's job is to run a batch of writes through ``stage`` (each
+write's ``transition``, etag check and idempotency check) and store, in one transaction, each
+write's campaign, idempotency record, revision and history entry.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.errors import LockedError, UnknownRuntimeError
+from reconciler.errors import LockedError, ReconcilerError, UnknownRuntimeError
 from reconciler.model import (
     RECONCILER,
     Action,
@@ -160,6 +161,16 @@ class Runtime(Protocol):
     def apply(self, write: Write) -> Applied:
         """Apply one operation in one transaction, checking its etag; replay a known key."""
 
+    def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
+        """Apply operations in order in one transaction: the batch is durable whole or not at all.
+
+        Each write is checked as :meth:`apply` checks it, and sees the writes before it. The first
+        one refused (a lost lock, a moved etag, the lifecycle) ends the batch: the writes before it
+        land, it does not, and its error is the last result; the writes after it are not attempted
+        and have no result (the caller skips them or sends them again). Any other error (the
+        backend's) rolls the whole batch back and is raised.
+        """
+
     def applied_keys(self, prefix: str) -> frozenset[str]:
         """The idempotency keys already applied that start with ``prefix``."""
 
@@ -183,6 +194,14 @@ class Runtime(Protocol):
     def release_lock(self, owner: LockOwner) -> None: ...
 
     def close(self) -> None: ...
+
+
+def single(results: Sequence[Applied | ReconcilerError]) -> Applied:
+    """The result of a batch of one write, its refusal raised: :meth:`Runtime.apply`."""
+    (result,) = results
+    if isinstance(result, ReconcilerError):
+        raise result
+    return result
 
 
 def fence_check(write: Write, held: tuple[str, str] | None, now: datetime) -> None:

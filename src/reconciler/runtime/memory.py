@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from reconciler.errors import ReconcilerError
 from reconciler.model import Campaign, RuntimeState, Sending
 from reconciler.runtime.base import (
     LOCK_TTL_SECONDS,
@@ -19,11 +21,11 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Write,
-    fence_check,
+    single,
     timestamp,
 )
 from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
-from reconciler.runtime.transition import transition
+from reconciler.runtime.transition import stage
 
 
 @dataclass
@@ -57,38 +59,44 @@ class MemoryRuntime:
             return RuntimeState(self._store.revision, dict(self._store.campaigns))
 
     def apply(self, write: Write) -> Applied:
+        return single(self.apply_batch([write]))
+
+    def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
         store = self._store
-        now = self._clock()
         with store.mutex:
-            if write.lock_owner is not None:
-                held = store.lock
-                fence_check(write, (held.holder.owner, held.expires) if held else None, now)
-            before = store.campaigns.get(write.campaign)
-            if write.key in store.applied:
-                assert before is not None
-                return Applied(campaign=before, revision=store.revision, replayed=True)
-            revision = store.revision + 1
-            after = _copy(transition(before, write, etag=str(revision), now=now))
-            store.campaigns[after.name] = after
-            store.revision = revision
-            store.applied[write.key] = revision
-            store.history.append(
-                HistoryEntry(
-                    seq=len(store.history) + 1,
-                    revision=revision,
-                    at=timestamp(now),
-                    actor=write.provenance.actor,
-                    commit=write.provenance.commit,
-                    plan_id=write.plan_id,
-                    operation=write.action.value,
-                    campaign=write.campaign,
-                    before=before.to_json() if before else None,
-                    after=after.to_json(),
-                    file=write.file,
-                    dirty=write.provenance.dirty,
-                )
+            held = store.lock
+            named = {w.campaign for w in writes} & store.campaigns.keys()
+            batch = stage(
+                writes,
+                {name: store.campaigns[name] for name in named},
+                {w.key for w in writes if w.key in store.applied},
+                lock=(held.holder.owner, held.expires) if held else None,
+                revision=store.revision,
+                clock=self._clock,
             )
-            return Applied(campaign=after, revision=revision)
+            # nothing above changed the store: the batch lands whole, or not at all
+            for s in batch.staged:
+                after = _copy(s.after)
+                store.campaigns[after.name] = after
+                store.applied[s.write.key] = s.revision
+                store.history.append(
+                    HistoryEntry(
+                        seq=len(store.history) + 1,
+                        revision=s.revision,
+                        at=s.at,
+                        actor=s.write.provenance.actor,
+                        commit=s.write.provenance.commit,
+                        plan_id=s.write.plan_id,
+                        operation=s.write.action.value,
+                        campaign=s.write.campaign,
+                        before=s.before.to_json() if s.before else None,
+                        after=after.to_json(),
+                        file=s.write.file,
+                        dirty=s.write.provenance.dirty,
+                    )
+                )
+            store.revision = batch.revision
+        return list(batch.results)
 
     def tick(self, now: datetime) -> list[Step]:
         store = self._store

@@ -1,8 +1,9 @@
-"""The embedded runtime: one SQLite file in WAL mode, one transaction per operation.
+"""The embedded runtime: one SQLite file in WAL mode, one transaction per batch of operations.
 
-Each operation's transaction writes the campaign, bumps the revision, appends the history entry and
-records the idempotency key together, so a process killed at any instant leaves either all of an
-operation or none of it. The history table refuses updates and deletes (triggers): append-only.
+A batch's transaction writes each operation's campaign, history entry and idempotency key and the
+revision together, so a process killed at any instant leaves either all of a batch or none of it.
+One transaction (one fsync) for many operations is what makes a large apply fast. The history table
+refuses updates and deletes (triggers): append-only.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from reconciler.errors import RuntimeBackendError
+from reconciler.errors import ReconcilerError, RuntimeBackendError
 from reconciler.model import Campaign, RuntimeState, Sending, canonical_json
 from reconciler.runtime.base import (
     LOCK_TTL_SECONDS,
@@ -33,11 +34,11 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Write,
-    fence_check,
+    single,
     timestamp,
 )
 from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
-from reconciler.runtime.transition import transition
+from reconciler.runtime.transition import Batch, stage
 
 SCHEMA_VERSION = 3
 BUSY_SECONDS = 30.0  # how long any statement waits for another process's write to finish
@@ -258,48 +259,33 @@ class SQLiteRuntime:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    @_translated
     def apply(self, write: Write) -> Applied:
+        return single(self.apply_batch([write]))
+
+    @_translated
+    def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
         db = self._write_db()
         with _transaction(db, "BEGIN IMMEDIATE"):
-            revision = _revision(db)
-            row = db.execute(
-                "SELECT data FROM campaigns WHERE name = ?", (write.campaign,)
-            ).fetchone()
-            before = Campaign.from_json(json.loads(row[0])) if row else None
-            _check_fence(db, write, self._clock())
-            if db.execute("SELECT 1 FROM applied WHERE key = ?", (write.key,)).fetchone():
-                assert before is not None
-                return Applied(campaign=before, revision=revision, replayed=True)
-            revision += 1
-            now = self._clock()
-            after = transition(before, write, etag=str(revision), now=now)
-            data = canonical_json(after.to_json())
-            db.execute(
-                "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
-                (after.name, after.etag, data),
+            # one query each for what the batch reads; no one else writes until it commits
+            names = sorted({w.campaign for w in writes})
+            rows = _rows_in(db, "SELECT data FROM campaigns WHERE name IN ({})", names)
+            campaigns = {c.name: c for c in (Campaign.from_json(json.loads(r[0])) for r in rows)}
+            keys = sorted({w.key for w in writes})
+            applied = {
+                r[0] for r in _rows_in(db, "SELECT key FROM applied WHERE key IN ({})", keys)
+            }
+            lock = db.execute("SELECT owner, expires FROM lock WHERE id = 1").fetchone()
+            batch = stage(
+                writes,
+                campaigns,
+                applied,
+                lock=(lock[0], lock[1]) if lock else None,
+                revision=_revision(db),
+                clock=self._clock,
             )
-            db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
-            db.execute(
-                "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
-                "campaign, before, after, file, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    revision,
-                    timestamp(now),
-                    write.provenance.actor,
-                    write.provenance.commit,
-                    write.plan_id,
-                    write.action.value,
-                    write.campaign,
-                    canonical_json(before.to_json()) if before else None,
-                    data,
-                    write.file,
-                    int(write.provenance.dirty),
-                ),
-            )
-            db.execute("INSERT INTO applied (key, revision) VALUES (?, ?)", (write.key, revision))
-            return Applied(campaign=after, revision=revision)
+            if batch.staged:
+                _store(db, batch)
+        return list(batch.results)
 
     @_translated
     def tick(self, now: datetime) -> list[Step]:
@@ -461,12 +447,53 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-def _check_fence(db: sqlite3.Connection, write: Write, now: datetime) -> None:
-    """A write made under the lock lands only while its writer still holds the lock."""
-    if write.lock_owner is None:
-        return
-    row = db.execute("SELECT owner, expires FROM lock WHERE id = 1").fetchone()
-    fence_check(write, (row[0], row[1]) if row else None, now)
+def _rows_in(db: sqlite3.Connection, query: str, values: Sequence[str]) -> list[Any]:
+    """The rows of ``query``, whose ``IN ({})`` takes ``values``, 500 at a time (an SQLite
+    before 3.32 takes at most 999 parameters)."""
+    rows = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        rows += db.execute(query.format(", ".join("?" * len(chunk))), chunk).fetchall()
+    return rows
+
+
+def _store(db: sqlite3.Connection, batch: Batch) -> None:
+    """Store the staged writes of a batch: each its campaign row, history entry and key."""
+    rows = []
+    for s in batch.staged:
+        data = canonical_json(s.after.to_json())
+        before = canonical_json(s.before.to_json()) if s.before else None
+        rows.append((s, data, before))
+    db.executemany(
+        "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
+        [(s.after.name, s.after.etag, data) for s, data, _ in rows],
+    )
+    db.executemany(
+        "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
+        "campaign, before, after, file, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                s.revision,
+                s.at,
+                s.write.provenance.actor,
+                s.write.provenance.commit,
+                s.write.plan_id,
+                s.write.action.value,
+                s.write.campaign,
+                before,
+                data,
+                s.write.file,
+                int(s.write.provenance.dirty),
+            )
+            for s, data, before in rows
+        ],
+    )
+    db.executemany(
+        "INSERT INTO applied (key, revision) VALUES (?, ?)",
+        [(s.write.key, s.revision) for s in batch.staged],
+    )
+    db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(batch.revision),))
 
 
 def _revision(db: sqlite3.Connection) -> int:
@@ -479,10 +506,11 @@ def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iter
     db.execute(begin)
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # a failed COMMIT may have rolled back already, or may not have
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 @REGISTRY.register("sqlite", "sqlite:///PATH")

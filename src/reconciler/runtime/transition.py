@@ -3,16 +3,16 @@
 A backend runs :func:`transition` inside its transaction. It refuses, as a campaign platform would,
 a moved etag, a write from a process that no longer holds the lock, anything the lifecycle forbids
 (``model.ALLOWED``), and a new version that would change the channel or kind of a campaign that has
-been live.
+been live. :func:`stage` does the same for a batch of writes, before the backend stores any of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from reconciler.errors import ConflictError, RefusedError
+from reconciler.errors import ConflictError, ReconcilerError, RefusedError
 from reconciler.model import (
     Action,
     Campaign,
@@ -24,7 +24,7 @@ from reconciler.model import (
     kind_of,
     spec_hash,
 )
-from reconciler.runtime.base import Write, timestamp
+from reconciler.runtime.base import Applied, Clock, Write, fence_check, timestamp
 
 
 def _start_of(spec: Spec) -> datetime | None:
@@ -139,3 +139,63 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
 
 def _live_spec(campaign: Campaign) -> Spec:
     return campaign.live.spec if campaign.live is not None else {}
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A write of a batch that passed every check: what the backend stores for it."""
+
+    write: Write
+    before: Campaign | None
+    after: Campaign
+    revision: int
+    at: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    results: tuple[Applied | ReconcilerError, ...]  # per write attempted, in order; a refusal last
+    staged: tuple[Staged, ...]  # the writes to store, in order
+    revision: int  # the runtime's revision once they are stored
+
+
+def stage(
+    writes: Iterable[Write],
+    campaigns: Mapping[str, Campaign],
+    applied: Set[str],
+    *,
+    lock: tuple[str, str] | None,
+    revision: int,
+    clock: Clock,
+) -> Batch:
+    """Check a batch of writes against the state it starts from and work out what each makes.
+
+    ``campaigns`` and ``applied`` need hold only the campaigns and keys the writes name; ``lock``
+    is the holder and expiry of the runtime's lock. Each write sees the ones before it; the first
+    refused ends the batch. The backend stores the staged writes afterwards, in its one
+    transaction: a refused write never wrote anything, so leaving it out is all it takes to roll
+    it back alone (no savepoint needed).
+    """
+    current = dict(campaigns)
+    done = set(applied)
+    results: list[Applied | ReconcilerError] = []
+    staged: list[Staged] = []
+    for write in writes:
+        now = clock()
+        before = current.get(write.campaign)
+        try:
+            fence_check(write, lock, now)
+            if write.key in done:
+                assert before is not None
+                results.append(Applied(campaign=before, revision=revision, replayed=True))
+                continue
+            after = transition(before, write, etag=str(revision + 1), now=now)
+        except ReconcilerError as exc:
+            results.append(exc)
+            break
+        revision += 1
+        current[write.campaign] = after
+        done.add(write.key)
+        staged.append(Staged(write, before, after, revision, timestamp(now)))
+        results.append(Applied(campaign=after, revision=revision))
+    return Batch(tuple(results), tuple(staged), revision)

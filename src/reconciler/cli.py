@@ -320,7 +320,7 @@ def watch(
 ) -> None:
     """Keep the runtime in step with PATH: at start, on every change, and every interval.
 
-    SIGINT or SIGTERM finishes the operation in flight, releases the lock and exits 0.
+    SIGINT or SIGTERM lets the batch in flight commit, releases the lock and exits 0.
     """
     if math.isnan(interval):
         raise click.UsageError("--interval takes a number of seconds")

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.errors import Diagnostic
@@ -59,9 +60,15 @@ FULL_PLAN_HINT = (
 )
 
 
+#: what ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` builds on every call, built once:
+#: a plan shows tens of thousands of values
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def short(value: Any, width: int = VALUE_WIDTH) -> str:
     """A value as JSON on one line, cut to ``width`` characters."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # most values are strings: the encoder's own first step for them, without the call around it
+    text = encode_basestring(value) if isinstance(value, str) else _ONE_LINE.encode(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -113,7 +120,8 @@ def md_text(text: str) -> str:
 def md_code(text: str) -> str:
     """Untrusted text as a code span whose fence no backtick run inside it can close."""
     text = text.replace("\r", " ").replace("\n", " ")
-    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    runs = re.findall("`+", text) if "`" in text else ()  # most text has none
+    longest = max((len(run) for run in runs), default=0)
     fence, pad = "`" * (longest + 1), " " if longest or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
@@ -167,9 +175,10 @@ def plan_markdown(
     groups = {a: [_entry(op) for op in plan.operations if op.action is a] for a in RISK_ORDER}
     errors = [_diagnostic(d) for d in plan.errors]
     warnings = [_diagnostic(d) for d in plan.warnings]
+    summary = md_text(markdown_summary(plan))
 
     def compose(cut: _Cut) -> str:
-        return _compose(plan, groups, errors, warnings, cut, limit, full_plan_hint)
+        return _compose(summary, groups, errors, warnings, cut, limit, full_plan_hint)
 
     def fits(cut: _Cut) -> bool:
         return len(compose(cut)) <= limit
@@ -219,7 +228,7 @@ def _most(
 
 
 def _compose(
-    plan: Plan,
+    summary: str,
     groups: Mapping[Action, Sequence[_Entry]],
     errors: Sequence[str],
     warnings: Sequence[str],
@@ -227,7 +236,7 @@ def _compose(
     limit: int,
     hint: str,
 ) -> str:
-    out = ["### reconciler plan", "", f"**{md_text(markdown_summary(plan))}**", ""]
+    out = ["### reconciler plan", "", f"**{summary}**", ""]
     left_out = _left_out(groups, errors, warnings, cut)
     if left_out:
         end = "" if hint.endswith((".", "!", "?")) else "."

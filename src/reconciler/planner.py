@@ -70,14 +70,18 @@ def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
     return changes
 
 
+#: what most fields hold: told apart from mappings without the slower isinstance(_, Mapping)
+_PLAIN = (str, int, float, list, type(None))
+
+
 def _added(spec: Spec, path: str, changes: list[FieldChange]) -> None:
     """``diff({}, spec)``: every field that is not a mapping, as added, in the same order."""
     for key, value in sorted(spec.items()):
         where = f"{path}.{key}"
-        if isinstance(value, Mapping):
-            _added(value, where, changes)
-        else:
+        if isinstance(value, _PLAIN) or not isinstance(value, Mapping):
             changes.append(FieldChange(where, None, value))
+        else:
+            _added(value, where, changes)
 
 
 @dataclass

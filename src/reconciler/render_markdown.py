@@ -10,6 +10,7 @@ or mention (and so notify) someone.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -72,6 +73,7 @@ def short(value: Any, width: int = VALUE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@functools.lru_cache(maxsize=4096)  # a plan shows the same few dozen paths thousands of times
 def one_line(text: str) -> str:
     """A field path on one line: YAML keys may hold line breaks, which would break any layout."""
     return text.replace("\r", "\\r").replace("\n", "\\n")
@@ -120,8 +122,7 @@ def md_text(text: str) -> str:
 def md_code(text: str) -> str:
     """Untrusted text as a code span whose fence no backtick run inside it can close."""
     text = text.replace("\r", " ").replace("\n", " ")
-    runs = re.findall("`+", text) if "`" in text else ()  # most text has none
-    longest = max((len(run) for run in runs), default=0)
+    longest = max(map(len, re.findall("`+", text))) if "`" in text else 0
     fence, pad = "`" * (longest + 1), " " if longest or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
@@ -314,15 +315,16 @@ def _details(changes: Sequence[FieldChange]) -> str:
     """The field-level before/after, collapsed, indented into the operation's list item."""
     if not changes:
         return ""
-    lines = [f"<details><summary>{plural(len(changes), 'field')} changed</summary>", "", "```diff"]
+    summary = f"{plural(len(changes), 'field')} changed"
+    lines = [f"  <details><summary>{summary}</summary>", "", "  ```diff"]
     for c in changes:
         # every line starts with "- " or "+ ", so no value can close the fence
         if c.before is not None:
-            lines.append(f"- {one_line(c.path)}: {short(c.before)}")
+            lines.append(f"  - {one_line(c.path)}: {short(c.before)}")
         if c.after is not None:
-            lines.append(f"+ {one_line(c.path)}: {short(c.after)}")
-    lines += ["```", "", "</details>"]
-    return "\n".join(f"  {line}" if line else "" for line in lines)
+            lines.append(f"  + {one_line(c.path)}: {short(c.after)}")
+    lines += ["  ```", "", "  </details>"]
+    return "\n".join(lines)
 
 
 def _diagnostic(d: Diagnostic) -> str:

@@ -190,7 +190,7 @@ class _Sendings:
             cancelled = f"the sending of {started} is in progress and finishes; " + cancelled
         return f"the manifest says run: stopped; {cancelled}"
 
-    def of(
+    def for_operation(
         self, campaign: Campaign | None, action: Action, kind: Kind, goes_live: bool, spec: Spec
     ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
         """For an operation: the reason that replaces its own (for a stop: which sending it
@@ -524,10 +524,10 @@ def _operation(
     upcoming: tuple[str, ...] = ()
     before: tuple[str, ...] = ()
     if work.sendings is not None:
-        stopping, upcoming, before = work.sendings.of(
+        stopping, upcoming, before = work.sendings.for_operation(
             campaign, action, kind, _goes_live(action, m), desired
         )
-        reason = stopping or reason
+        reason = stopping or reason  # a stop's says which sending it cancels, and only that
     return Operation(
         campaign=m.name,
         action=action,
@@ -561,6 +561,8 @@ def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
             assert campaign.live is not None
             reason = "its manifest was removed; --prune stops it"
             if work.sendings is not None and campaign.kind is not Kind.INBOUND:
+                # which sending it cancels, in the words of any stop (the manifest is gone, yet
+                # "the manifest says run: stopped"): what plans with a now have always said here
                 reason = work.sendings.stop_reason(campaign, campaign.live.spec)
             work.operations[name] = Operation(
                 campaign=name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -548,3 +549,20 @@ def test_campaigns_sharing_a_schedule_each_get_the_sendings_of_their_own(rt: Run
         ("now", "activate", ("on activation",), ()),
         ("tokyo", "activate", tokyo, ()),
     ]
+
+
+def test_fields_added_alike_by_many_campaigns_keep_each_their_own_value(rt: Runtime) -> None:
+    values = {"a": True, "b": 1, "c": 1.0, "d": 0.0, "e": -0.0, "f": "1", "g": None, "h": 1}
+    plan = planner.plan(
+        [manifest(n, {**ONE_TIME, "content": {"x": v}}) for n, v in values.items()], rt.snapshot()
+    )
+    added = {
+        o.campaign: next(c for c in o.changes if c.path == "spec.content.x")
+        for o in plan.operations
+    }
+    written = {n: json.dumps(c.after) for n, c in added.items()}
+    assert written == {
+        "a": "true", "b": "1", "c": "1.0", "d": "0.0", "e": "-0.0", "f": '"1"', "g": "null",
+        "h": "1",
+    }  # fmt: skip
+    assert added["b"] is added["h"]  # the same field and value: one change, shared

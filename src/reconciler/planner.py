@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +46,22 @@ _MISSING: Any = object()
 SELF_HEAL = "reconciler/self-heal"
 
 
-def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
-    """Field-level changes; mappings are walked key by key, lists and scalars compared whole."""
+#: FieldChanges by (path, type of the value, value): see ``diff``
+Known = dict[tuple[str, type, Any], FieldChange]
+
+
+def diff(
+    before: Spec, after: Spec, path: str = "spec", known: Known | None = None
+) -> list[FieldChange]:
+    """Field-level changes; mappings are walked key by key, lists and scalars compared whole.
+
+    ``known``: the changes made so far (by one plan). A FieldChange is immutable, so a field that
+    many new campaigns add with the same value (a channel, a segment, a time zone) can be one
+    object: made once, and held once, instead of once per campaign.
+    """
     changes: list[FieldChange] = []
     if not before:  # every field is new (a create, a copy): the common case, and a plain walk
-        _added(after, path, changes)
+        _added(after, path, changes, {} if known is None else known)
         return changes
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key, _MISSING), after.get(key, _MISSING)
@@ -70,18 +81,25 @@ def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
     return changes
 
 
-#: what most fields hold: told apart from mappings without the slower isinstance(_, Mapping)
-_PLAIN = (str, int, float, list, type(None))
+#: values whose type and equality tell their JSON (not floats: -0.0 == 0.0), and which hash
+_SHAREABLE = (str, int, type(None))
+#: what the other fields mostly hold: told from mappings without the dearer Mapping ABC check
+_PLAIN = (float, list)
 
 
-def _added(spec: Spec, path: str, changes: list[FieldChange]) -> None:
+def _added(spec: Spec, path: str, changes: list[FieldChange], known: Known) -> None:
     """``diff({}, spec)``: every field that is not a mapping, as added, in the same order."""
     for key, value in sorted(spec.items()):
         where = f"{path}.{key}"
-        if isinstance(value, _PLAIN) or not isinstance(value, Mapping):
+        if isinstance(value, _SHAREABLE):
+            change = known.get((where, type(value), value))
+            if change is None:  # the type too: True == 1, and both would be the same key
+                change = known[where, type(value), value] = FieldChange(where, None, value)
+            changes.append(change)
+        elif isinstance(value, _PLAIN) or not isinstance(value, Mapping):
             changes.append(FieldChange(where, None, value))
         else:
-            _added(value, where, changes)
+            _added(value, where, changes, known)
 
 
 @dataclass
@@ -97,6 +115,8 @@ class _Planning:
     live_after: dict[str, Spec | None]
     #: with a ``now``: what the operations say about sendings
     sendings: _Sendings | None = None
+    #: the field changes of this plan's operations, to share (see ``diff``)
+    known: Known = field(default_factory=dict)
     unchanged: int = 0
 
     def error(self, manifest: Manifest, path: str, message: str) -> None:
@@ -535,7 +555,7 @@ def _operation(
         file=m.file,
         from_version=versions[0],
         to_version=versions[1],
-        changes=tuple(diff(before_spec, after_spec)),
+        changes=tuple(diff(before_spec, after_spec, known=work.known)),
         etag=campaign.etag if campaign else None,
         manifest_hash=m.hash,
         spec=desired if writes_spec else None,

@@ -83,8 +83,6 @@ def diff(
 
 #: values whose type and equality tell their JSON (not floats: -0.0 == 0.0), and which hash
 _SHAREABLE = (str, int, type(None))
-#: what the other fields mostly hold: told from mappings without the dearer Mapping ABC check
-_PLAIN = (float, list)
 
 
 def _added(spec: Spec, path: str, changes: list[FieldChange], known: Known) -> None:
@@ -96,10 +94,10 @@ def _added(spec: Spec, path: str, changes: list[FieldChange], known: Known) -> N
             if change is None:  # the type too: True == 1, and both would be the same key
                 change = known[where, type(value), value] = FieldChange(where, None, value)
             changes.append(change)
-        elif isinstance(value, _PLAIN) or not isinstance(value, Mapping):
-            changes.append(FieldChange(where, None, value))
-        else:
+        elif isinstance(value, (dict, Mapping)):  # dict first: no need of the dearer ABC check
             _added(value, where, changes, known)
+        else:
+            changes.append(FieldChange(where, None, value))
 
 
 @dataclass

@@ -49,3 +49,34 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert float(ratio) > 0
     assert "| 200 | floor: read + yaml.CSafeLoader | " in done.stdout  # the table is printed too
     assert list(scratch.iterdir()) == []  # the temporary directories are removed
+
+
+PLANNER = BENCH.parent / "planner.py"
+
+
+def test_planner_bench_smoke(tmp_path: Path) -> None:
+    """bench/planner.py at N = 60: it times every step against both runtimes and writes the
+    plans it measured."""
+    generate = (  # bench/run.py's realistic manifests
+        f"import sys; sys.path.insert(0, {str(BENCH.parent)!r}); import run; "
+        "from pathlib import Path; run.generate(Path('campaigns'), 60)"
+    )
+    subprocess.run([sys.executable, "-c", generate], cwd=tmp_path, check=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(PLANNER), "campaigns", "--runs", "1", "--outputs", "out"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "60 manifests; median of 1 runs, wall / CPU"
+    assert lines[1] == "empty runtime (60 operations):"
+    assert lines[6] == "full runtime (0 operations):"
+    assert [line.split()[0] for line in lines[2:6]] == ["plan", "plan_text", "dumps", "markdown"]
+    assert (tmp_path / "out" / "empty.txt").read_text().startswith("Plan: ")
+    assert (tmp_path / "out" / "full.txt").read_text() == "No changes. 60 unchanged.\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "empty.json", "empty.md", "empty.txt", "full.json", "full.md", "full.txt",
+    ]  # fmt: skip

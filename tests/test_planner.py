@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -497,3 +499,70 @@ def test_target_naming_nothing_is_an_error_and_orphans_are_only_the_targeted(
     assert actions(plan) == [("gone", "stop", 1, 1)]
     plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["kept"])
     assert plan.operations == ()
+
+
+def test_a_new_campaigns_changes_are_every_field_in_path_order() -> None:
+    spec = {
+        "schedule": {"timezone": "UTC", "recurring": {"every": "week", "on": ["mon"]}},
+        "channel": "email",
+        "audience": {},
+        "content": {"subject": None},
+    }
+    assert planner.diff({}, spec) == [
+        FieldChange("spec.channel", None, "email"),
+        FieldChange("spec.content.subject", None, None),
+        FieldChange("spec.schedule.recurring.every", None, "week"),
+        FieldChange("spec.schedule.recurring.on", None, ["mon"]),
+        FieldChange("spec.schedule.timezone", None, "UTC"),
+    ]
+    assert planner.diff(spec, {}) == [
+        FieldChange(c.path, c.after, None) for c in planner.diff({}, spec)
+    ]
+
+
+def weekly(zone: str, at: str = "09:00") -> dict[str, Any]:
+    recurring = {"every": "week", "on": ["mon", "thu"], "at": at}
+    return {**RECURRING, "schedule": {"recurring": recurring, "timezone": zone}}
+
+
+def test_campaigns_sharing_a_schedule_each_get_the_sendings_of_their_own(rt: Runtime) -> None:
+    converge(rt, [manifest("moved", weekly("Europe/Amsterdam"))])
+    specs = {
+        "amsterdam": weekly("Europe/Amsterdam"),
+        "amsterdam-too": weekly("Europe/Amsterdam"),
+        "later": weekly("Europe/Amsterdam", "10:00"),
+        "moved": weekly("Asia/Tokyo"),
+        "now": {k: v for k, v in ONE_TIME.items() if k != "schedule"},
+        "tokyo": weekly("Asia/Tokyo"),
+    }
+    plan = planner.plan([manifest(n, s) for n, s in specs.items()], rt.snapshot(), now=NOW)
+    amsterdam = ("Mon 2026-11-30 09:00 CET", "Thu 2026-12-03 09:00 CET", "Mon 2026-12-07 09:00 CET")
+    tokyo = ("Mon 2026-11-30 09:00 JST", "Thu 2026-12-03 09:00 JST", "Mon 2026-12-07 09:00 JST")
+    sendings = [
+        (o.campaign, o.action.value, o.next_sendings, o.sendings_before) for o in plan.operations
+    ]
+    assert sendings == [
+        ("amsterdam", "activate", amsterdam, ()),
+        ("amsterdam-too", "activate", amsterdam, ()),
+        ("later", "activate", tuple(s.replace("09:00", "10:00") for s in amsterdam), ()),
+        ("moved", "replace", tokyo, amsterdam),
+        ("now", "activate", ("on activation",), ()),
+        ("tokyo", "activate", tokyo, ()),
+    ]
+
+
+def test_fields_added_alike_by_many_campaigns_keep_each_their_own_value(rt: Runtime) -> None:
+    values = {"a": True, "b": 1, "c": 1.0, "d": 0.0, "e": -0.0, "f": "1", "g": None, "h": 1}
+    plan = planner.plan(
+        [manifest(n, {**ONE_TIME, "content": {"x": v}}) for n, v in values.items()], rt.snapshot()
+    )
+    added = {
+        o.campaign: next(c for c in o.changes if c.path == "spec.content.x")
+        for o in plan.operations
+    }
+    written = {n: json.dumps(c.after) for n, c in added.items()}
+    assert written == {
+        "a": "true", "b": "1", "c": "1.0", "d": "0.0", "e": "-0.0", "f": '"1"', "g": "null",
+        "h": "1",
+    }  # fmt: skip
+    assert added["b"] is added["h"]  # the same field and value: one change, shared

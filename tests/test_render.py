@@ -9,6 +9,7 @@ purpose, regenerate the golden files and review their diff like any other change
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reconciler import render
+from reconciler import render, render_markdown
 from reconciler.errors import Diagnostic, Severity
 from reconciler.executor import Ledger, LedgerEntry, Outcome
 from reconciler.model import Action
@@ -463,3 +466,18 @@ def test_colour_only_when_asked(view: Callable[[bool], str]) -> None:
     coloured = view(True)
     assert ESC in coloured
     assert re.sub("\x1b\\[[0-9;]*m", "", coloured) == view(False)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    ),
+    st.integers(1, 80),
+)
+def test_a_value_is_its_json_on_one_line_cut_to_width(value: Any, width: int) -> None:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    assert render_markdown.short(value, width) == (
+        text if len(text) <= width else text[: width - 1] + "…"
+    )

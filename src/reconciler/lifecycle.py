@@ -9,6 +9,7 @@ plan ever contains anything else.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from reconciler.model import Action, Campaign, DesiredState, Kind, Run, Status
@@ -36,17 +37,20 @@ class Change(enum.StrEnum):
     NEW = "new"  # equal to neither
 
 
+_SITUATIONS = {
+    Status.DRAFT: Situation.DRAFT,
+    Status.SCHEDULED: Situation.ACTIVE,
+    Status.LIVE: Situation.ACTIVE,
+    Status.STOPPING: Situation.STOPPING,
+    Status.STOPPED: Situation.STOPPED,
+    Status.COMPLETED: Situation.COMPLETED,
+}
+
+
 def situation_of(campaign: Campaign | None) -> Situation:
     if campaign is None:
         return Situation.ABSENT
-    return {
-        Status.DRAFT: Situation.DRAFT,
-        Status.SCHEDULED: Situation.ACTIVE,
-        Status.LIVE: Situation.ACTIVE,
-        Status.STOPPING: Situation.STOPPING,
-        Status.STOPPED: Situation.STOPPED,
-        Status.COMPLETED: Situation.COMPLETED,
-    }[campaign.status]
+    return _SITUATIONS[campaign.status]
 
 
 def change_of(campaign: Campaign | None, desired_hash: str) -> Change:
@@ -189,8 +193,15 @@ def decide(
     copy: bool = False,
 ) -> Decision:
     """The one operation (or refusal, or nothing) that brings ``campaign`` to its manifest."""
-    situation = situation_of(campaign)
-    change = change_of(campaign, desired_hash)
+    return _decision(
+        situation_of(campaign), kind, state, run, change_of(campaign, desired_hash), copy
+    )
+
+
+@functools.cache  # a few hundred possible inputs, asked for once per manifest
+def _decision(
+    situation: Situation, kind: Kind, state: DesiredState, run: Run, change: Change, copy: bool
+) -> Decision:
     for rule in RULES:
         if rule.matches(situation, kind, state, run, change, copy):
             if isinstance(rule.outcome, str) and not isinstance(rule.outcome, Action):

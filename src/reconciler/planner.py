@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +46,23 @@ _MISSING: Any = object()
 SELF_HEAL = "reconciler/self-heal"
 
 
-def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
-    """Field-level changes; mappings are walked key by key, lists and scalars compared whole."""
+#: FieldChanges by (path, type of the value, value): see ``diff``
+Known = dict[tuple[str, type, Any], FieldChange]
+
+
+def diff(
+    before: Spec, after: Spec, path: str = "spec", known: Known | None = None
+) -> list[FieldChange]:
+    """Field-level changes; mappings are walked key by key, lists and scalars compared whole.
+
+    ``known``: the changes made so far (by one plan). A FieldChange is immutable, so a field that
+    many new campaigns add with the same value (a channel, a segment, a time zone) can be one
+    object: made once, and held once, instead of once per campaign.
+    """
     changes: list[FieldChange] = []
+    if not before:  # every field is new (a create, a copy): the common case, and a plain walk
+        _added(after, path, changes, {} if known is None else known)
+        return changes
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key, _MISSING), after.get(key, _MISSING)
         where = f"{path}.{key}"
@@ -67,6 +81,25 @@ def diff(before: Spec, after: Spec, path: str = "spec") -> list[FieldChange]:
     return changes
 
 
+#: values whose type and equality tell their JSON (not floats: -0.0 == 0.0), and which hash
+_SHAREABLE = (str, int, type(None))
+
+
+def _added(spec: Spec, path: str, changes: list[FieldChange], known: Known) -> None:
+    """``diff({}, spec)``: every field that is not a mapping, as added, in the same order."""
+    for key, value in sorted(spec.items()):
+        where = f"{path}.{key}"
+        if isinstance(value, _SHAREABLE):
+            change = known.get((where, type(value), value))
+            if change is None:  # the type too: True == 1, and both would be the same key
+                change = known[where, type(value), value] = FieldChange(where, None, value)
+            changes.append(change)
+        elif isinstance(value, (dict, Mapping)):  # dict first: no need of the dearer ABC check
+            _added(value, where, changes, known)
+        else:
+            changes.append(FieldChange(where, None, value))
+
+
 @dataclass
 class _Planning:
     """The state of one planning pass, threaded through the steps below."""
@@ -78,6 +111,10 @@ class _Planning:
     warnings: list[Diagnostic]
     #: the live spec each campaign will have once the plan is applied (None: never live)
     live_after: dict[str, Spec | None]
+    #: with a ``now``: what the operations say about sendings
+    sendings: _Sendings | None = None
+    #: the field changes of this plan's operations, to share (see ``diff``)
+    known: Known = field(default_factory=dict)
     unchanged: int = 0
 
     def error(self, manifest: Manifest, path: str, message: str) -> None:
@@ -113,21 +150,18 @@ def plan(
     by_name: dict[str, Manifest] = {}
     for manifest in manifests:
         by_name.setdefault(manifest.name, manifest)  # the loader already reported duplicates
-    work = _Planning(state, by_name, {}, [], [], {})
+    work = _Planning(state, by_name, {}, [], [], {}, _Sendings(now) if now is not None else None)
     if targets:
         work.manifests = _targeted(work, by_name, targets)
     for name in _copy_order(work):
         _plan_one(work, work.manifests[name])
     if orphans:  # only the whole repository can tell that a campaign's manifest is gone
         _plan_orphans(work, prune, set(targets) or None)
-    operations = _dependency_order(work.operations)
-    if now is not None:
-        operations = (_with_sendings(op, state.get(op.campaign), now) for op in operations)
     return Plan(
         runtime="",
         runtime_id=None,
         runtime_revision=state.revision,
-        operations=tuple(operations),
+        operations=tuple(_dependency_order(work.operations)),
         targets=tuple(sorted(set(targets))),
         unchanged=work.unchanged,
         errors=tuple(sorted(work.errors, key=_diagnostic_order)),
@@ -135,15 +169,35 @@ def plan(
     )
 
 
-def _with_sendings(op: Operation, campaign: Campaign | None, now: datetime) -> Operation:
-    """The operation, telling which sendings it leads to (activate, replace, copy, resume) or
-    cancels (stop)."""
-    live = campaign.live.spec if campaign is not None and campaign.live is not None else None
-    if op.kind not in (Kind.ONE_TIME.value, Kind.RECURRING.value):
-        return op
-    if op.action is Action.STOP and live is not None:
-        assert campaign is not None
-        upcoming = schedule.next_occurrences(live, now, 1)
+class _Sendings:
+    """Which sendings operations of outbound campaigns lead to (activate, replace, copy, resume)
+    or cancel (stop), seen from ``now``.
+
+    Many campaigns share a schedule, and the next sendings cost far more than looking them up:
+    they are worked out once per distinct schedule in a plan.
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        #: (channel, schedule) -> the next sendings, described. Nothing else of the spec counts
+        #: (see ``schedule.next_occurrences`` and ``schedule.describe``), and ``now`` is the same
+        #: for the whole plan. The schedule is keyed by its repr: specs are plain data (mappings,
+        #: lists, strings, numbers), whose repr tells one value from another, and it costs less
+        #: than canonical JSON (mappings equal but for key order merely get an entry each).
+        self._upcoming: dict[tuple[Any, str], tuple[str, ...]] = {}
+
+    def upcoming(self, spec: Spec) -> tuple[str, ...]:
+        if not spec.get("schedule"):
+            return ("on activation",) if kind_of(spec) is Kind.ONE_TIME else ()
+        key = (spec.get("channel"), repr(spec["schedule"]))
+        found = self._upcoming.get(key)
+        if found is None:
+            times = schedule.next_occurrences(spec, self.now, 3)
+            found = self._upcoming[key] = tuple(schedule.describe(t, spec) for t in times)
+        return found
+
+    def stop_reason(self, campaign: Campaign, live: Spec) -> str:
+        upcoming = schedule.next_occurrences(live, self.now, 1)
         cancelled = (
             f"the next sending, {schedule.describe(upcoming[0], live)}, is cancelled"
             if upcoming
@@ -152,23 +206,25 @@ def _with_sendings(op: Operation, campaign: Campaign | None, now: datetime) -> O
         if campaign.sending is not None:
             started = schedule.describe(parse_moment(campaign.sending.scheduled), live)
             cancelled = f"the sending of {started} is in progress and finishes; " + cancelled
-        return replace(op, reason=f"the manifest says run: stopped; {cancelled}")
-    goes_live = op.action in (Action.ACTIVATE, Action.REPLACE) or (
-        op.action in (Action.COPY, Action.RESUME) and op.activate
-    )
-    if not goes_live or op.spec is None:
-        return op
-    after = _upcoming(op.spec, now)
-    before: tuple[str, ...] = ()
-    if live is not None and live.get("schedule") != op.spec.get("schedule"):
-        before = _upcoming(live, now)
-    return replace(op, next_sendings=after, sendings_before=before)
+        return f"the manifest says run: stopped; {cancelled}"
 
-
-def _upcoming(spec: Spec, now: datetime) -> tuple[str, ...]:
-    if not spec.get("schedule"):
-        return ("on activation",) if kind_of(spec) is Kind.ONE_TIME else ()
-    return tuple(schedule.describe(t, spec) for t in schedule.next_occurrences(spec, now, 3))
+    def for_operation(
+        self, campaign: Campaign | None, action: Action, kind: Kind, goes_live: bool, spec: Spec
+    ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+        """For an operation: the reason that replaces its own (for a stop: which sending it
+        cancels), its next sendings once applied and, for a schedule change, those before."""
+        live = campaign.live.spec if campaign is not None and campaign.live is not None else None
+        if kind is Kind.INBOUND:
+            return None, (), ()
+        if action is Action.STOP and live is not None:
+            assert campaign is not None
+            return self.stop_reason(campaign, live), (), ()
+        if not goes_live:
+            return None, (), ()
+        before: tuple[str, ...] = ()
+        if live is not None and live.get("schedule") != spec.get("schedule"):
+            before = self.upcoming(live)
+        return None, self.upcoming(spec), before
 
 
 def _targeted(
@@ -301,7 +357,8 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
             return
     kind = kind_of(desired)
     refusal = _identity_refusal(campaign, desired, kind)
-    digest = spec_hash(desired)
+    # only a campaign in the runtime has versions to compare with: a new one's spec needs no hash
+    digest = spec_hash(desired) if campaign is not None else ""
     decision = (
         Decision(refusal=refusal)
         if refusal
@@ -349,7 +406,7 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
     source = work.state.get(m.copy_from) if copying and m.copy_from else None
     untouched_source = source is not None and source.name not in work.operations
     work.operations[m.name] = _operation(
-        m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by,
+        work, m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by,
         source.etag if source is not None and untouched_source else None,
     )  # fmt: skip
 
@@ -378,18 +435,22 @@ def _drift(campaign: Campaign | None, digest: str) -> str | None:
     return live.actor
 
 
+def _goes_live(action: Action | None, m: Manifest) -> bool:
+    return action in (Action.ACTIVATE, Action.REPLACE) or (
+        action in (Action.COPY, Action.RESUME) and m.state is DesiredState.LIVE
+    )
+
+
 def _live_after(
     campaign: Campaign | None, action: Action | None, desired: Spec, m: Manifest
 ) -> Spec | None:
-    goes_live = action in (Action.ACTIVATE, Action.REPLACE) or (
-        action in (Action.COPY, Action.RESUME) and m.state is DesiredState.LIVE
-    )
-    if goes_live:
+    if _goes_live(action, m):
         return desired
     return campaign.live.spec if campaign and campaign.live else None
 
 
 def _operation(
+    work: _Planning,
     m: Manifest,
     campaign: Campaign | None,
     action: Action,
@@ -478,6 +539,13 @@ def _operation(
     if drifted_by is not None and action is not Action.REPLACE:
         assert live is not None
         reason += f"; live version {live.number} was changed outside the reconciler by {drifted_by}"
+    upcoming: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+    if work.sendings is not None:
+        stopping, upcoming, before = work.sendings.for_operation(
+            campaign, action, kind, _goes_live(action, m), desired
+        )
+        reason = stopping or reason  # a stop's says which sending it cancels, and only that
     return Operation(
         campaign=m.name,
         action=action,
@@ -485,7 +553,7 @@ def _operation(
         file=m.file,
         from_version=versions[0],
         to_version=versions[1],
-        changes=tuple(diff(before_spec, after_spec)),
+        changes=tuple(diff(before_spec, after_spec, known=work.known)),
         etag=campaign.etag if campaign else None,
         manifest_hash=m.hash,
         spec=desired if writes_spec else None,
@@ -497,6 +565,8 @@ def _operation(
         source_etag=source_etag,
         depends_on=(m.copy_from,) if action is Action.COPY and m.copy_from else (),
         drift=drifted_by,
+        next_sendings=upcoming,
+        sendings_before=before,
     )
 
 
@@ -507,10 +577,15 @@ def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
         can_stop = allowed(Action.STOP, campaign.status, campaign.kind)
         if prune and can_stop:
             assert campaign.live is not None
+            reason = "its manifest was removed; --prune stops it"
+            if work.sendings is not None and campaign.kind is not Kind.INBOUND:
+                # which sending it cancels, in the words of any stop (the manifest is gone, yet
+                # "the manifest says run: stopped"): what plans with a now have always said here
+                reason = work.sendings.stop_reason(campaign, campaign.live.spec)
             work.operations[name] = Operation(
                 campaign=name,
                 action=Action.STOP,
-                reason="its manifest was removed; --prune stops it",
+                reason=reason,
                 from_version=campaign.live.number,
                 to_version=campaign.live.number,
                 etag=campaign.etag,
@@ -539,13 +614,15 @@ def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
 def _dependency_order(operations: Mapping[str, Operation]) -> Iterable[Operation]:
     """Every operation after those it depends on (a copy after its source), otherwise by name."""
     blocked: dict[str, set[str]] = {
-        name: {d for d in op.depends_on if d in operations} for name, op in operations.items()
+        name: {d for d in op.depends_on if d in operations}
+        for name, op in operations.items()
+        if op.depends_on  # few do: the others need no set of their own
     }
     dependents: dict[str, list[str]] = {}
     for name, deps in blocked.items():
         for dep in deps:
             dependents.setdefault(dep, []).append(name)
-    ready = [name for name, deps in blocked.items() if not deps]
+    ready = [name for name in operations if not blocked.get(name)]
     heapq.heapify(ready)
     while ready:
         name = heapq.heappop(ready)

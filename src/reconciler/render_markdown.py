@@ -10,10 +10,12 @@ or mention (and so notify) someone.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.errors import Diagnostic
@@ -59,12 +61,19 @@ FULL_PLAN_HINT = (
 )
 
 
+#: what ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` builds on every call, built once:
+#: a plan shows tens of thousands of values
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def short(value: Any, width: int = VALUE_WIDTH) -> str:
     """A value as JSON on one line, cut to ``width`` characters."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # most values are strings: the encoder's own first step for them, without the call around it
+    text = encode_basestring(value) if isinstance(value, str) else _ONE_LINE.encode(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@functools.lru_cache(maxsize=4096)  # a plan shows the same few dozen paths thousands of times
 def one_line(text: str) -> str:
     """A field path on one line: YAML keys may hold line breaks, which would break any layout."""
     return text.replace("\r", "\\r").replace("\n", "\\n")
@@ -113,7 +122,7 @@ def md_text(text: str) -> str:
 def md_code(text: str) -> str:
     """Untrusted text as a code span whose fence no backtick run inside it can close."""
     text = text.replace("\r", " ").replace("\n", " ")
-    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    longest = max(map(len, re.findall("`+", text))) if "`" in text else 0
     fence, pad = "`" * (longest + 1), " " if longest or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
@@ -167,9 +176,10 @@ def plan_markdown(
     groups = {a: [_entry(op) for op in plan.operations if op.action is a] for a in RISK_ORDER}
     errors = [_diagnostic(d) for d in plan.errors]
     warnings = [_diagnostic(d) for d in plan.warnings]
+    summary = md_text(markdown_summary(plan))
 
     def compose(cut: _Cut) -> str:
-        return _compose(plan, groups, errors, warnings, cut, limit, full_plan_hint)
+        return _compose(summary, groups, errors, warnings, cut, limit, full_plan_hint)
 
     def fits(cut: _Cut) -> bool:
         return len(compose(cut)) <= limit
@@ -219,7 +229,7 @@ def _most(
 
 
 def _compose(
-    plan: Plan,
+    summary: str,
     groups: Mapping[Action, Sequence[_Entry]],
     errors: Sequence[str],
     warnings: Sequence[str],
@@ -227,7 +237,7 @@ def _compose(
     limit: int,
     hint: str,
 ) -> str:
-    out = ["### reconciler plan", "", f"**{md_text(markdown_summary(plan))}**", ""]
+    out = ["### reconciler plan", "", f"**{summary}**", ""]
     left_out = _left_out(groups, errors, warnings, cut)
     if left_out:
         end = "" if hint.endswith((".", "!", "?")) else "."
@@ -305,15 +315,16 @@ def _details(changes: Sequence[FieldChange]) -> str:
     """The field-level before/after, collapsed, indented into the operation's list item."""
     if not changes:
         return ""
-    lines = [f"<details><summary>{plural(len(changes), 'field')} changed</summary>", "", "```diff"]
+    summary = f"{plural(len(changes), 'field')} changed"
+    lines = [f"  <details><summary>{summary}</summary>", "", "  ```diff"]
     for c in changes:
         # every line starts with "- " or "+ ", so no value can close the fence
         if c.before is not None:
-            lines.append(f"- {one_line(c.path)}: {short(c.before)}")
+            lines.append(f"  - {one_line(c.path)}: {short(c.before)}")
         if c.after is not None:
-            lines.append(f"+ {one_line(c.path)}: {short(c.after)}")
-    lines += ["```", "", "</details>"]
-    return "\n".join(f"  {line}" if line else "" for line in lines)
+            lines.append(f"  + {one_line(c.path)}: {short(c.after)}")
+    lines += ["  ```", "", "  </details>"]
+    return "\n".join(lines)
 
 
 def _diagnostic(d: Diagnostic) -> str:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from reconciler.errors import Diagnostic, PlanError, Severity
 from reconciler.model import Action, Spec, canonical_json
 
@@ -320,6 +318,8 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             f"{source}: plan format {data['format_version']!r} is not supported "
             f"(this reconciler reads format {FORMAT_VERSION}); plan again"
         )
+    from jsonschema import Draft202012Validator  # here: only reading a saved plan needs it
+
     problem = next(iter(Draft202012Validator(SHAPE).iter_errors(data)), None)
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "the plan"

@@ -422,35 +422,3 @@ def test_a_parallel_read_finds_touched_files_in_the_cache(many: Path) -> None:
     assert all(cache.entries[key] is result for key, result in entries.items())
     assert len(cache.entries) == len(entries)
     assert cache.used == set(entries)
-
-
-def test_a_save_in_the_background_writes_what_a_save_here_writes(
-    repo: Path, tmp_path: Path, parses: list[str]
-) -> None:
-    here, there = tmp_path / "here", tmp_path / "there"
-    for folder, background in ((here, False), (there, True)):
-        disk = DiskCache(folder)
-        load("campaigns", disk)
-        disk.save(background=background)
-        disk.wait()
-    [written_here], [written_there] = here.iterdir(), there.iterdir()
-    assert {p.name: p.read_bytes() for p in written_here.iterdir()} == {
-        p.name: p.read_bytes() for p in written_there.iterdir()
-    }
-    parses.clear()
-    load("campaigns", DiskCache(there))
-    assert parses == []
-
-
-def test_no_save_in_the_background_while_other_threads_run(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_fork() -> int:
-        raise AssertionError("forked")
-
-    monkeypatch.setattr(cache.os, "fork", no_fork)
-    monkeypatch.setattr(cache.threading, "active_count", lambda: 2)
-    disk = DiskCache(tmp_path / "cache")
-    load("campaigns", disk)
-    disk.save(background=True)  # written here, at once
-    assert sorted(p.name for p in disk.folder.iterdir())[-1] == "validators.marshal"

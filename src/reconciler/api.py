@@ -6,8 +6,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -63,27 +62,18 @@ class Options:
 CACHE_DIR = Path(".reconciler") / "cache"
 
 
-@contextmanager
-def _loading(
-    path: str | os.PathLike[str], cache: manifests.Cache | None
-) -> Iterator[manifests.LoadResult]:
-    """The manifests, with the given cache, else the one on disk in the working directory, which
-    is saved while the block runs (planning, applying) and saved by the time it ends."""
+def _load(path: str | os.PathLike[str], cache: manifests.Cache | None) -> manifests.LoadResult:
+    """Load the manifests, with the given cache, else the one on disk in the working directory."""
     if cache is not None:
-        yield manifests.load(path, cache)
-        return
+        return manifests.load(path, cache)
     disk = DiskCache(CACHE_DIR)
     loaded = manifests.load(path, disk)
-    disk.save(background=True)
-    try:
-        yield loaded
-    finally:
-        disk.wait()
+    disk.save()
+    return loaded
 
 
 def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
-    with _loading(path, None) as loaded:
-        return loaded
+    return _load(path, None)
 
 
 @dataclass(frozen=True)
@@ -98,20 +88,13 @@ class _Desired:
     dirty: bool
 
 
-@contextmanager
-def _reading(
+def _read(
     path: str | os.PathLike[str],
     prune: bool,
     targets: Sequence[str],
     cache: manifests.Cache | None = None,
-) -> Iterator[_Desired]:
-    with _loading(path, cache) as loaded:
-        yield _desired(loaded, path, prune, targets)
-
-
-def _desired(
-    loaded: manifests.LoadResult, path: str | os.PathLike[str], prune: bool, targets: Sequence[str]
 ) -> _Desired:
+    loaded = _load(path, cache)
     whole = not Path(path).is_file()
     if prune and not whole:
         raise PlanError(
@@ -136,12 +119,12 @@ def plan(
     cache: manifests.Cache | None = None,
 ) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations."""
-    with _reading(path, prune, targets, cache) as desired:
-        runtime = options.open()
-        try:
-            return _plan(desired, runtime, options.clock())
-        finally:
-            runtime.close()
+    desired = _read(path, prune, targets, cache)
+    runtime = options.open()
+    try:
+        return _plan(desired, runtime, options.clock())
+    finally:
+        runtime.close()
 
 
 def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
@@ -188,18 +171,18 @@ def apply(
     stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
-    with _reading(path, prune, targets, cache) as desired:
-        if require_clean:
-            _require_clean(desired.commit, desired.dirty, os.fspath(path))
-        return _apply_locked(
-            options.runtime_url,
-            f"apply {os.fspath(path)}",
-            lambda runtime: _plan(desired, runtime, options.clock()),
-            options,
-            keep_going=keep_going,
-            lock_timeout=lock_timeout,
-            stop=stop,
-        )
+    desired = _read(path, prune, targets, cache)
+    if require_clean:
+        _require_clean(desired.commit, desired.dirty, os.fspath(path))
+    return _apply_locked(
+        options.runtime_url,
+        f"apply {os.fspath(path)}",
+        lambda runtime: _plan(desired, runtime, options.clock()),
+        options,
+        keep_going=keep_going,
+        lock_timeout=lock_timeout,
+        stop=stop,
+    )
 
 
 def apply_saved(

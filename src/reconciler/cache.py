@@ -23,7 +23,6 @@ import marshal
 import os
 import shutil
 import sys
-import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,6 @@ class DiskCache(manifests.Cache):
         super().__init__()
         self.folder = folder / f"manifests-{_identity()}"
         self._on_disk: dict[int, _Contents] = {}
-        self._writer: int | None = None  # a forked process saving in the background
         for shard in range(SHARDS):
             try:
                 seen, entries = marshal.loads((self.folder / f"{shard}.marshal").read_bytes())
@@ -72,38 +70,11 @@ class DiskCache(manifests.Cache):
         except (OSError, EOFError, ValueError, TypeError, AttributeError):
             self._validators = {}
 
-    def save(self, *, background: bool = False) -> None:
-        """Keep what this run used; rewrite the shards that changed. A failure only costs speed.
-
-        With ``background``, and while this process has a single thread, a forked copy of it
-        writes while this one goes on (a cold cache of 10,000 files takes about 0.2 s to write);
-        ``wait`` joins it.
-        """
+    def save(self) -> None:
+        """Keep what this run used; rewrite the shards that changed. A failure only costs speed."""
         self.sweep()
         if not self.changed:
             return
-        if background and threading.active_count() == 1:
-            try:
-                pid = os.fork()
-            except OSError:
-                pid = -1
-            if pid == 0:  # the copy: write, and leave without running this process's exit handlers
-                try:
-                    self._save()
-                finally:
-                    os._exit(0)
-            if pid > 0:
-                self._writer, self.changed = pid, False
-                return
-        self._save()
-
-    def wait(self) -> None:
-        """Return once a save in the background has finished."""
-        if self._writer is not None:
-            os.waitpid(self._writer, 0)
-            self._writer = None
-
-    def _save(self) -> None:
         now: dict[int, _Contents] = {}
         for display, seen in self.seen.items():
             now.setdefault(_shard(display), ({}, set()))[0][display] = seen

@@ -566,3 +566,26 @@ def test_fields_added_alike_by_many_campaigns_keep_each_their_own_value(rt: Runt
         "h": "1",
     }  # fmt: skip
     assert added["b"] is added["h"]  # the same field and value: one change, shared
+
+
+def test_a_stop_with_a_now_says_what_it_cancels_and_keeps_the_rest_of_its_reason(
+    rt: Runtime,
+) -> None:
+    converge(rt, [manifest("r"), manifest("gone")])
+    _outside_edit(rt, "r", with_subject(RECURRING, "Edited in the console"))
+    stopped = manifest("r", run="stopped")
+    plan = planner.plan([stopped], rt.snapshot(), prune=True, now=NOW)
+    assert [(op.campaign, op.action.value, op.reason) for op in plan.operations] == [
+        (
+            "gone",
+            "stop",
+            "its manifest was removed; --prune stops it; "
+            "the next sending, Mon 2026-11-30 09:00 UTC, is cancelled",
+        ),
+        (
+            "r",
+            "stop",
+            "the manifest says run: stopped; the next sending, Mon 2026-11-30 09:00 UTC, is "
+            "cancelled; live version 2 was changed outside the reconciler by alice",
+        ),
+    ]

@@ -196,7 +196,8 @@ class _Sendings:
             found = self._upcoming[key] = tuple(schedule.describe(t, spec) for t in times)
         return found
 
-    def stop_reason(self, campaign: Campaign, live: Spec) -> str:
+    def cancelled(self, campaign: Campaign, live: Spec) -> str:
+        """What stopping ``campaign`` cancels: its next sending (one in progress finishes)."""
         upcoming = schedule.next_occurrences(live, self.now, 1)
         cancelled = (
             f"the next sending, {schedule.describe(upcoming[0], live)}, is cancelled"
@@ -206,25 +207,20 @@ class _Sendings:
         if campaign.sending is not None:
             started = schedule.describe(parse_moment(campaign.sending.scheduled), live)
             cancelled = f"the sending of {started} is in progress and finishes; " + cancelled
-        return f"the manifest says run: stopped; {cancelled}"
+        return cancelled
 
     def for_operation(
-        self, campaign: Campaign | None, action: Action, kind: Kind, goes_live: bool, spec: Spec
-    ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
-        """For an operation: the reason that replaces its own (for a stop: which sending it
-        cancels), its next sendings once applied and, for a schedule change, those before."""
+        self, campaign: Campaign | None, kind: Kind, goes_live: bool, spec: Spec
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """For an operation that makes ``spec`` live: its next sendings once applied and, for a
+        schedule change, those before."""
+        if kind is Kind.INBOUND or not goes_live:
+            return (), ()
         live = campaign.live.spec if campaign is not None and campaign.live is not None else None
-        if kind is Kind.INBOUND:
-            return None, (), ()
-        if action is Action.STOP and live is not None:
-            assert campaign is not None
-            return self.stop_reason(campaign, live), (), ()
-        if not goes_live:
-            return None, (), ()
         before: tuple[str, ...] = ()
         if live is not None and live.get("schedule") != spec.get("schedule"):
             before = self.upcoming(live)
-        return None, self.upcoming(spec), before
+        return self.upcoming(spec), before
 
 
 def _targeted(
@@ -521,6 +517,8 @@ def _operation(
         reason = "the manifest says run: stopped; " + (
             "it stops being shown until it resumes"
             if kind is Kind.INBOUND
+            else work.sendings.cancelled(campaign, live.spec)
+            if work.sendings is not None and campaign is not None
             else "the next sending is cancelled"
         )
     else:  # RESUME: running again, with its versions as the manifest says
@@ -542,10 +540,9 @@ def _operation(
     upcoming: tuple[str, ...] = ()
     before: tuple[str, ...] = ()
     if work.sendings is not None:
-        stopping, upcoming, before = work.sendings.for_operation(
-            campaign, action, kind, _goes_live(action, m), desired
+        upcoming, before = work.sendings.for_operation(
+            campaign, kind, _goes_live(action, m), desired
         )
-        reason = stopping or reason  # a stop's says which sending it cancels, and only that
     return Operation(
         campaign=m.name,
         action=action,
@@ -579,9 +576,7 @@ def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
             assert campaign.live is not None
             reason = "its manifest was removed; --prune stops it"
             if work.sendings is not None and campaign.kind is not Kind.INBOUND:
-                # which sending it cancels, in the words of any stop (the manifest is gone, yet
-                # "the manifest says run: stopped"): what plans with a now have always said here
-                reason = work.sendings.stop_reason(campaign, campaign.live.spec)
+                reason += "; " + work.sendings.cancelled(campaign, campaign.live.spec)
             work.operations[name] = Operation(
                 campaign=name,
                 action=Action.STOP,

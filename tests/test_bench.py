@@ -80,3 +80,21 @@ def test_planner_bench_smoke(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "empty.json", "empty.md", "empty.txt", "full.json", "full.md", "full.txt",
     ]  # fmt: skip
+
+
+def test_profile_smoke(tmp_path: Path) -> None:
+    """bench/profile.py at N = 200: the phases of a cold and a warm plan, and a cProfile."""
+    out = tmp_path / "PROFILE.md"
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "profile.py"), "--n", "200", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = out.read_text(encoding="utf-8")
+    for heading in ("## Cold plan, one process", "## Warm plan, N = 200", "## Warm plan under"):
+        assert heading in text
+    for phase in ("start-up and imports", "load the manifests", "plan (runtime snapshot"):
+        assert text.count(f"| {phase}") == 2  # cold and warm
+    assert "ncalls  tottime" in text

@@ -91,7 +91,10 @@ class UnknownRuntimeError(RuntimeBackendError):
 
 
 class LockedError(RuntimeBackendError):
-    pass
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        #: who holds the lock, when someone else does (the message also says what to do)
+        self.holder = holder
 
 
 class ConflictError(RuntimeBackendError):

@@ -81,7 +81,9 @@ def hold_lock(
                 if timeout > 0
                 else "try again, or wait for it with --lock-timeout SECONDS"
             )
-            raise LockedError(f"the runtime is locked by {holder.describe()}; {advice}")
+            raise LockedError(
+                f"the runtime is locked by {holder.describe()}; {advice}", holder.describe()
+            )
         sleep(poll)
     try:
         yield

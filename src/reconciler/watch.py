@@ -133,8 +133,9 @@ class Watcher:
                     stop=self.stop.is_set,
                 )
                 plan = ledger.plan
-        except LockedError as exc:
-            return cycle(CycleOutcome.LOCKED, error=str(exc), retry_in=self._backoff())
+        except LockedError as exc:  # retried: the advice to wait with --lock-timeout is not for us
+            error = f"the runtime is locked by {exc.holder}" if exc.holder else str(exc)
+            return cycle(CycleOutcome.LOCKED, error=error, retry_in=self._backoff())
         except RuntimeBackendError as exc:
             return cycle(CycleOutcome.UNREACHABLE, error=str(exc), retry_in=self._backoff())
         except ReconcilerError as exc:  # e.g. --prune refused on an emptied directory

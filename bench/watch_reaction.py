@@ -3,10 +3,10 @@
     python bench/watch_reaction.py [--manifests 1000] [--runs 5]
 
 Run it with the interpreter that has reconciler installed (``.venv/bin/python``). It writes N
-manifests (a mix of channels and kinds, in team folders) to a temporary directory, starts
-``reconciler watch --format json`` on them with a SQLite runtime, and waits for the first (cold)
-cycle to apply them all. Then, ``--runs`` times, it changes the content of one live recurring
-campaign and measures the wall time from the write to
+manifests (bench/run.py's: every kind and channel, in team folders) to a temporary directory,
+starts ``reconciler watch --format json`` on them with a SQLite runtime, and waits for the first
+(cold) cycle to apply them all. Then, ``--runs`` times, it changes the subject of one live weekly
+email and measures the wall time from the write to
 
 - the runtime: the campaign's new live version, read from the SQLite file (read-only, every 10 ms);
 - the report: the watch's JSON line for the cycle that applied it.
@@ -34,79 +34,9 @@ from typing import Any
 
 POLL_SECONDS = 0.010
 WATCH = (sys.executable, "-m", "reconciler", "watch", "campaigns")
-TEAMS = ("growth", "content", "product", "web", "mobile", "loyalty", "crm")
-ZONES = ("Europe/Amsterdam", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-
-def manifest(i: int) -> tuple[str, str, bool]:
-    """The i-th manifest: (name, YAML text, whether it is a live recurring campaign)."""
-    kind = i % 10
-    name = f"c{i:05d}"
-    team = TEAMS[i % len(TEAMS)]
-    zone = ZONES[i % len(ZONES)]
-    head = (
-        "apiVersion: reconciler/v1\nkind: Campaign\nmetadata:\n"
-        f"  name: {name}\n  title: Campaign {i}\n  labels: {{team: {team}, wave: w{i % 4}}}\n"
-        "spec:\n"
-    )
-    recurring = False
-    if kind in (0, 1):  # weekly email newsletter
-        recurring = True
-        body = (
-            f"  state: live\n  channel: email\n  audience: {{segment: newsletter-{i % 13}}}\n"
-            f'  content:\n    subject: "Weekly news {i}"\n    template: digest-v{i % 5}\n'
-            "  schedule:\n    recurring:\n      every: week\n"
-            f"      on: [{WEEKDAYS[i % 7]}, {WEEKDAYS[(i + 3) % 7]}]\n"
-            f'      at: "{8 + i % 10:02d}:{(i * 7) % 60:02d}"\n'
-            f"    timezone: {zone}\n  throttle: {{perSecond: {100 + i % 1900}}}\n"
-        )
-    elif kind == 2:  # monthly email with a start and an end
-        recurring = True
-        body = (
-            f"  state: live\n  channel: email\n  audience: {{segment: customers-{i % 7}}}\n"
-            f'  content:\n    subject: "Monthly update {i}"\n    body: "Everything we shipped."\n'
-            "  schedule:\n    recurring:\n      every: month\n"
-            f'      on: [{1 + i % 28}]\n      at: "10:30"\n'
-            "      start: 2027-01-01T00:00:00+01:00\n      end: 2027-12-31T23:59:59+01:00\n"
-            f"    timezone: {zone}\n"
-        )
-    elif kind == 3:  # push on a cron
-        recurring = True
-        body = (
-            f"  state: live\n  channel: push\n  audience: {{segment: app-users-{i % 11}}}\n"
-            f'  content:\n    title: "Deal {i}"\n    body: "Today\'s deal is waiting."\n'
-            f'  schedule:\n    recurring: {{cron: "{i % 60} 12 * * MON-FRI"}}\n'
-            f"    timezone: {zone}\n"
-        )
-    elif kind == 4:  # one-time SMS
-        body = (
-            f"  state: live\n  channel: sms\n  audience: {{segment: sms-opted-in-{i % 5}}}\n"
-            f'  content:\n    text: "Sale {i}: 20% off with code S{i}. Reply STOP to opt out."\n'
-            f"  schedule:\n    once: {{at: 2027-0{1 + i % 9}-15T17:00:00+01:00}}\n"
-            f"    timezone: {zone}\n"
-        )
-    elif kind == 5:  # one-time email sent on activation
-        body = (
-            f"  state: live\n  channel: email\n  audience: {{segment: buyers-{i % 9}}}\n"
-            f'  content:\n    subject: "Thanks {i}"\n    body: "Thank you for your order."\n'
-        )
-    elif kind == 6:  # a draft being written
-        body = (
-            f"  state: draft\n  channel: push\n  audience: {{segment: eu-{i % 3}}}\n"
-            f'  content:\n    title: "Coming soon {i}"\n    body: "Stay tuned."\n'
-            f"  schedule:\n    once: {{at: 2027-02-0{1 + i % 9}T12:00:00+01:00}}\n"
-        )
-    else:  # inbound: in-app, web, code-based, content card
-        channel = ("in-app", "web", "code-based", "content-card")[i % 4]
-        body = (
-            f"  state: live\n  channel: {channel}\n"
-            f'  content:\n    title: "Offer {i}"\n    body: "Something for you."\n'
-            f"    placement: slot-{i % 6}\n"
-        )
-        if channel == "content-card":
-            body += "  window:\n    start: 2026-11-01T00:00:00Z\n    end: 2027-06-01T00:00:00Z\n"
-    return name, head + body, recurring
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import generate  # bench/run.py: the same realistic manifests  # noqa: E402
 
 
 class Watch:
@@ -191,16 +121,10 @@ def live_version(db: sqlite3.Connection, name: str) -> int | None:
 
 def bench(count: int, runs: int, root: Path) -> None:
     folder = root / "campaigns"
-    recurring: list[tuple[str, Path, str]] = []
-    for i in range(count):
-        name, text, is_recurring = manifest(i)
-        team = root / "campaigns" / TEAMS[i % len(TEAMS)]
-        team.mkdir(parents=True, exist_ok=True)
-        (team / f"{name}.yaml").write_text(text, encoding="utf-8")
-        if is_recurring:
-            recurring.append((name, team / f"{name}.yaml", text))
-    if len(recurring) < runs:
-        raise SystemExit(f"--manifests {count} gives {len(recurring)} recurring campaigns, fewer")
+    folder.mkdir()
+    editable = generate(folder, count)  # live weekly emails, each alone in its file
+    if len(editable) < runs:
+        raise SystemExit(f"--manifests {count} gives {len(editable)} editable campaigns, fewer")
     db_path = root / "runtime.db"
     watch = Watch(root, f"sqlite:///{db_path}")
     try:
@@ -219,14 +143,14 @@ def bench(count: int, runs: int, root: Path) -> None:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, isolation_level=None)
         to_runtime: list[float] = []
         to_line: list[float] = []
-        step = max(1, len(recurring) // runs)
+        step = max(1, len(editable) // runs)
         for run in range(runs):
-            name, path, text = recurring[run * step]
+            path = editable[run * step]
+            name, text = path.stem, path.read_text(encoding="utf-8")
             before = live_version(db, name)
             assert before is not None
             index = len(watch.lines)
-            field = "subject" if '    subject: "' in text else "title"
-            edited = text.replace(f'    {field}: "', f'    {field}: "[edit {run + 1}] ', 1)
+            edited = text.replace('    subject: "', f'    subject: "[edit {run + 1}] ', 1)
             assert edited != text
             start = time.perf_counter()
             path.write_text(edited, encoding="utf-8")

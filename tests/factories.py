@@ -6,6 +6,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.model import DesiredState, Manifest, Position, Run, spec_hash
 
 EMAIL = {
@@ -20,6 +22,56 @@ RECURRING = {
 }
 INBOUND = {"channel": "in-app", "content": {"title": "Hi", "body": "There"}}
 SPECS = {"one-time": ONE_TIME, "recurring": RECURRING, "inbound": INBOUND}
+
+#: manifest files, to fill in with str.format: a one-time email, a recurring push, an in-app one
+EMAIL_YAML = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata:
+  name: {name}
+spec:
+  state: live
+  channel: email
+  audience: {{segment: newsletter}}
+  content: {{subject: {subject}, body: Hello}}
+"""
+PUSH_YAML = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata: {{name: {name}}}
+spec:
+  state: live
+  channel: push
+  audience: {{segment: hunters}}
+  content: {{title: "{title}", body: "Today only"}}
+  schedule:
+    recurring: {{cron: "0 12 * * MON-FRI"}}
+"""
+IN_APP_YAML = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata: {{name: {name}}}
+spec:
+  state: live
+  channel: in-app
+  content: {{title: "{title}", body: "There"}}
+"""
+
+
+def cli_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime: str = "sqlite:///.reconciler/runtime.db",
+    now: str | None = "2026-11-27T12:00:00Z",
+) -> None:
+    """What a CLI test runs in: a runtime, an actor, a pinned now (or the clock's), no CI."""
+    monkeypatch.setenv("RECONCILER_RUNTIME", runtime)
+    monkeypatch.setenv("RECONCILER_ACTOR", "tester")
+    if now is None:
+        monkeypatch.delenv("RECONCILER_NOW", raising=False)
+    else:
+        monkeypatch.setenv("RECONCILER_NOW", now)
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_ACTOR"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def manifest(

@@ -15,21 +15,12 @@ from pathlib import Path
 import fastjsonschema
 import pytest
 
+from factories import EMAIL_YAML
 from reconciler import cache, manifests, validation
 from reconciler.cache import DiskCache
 from reconciler.manifests import Cache, FileResult, LoadResult, load
 
-EMAIL = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata:
-  name: {name}
-spec:
-  state: live
-  channel: email
-  audience: {{segment: newsletter}}
-  content: {{subject: {subject}, body: Hello}}
-"""
+EMAIL = EMAIL_YAML
 BROKEN = "apiVersion: reconciler/v1\nkind: Campaign\nmetadata: {name: [}\n"
 
 

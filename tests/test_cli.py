@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from factories import git
+from factories import cli_environment, git
 from reconciler.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,10 +47,7 @@ spec:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RECONCILER_RUNTIME", "sqlite:///.reconciler/runtime.db")
-    monkeypatch.setenv("RECONCILER_ACTOR", "tester")
-    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
-    monkeypatch.delenv("GITHUB_ACTOR", raising=False)
+    cli_environment(monkeypatch)
     (tmp_path / "campaigns").mkdir()
     return tmp_path
 

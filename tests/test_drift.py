@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from factories import cli_environment
 from reconciler.cli import cli
 
 DEAL = """\
@@ -39,11 +40,7 @@ spec:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RECONCILER_RUNTIME", "sqlite:///.reconciler/runtime.db")
-    monkeypatch.setenv("RECONCILER_ACTOR", "tester")
-    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
-    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
+    cli_environment(monkeypatch)
     (tmp_path / "campaigns").mkdir()
     (tmp_path / "campaigns" / "deal.yaml").write_text(DEAL.format(annotations=""))
     (tmp_path / "campaigns" / "launch.yaml").write_text(LAUNCH)

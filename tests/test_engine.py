@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from factories import cli_environment
 from reconciler import api
 from reconciler.cli import cli
 from reconciler.runtime.engine import DEFAULT_RATE, DEFAULT_SEGMENT_SIZE, GRACE, MISSED
@@ -168,10 +169,7 @@ def lab(
     else:
         url = f"sqlite:///{tmp_path}/runtime.db"
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RECONCILER_RUNTIME", url)
-    monkeypatch.setenv("RECONCILER_ACTOR", "tester")
-    for name in ("RECONCILER_NOW", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_ACTOR"):
-        monkeypatch.delenv(name, raising=False)
+    cli_environment(monkeypatch, runtime=url, now=None)
     (tmp_path / "campaigns").mkdir()
     yield Lab(tmp_path, url)
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from factories import EMAIL_YAML
 from reconciler import documents
 from reconciler.errors import Diagnostic, Severity
 from reconciler.manifests import LoadResult, find_files, load, schema, validate_spec
@@ -27,17 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus" / "bad"
 BAD_CASES = sorted(CORPUS.glob("*.yaml"))
 
-EMAIL = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata:
-  name: {name}
-spec:
-  state: live
-  channel: email
-  audience: {{segment: newsletter}}
-  content: {{subject: Hi, body: Hello}}
-"""
+EMAIL = EMAIL_YAML.replace("{subject}", "Hi")
 
 
 def write(path: Path, text: str | bytes) -> Path:

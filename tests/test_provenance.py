@@ -9,21 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from factories import git
+from factories import IN_APP_YAML, git
 from reconciler import api
 from reconciler.errors import PlanError
 from reconciler.runtime.base import open_runtime
 from reconciler.runtime.sqlite import SCHEMA_VERSION
 
-DIGEST = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata: {{name: {name}}}
-spec:
-  state: live
-  channel: in-app
-  content: {{title: "{title}", body: "Body"}}
-"""
+DIGEST = IN_APP_YAML
 
 
 @pytest.fixture

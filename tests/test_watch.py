@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from factories import IN_APP_YAML, PUSH_YAML
 from reconciler import api, manifests, watch
 from reconciler.errors import ConflictError, LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Outcome
@@ -28,27 +29,8 @@ from reconciler.runtime.base import Applied, LockOwner, Write, open_runtime
 from reconciler.runtime.sqlite import SQLiteRuntime
 from reconciler.watch import Cycle, CycleOutcome, Trigger, Watcher
 
-DEAL = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata: {{name: deal}}
-spec:
-  state: live
-  channel: push
-  audience: {{segment: hunters}}
-  content: {{title: "{title}", body: "Today only"}}
-  schedule:
-    recurring: {{cron: "0 12 * * MON-FRI"}}
-"""
-BANNER = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata: {{name: {name}}}
-spec:
-  state: live
-  channel: in-app
-  content: {{title: "Hello", body: "There"}}
-"""
+DEAL = PUSH_YAML.replace("{name}", "deal")
+BANNER = IN_APP_YAML.replace("{title}", "Hello")
 BROKEN = """\
 apiVersion: reconciler/v1
 kind: Campaign

@@ -20,31 +20,13 @@ from typing import Any
 
 import pytest
 
+from factories import IN_APP_YAML, PUSH_YAML
 from reconciler.model import RECONCILER, Campaign
 from reconciler.runtime.base import open_runtime
 
 CLI = (sys.executable, "-m", "reconciler")
-RECURRING = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata: {{name: {name}}}
-spec:
-  state: live
-  channel: push
-  audience: {{segment: hunters}}
-  content: {{title: "{title}", body: "Today only"}}
-  schedule:
-    recurring: {{cron: "0 12 * * MON-FRI"}}
-"""
-INBOUND = """\
-apiVersion: reconciler/v1
-kind: Campaign
-metadata: {{name: {name}}}
-spec:
-  state: live
-  channel: in-app
-  content: {{title: "{title}", body: "There"}}
-"""
+RECURRING = PUSH_YAML
+INBOUND = IN_APP_YAML
 BROKEN = """\
 apiVersion: reconciler/v1
 kind: Campaign

@@ -223,7 +223,9 @@ def _document(
         except _Refused as refused:
             return None, [at(refused.node, refused.message)]
         if issues:
-            return None, sorted((at(node, message) for node, message in issues), key=_line_column)
+            return None, sorted(
+                (at(node, message) for node, message in issues), key=Diagnostic.line_column
+            )
         try:
             data = plain(loader.construct_document(root))
         except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # pragma: no cover
@@ -236,7 +238,7 @@ def _document(
     diagnostics = [at(_locate(root, p.path, p.key), p.text(), campaign) for p in problems]
     if isinstance(name, str):
         names.append((name, *_place(_locate(root, ("metadata", "name")))))
-    diagnostics.sort(key=_line_column)
+    diagnostics.sort(key=Diagnostic.line_column)
     spec = data.get("spec")
     if diagnostics or not isinstance(spec, dict) or not isinstance(metadata, dict):
         return None, diagnostics
@@ -420,10 +422,6 @@ def _positions(root: MappingNode) -> str:
                 lines.append(f"{key.value}.{field_key.value} {mark.line + 1} {mark.column + 1}")
     lines.append("")
     return "\n".join(lines)
-
-
-def _line_column(diagnostic: Diagnostic) -> tuple[int, int]:
-    return diagnostic.line or 0, diagnostic.column or 0
 
 
 def _place(node: Node) -> tuple[int, int]:

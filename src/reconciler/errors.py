@@ -49,6 +49,10 @@ class Diagnostic:
     def __str__(self) -> str:
         return f"{self.place}: {self.message}"
 
+    def line_column(self) -> tuple[int, int]:
+        """Where in its file, for sorting a file's diagnostics (no place sorts first)."""
+        return self.line or 0, self.column or 0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,

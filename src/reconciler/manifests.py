@@ -431,7 +431,7 @@ def _across_files(results: list[FileResult]) -> tuple[list[Manifest], list[Diagn
         for m in result.manifests:
             if not repeated or tuple(m.where("metadata.name")) not in repeated:
                 manifests.append(m)
-        diagnostics.extend(sorted(found, key=_line_column) if repeated else found)
+        diagnostics.extend(sorted(found, key=Diagnostic.line_column) if repeated else found)
     sources = {m.name: m.copy_from for m in manifests if m.copy_from is not None}
     for m in manifests:
         if m.copy_from is None:
@@ -441,7 +441,3 @@ def _across_files(results: list[FileResult]) -> tuple[list[Manifest], list[Diagn
             at = m.where("spec.copyFrom")
             diagnostics.append(Diagnostic(cycle_message(chain), m.file, at.line, at.column, m.name))
     return manifests, diagnostics
-
-
-def _line_column(diagnostic: Diagnostic) -> tuple[int, int]:
-    return diagnostic.line or 0, diagnostic.column or 0

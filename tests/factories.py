@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.model import DesiredState, Manifest, Position, Run, spec_hash
+from reconciler.model import Campaign, DesiredState, Manifest, Position, Run, spec_hash
+from reconciler.runtime.base import open_runtime
 
 EMAIL = {
     "channel": "email",
@@ -107,3 +108,12 @@ def git(repo: Path, *args: str) -> str:
         cwd=repo, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return out.stdout.strip()
+
+
+def campaigns(url: str) -> dict[str, Campaign]:
+    """What the runtime at ``url`` holds, read through a connection of its own."""
+    runtime = open_runtime(url)
+    try:
+        return dict(runtime.snapshot().campaigns)
+    finally:
+        runtime.close()

@@ -49,25 +49,19 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files parsed, in order."""
-    seen: list[str] = []
-    real = manifests._parse_file
-
-    def counting(data: bytes, display: str) -> FileResult:
-        seen.append(display)
-        return real(data, display)
-
-    monkeypatch.setattr(manifests, "_parse_file", counting)
-    return seen
-
-
-@pytest.fixture
 def trusting(monkeypatch: pytest.MonkeyPatch) -> None:
     """Trust a stat as soon as the file was written before the load began (not 2 s before), and
     make sure it was."""
     monkeypatch.setattr(manifests, "RACY_NS", 0)
     time.sleep(0.05)
+
+
+def warm_cache(folder: Path) -> tuple[DiskCache, LoadResult]:
+    """A disk cache in ``folder`` after one load of campaigns/, saved; and what was loaded."""
+    disk = DiskCache(folder)
+    loaded = load("campaigns", disk)
+    disk.save()
+    return disk, loaded
 
 
 def subjects(result: LoadResult) -> dict[str, str]:
@@ -181,9 +175,7 @@ def test_the_disk_cache_spares_the_next_process_the_parsing(
     repo: Path, tmp_path: Path, parses: list[str], reads: list[str], trusting: None
 ) -> None:
     folder = tmp_path / ".reconciler" / "cache"
-    disk = DiskCache(folder)
-    first = load("campaigns", disk)
-    disk.save()
+    _, first = warm_cache(folder)
     [saved] = folder.iterdir()
     assert saved.name.startswith("manifests-")
     assert sorted(p.name for p in saved.iterdir()) == sorted(
@@ -199,9 +191,7 @@ def test_the_disk_cache_spares_the_next_process_the_parsing(
 def test_the_disk_cache_keeps_errors_too(repo: Path, tmp_path: Path, parses: list[str]) -> None:
     (repo / "broken.yaml").write_text(BROKEN)
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    first = load("campaigns", disk)
-    disk.save()
+    _, first = warm_cache(folder)
     assert not first.ok
     parses.clear()
     assert load("campaigns", DiskCache(folder)) == first
@@ -210,9 +200,7 @@ def test_the_disk_cache_keeps_errors_too(repo: Path, tmp_path: Path, parses: lis
 
 def test_an_unreadable_disk_cache_is_rebuilt(repo: Path, tmp_path: Path) -> None:
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    first = load("campaigns", disk)
-    disk.save()
+    disk, first = warm_cache(folder)
     shards = list(disk.folder.iterdir())
     for garbage in (b"", b"\x00garbage", b"\xe9" * 100, marshal.dumps(({}, [])), b"\x00" * 8):
         for shard in shards:
@@ -227,9 +215,7 @@ def test_a_disk_cache_of_another_version_is_not_read_and_is_removed(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[str]
 ) -> None:
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    load("campaigns", disk)
-    disk.save()
+    disk, _ = warm_cache(folder)
     old = disk.folder
     monkeypatch.setattr("reconciler.__version__", "9.9.9")
     newer = DiskCache(folder)
@@ -245,9 +231,7 @@ def test_saving_an_unchanged_cache_writes_nothing(
     repo: Path, tmp_path: Path, trusting: None
 ) -> None:
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    load("campaigns", disk)
-    disk.save()
+    disk, _ = warm_cache(folder)
     written = {p: p.stat().st_mtime_ns for p in disk.folder.iterdir()}
     time.sleep(0.01)
     again = DiskCache(folder)
@@ -260,9 +244,7 @@ def test_a_changed_file_rewrites_its_shard_only(
     repo: Path, tmp_path: Path, trusting: None, parses: list[str]
 ) -> None:
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    load("campaigns", disk)
-    disk.save()
+    disk, _ = warm_cache(folder)
     written = {p.name: p.stat().st_mtime_ns for p in disk.folder.iterdir()}
     time.sleep(0.01)
     (repo / "beta.yaml").write_text(EMAIL.format(name="beta", subject="Yo"))
@@ -291,9 +273,7 @@ def test_the_compiled_validators_are_kept_with_the_cache(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_validators: None
 ) -> None:
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    first = load("campaigns", disk)
-    disk.save()
+    disk, first = warm_cache(folder)
     assert set(marshal.loads((disk.folder / "validators.marshal").read_bytes())) == {0}
     (repo / "beta.yaml").write_text(EMAIL.format(name="beta", subject='""'))  # invalid now
     monkeypatch.setattr(validation, "_COMPILED", {})
@@ -314,9 +294,7 @@ def test_validators_compiled_by_another_fastjsonschema_are_compiled_again(
     repo: Path, tmp_path: Path, fresh_validators: None
 ) -> None:
     folder = tmp_path / "cache"
-    disk = DiskCache(folder)
-    load("campaigns", disk)
-    disk.save()
+    disk, _ = warm_cache(folder)
     stale = compile(
         'VERSION = "0.0.1"\ndef validate(data, custom_formats=None, name_prefix=None):\n'
         '    raise AssertionError("a validator of another fastjsonschema was used")\n',
@@ -388,9 +366,10 @@ def test_no_parallel_parse_while_other_threads_run(
     def no_fork(*args: object) -> None:
         raise AssertionError("forked")
 
+    one = load("campaigns", workers=1)
     monkeypatch.setattr(manifests, "_fork", no_fork)
     monkeypatch.setattr(manifests.threading, "active_count", lambda: 2)
-    assert load("campaigns", workers=2).manifests
+    assert load("campaigns", workers=2) == one
 
 
 def test_workers_default_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from factories import campaigns
 from reconciler.model import Campaign, Status
 from reconciler.runtime.base import open_runtime, timestamp
 
@@ -174,14 +175,6 @@ def reconciler(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
         [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
     )
     return done.returncode, done.stdout + done.stderr
-
-
-def campaigns(url: str) -> dict[str, Campaign]:
-    runtime = open_runtime(url)
-    try:
-        return dict(runtime.snapshot().campaigns)
-    finally:
-        runtime.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from factories import IN_APP_YAML, PUSH_YAML
-from reconciler import api, manifests, watch
+from reconciler import api, watch
 from reconciler.errors import ConflictError, LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Outcome
 from reconciler.model import Action
@@ -427,53 +427,33 @@ def test_a_manifest_folder_made_again_is_watched_again(repo: Path, url: str, fas
 # -- the parse cache -----------------------------------------------------------------------------
 
 
-def test_unchanged_files_are_not_parsed_again(
-    repo: Path, url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parsed: list[str] = []
-    real = manifests._parse_file
-
-    def counting(data: bytes, display: str) -> manifests.FileResult:
-        parsed.append(display)
-        return real(data, display)
-
-    monkeypatch.setattr(manifests, "_parse_file", counting)
+def test_unchanged_files_are_not_parsed_again(repo: Path, url: str, parses: list[str]) -> None:
     w = watcher(url)
     w.reconcile(Trigger.START)
-    assert parsed == ["campaigns/banner.yaml", "campaigns/deal.yaml"]
-    parsed.clear()
+    assert parses == ["campaigns/banner.yaml", "campaigns/deal.yaml"]
+    parses.clear()
     assert w.reconcile(Trigger.INTERVAL).outcome is CycleOutcome.IN_SYNC
-    assert parsed == []
+    assert parses == []
     deal = repo / "campaigns" / "deal.yaml"
     deal.write_text(DEAL.format(title="Deal of the week"))
     assert w.reconcile(Trigger.CHANGE, 1).outcome is CycleOutcome.APPLIED
-    assert parsed == ["campaigns/deal.yaml"]
-    parsed.clear()
+    assert parses == ["campaigns/deal.yaml"]
+    parses.clear()
     deal.touch()  # a new mtime, the same bytes
     assert w.reconcile(Trigger.CHANGE, 1).outcome is CycleOutcome.IN_SYNC
-    assert parsed == []
+    assert parses == []
     deal.write_text(DEAL.format(title="Deal of the day"))  # back to bytes seen before
     assert w.reconcile(Trigger.CHANGE, 1).outcome is CycleOutcome.APPLIED
-    assert parsed == ["campaigns/deal.yaml"]  # versions a cycle did not use are not kept
+    assert parses == ["campaigns/deal.yaml"]  # versions a cycle did not use are not kept
     assert live(url) == {"banner": 1, "deal": 3}
     assert sorted(key[0] for key in w.cache) == ["campaigns/banner.yaml", "campaigns/deal.yaml"]
 
 
-def test_a_dry_run_watcher_uses_the_cache_too(
-    repo: Path, url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parsed: list[str] = []
-    real = manifests._parse_file
-
-    def counting(data: bytes, display: str) -> manifests.FileResult:
-        parsed.append(display)
-        return real(data, display)
-
-    monkeypatch.setattr(manifests, "_parse_file", counting)
+def test_a_dry_run_watcher_uses_the_cache_too(repo: Path, url: str, parses: list[str]) -> None:
     w = watcher(url, dry_run=True)
     w.reconcile(Trigger.START)
     w.reconcile(Trigger.INTERVAL)
-    assert parsed == ["campaigns/banner.yaml", "campaigns/deal.yaml"]
+    assert parses == ["campaigns/banner.yaml", "campaigns/deal.yaml"]
 
 
 # -- stopping ------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from factories import IN_APP_YAML, PUSH_YAML
-from reconciler.model import RECONCILER, Campaign
+from factories import IN_APP_YAML, PUSH_YAML, campaigns
+from reconciler.model import RECONCILER
 from reconciler.runtime.base import open_runtime
 
 CLI = (sys.executable, "-m", "reconciler")
@@ -207,14 +207,6 @@ def write(
         put(path, text)
     else:
         path.write_text(text)
-
-
-def campaigns(url: str) -> dict[str, Campaign]:
-    runtime = open_runtime(url)
-    try:
-        return dict(runtime.snapshot().campaigns)
-    finally:
-        runtime.close()
 
 
 def live(url: str) -> dict[str, int]:

@@ -1,0 +1,21 @@
+"""Fixtures that several test modules share."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler import manifests
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The manifest files parsed (not served by a cache), in order."""
+    seen: list[str] = []
+    real = manifests._parse_file
+
+    def counting(data: bytes, display: str) -> manifests.FileResult:
+        seen.append(display)
+        return real(data, display)
+
+    monkeypatch.setattr(manifests, "_parse_file", counting)
+    return seen

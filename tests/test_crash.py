@@ -114,6 +114,13 @@ def environment() -> dict[str, str]:
     return env
 
 
+def finish(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a child to its end, its output kept."""
+    return subprocess.run(
+        argv, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=120
+    )
+
+
 def read(db: Path, query: str) -> Any:
     """One value from the runtime, read-only; None while it cannot be read (yet)."""
     try:
@@ -195,9 +202,7 @@ def test_a_killed_apply_is_rerun_and_converges(
         assert held_by == victim.pid  # the dead process still "holds" the lock
 
     # the rerun takes over a dead holder's lock at once (no --lock-timeout) and does the rest
-    rerun = subprocess.run(
-        command, cwd=tmp_path, env=environment(), capture_output=True, text=True, timeout=120
-    )
+    rerun = finish(command, tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     last = rerun.stdout.rstrip("\n").splitlines()[-1]
     if killed_at < TOTAL:
@@ -295,24 +300,15 @@ def test_an_apply_killed_in_the_middle_of_a_batch_leaves_none_of_it_and_converge
     url = f"sqlite:///{db}"
     target = [str(manifests)]
     if saved:
-        made = subprocess.run(
-            reconciler("plan", str(manifests), "--runtime", url, "--out", "plan.json"),
-            cwd=tmp_path,
-            env=environment(),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        made = finish(
+            reconciler("plan", str(manifests), "--runtime", url, "--out", "plan.json"), tmp_path
         )
         assert made.returncode == 0, made.stderr
         target = ["--plan", "plan.json"]
     prefix, count, most = IN_A_BATCH[where]
-    victim = subprocess.run(
+    victim = finish(
         [sys.executable, "-c", VICTIM, prefix, str(count), "apply", *target, "--runtime", url],
-        cwd=tmp_path,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        tmp_path,
     )
     assert victim.returncode == -signal.SIGKILL, victim.stderr
 
@@ -323,14 +319,7 @@ def test_an_apply_killed_in_the_middle_of_a_batch_leaves_none_of_it_and_converge
     assert read(db, "SELECT COUNT(*) FROM applied") == killed_at
     assert read(db, "SELECT COUNT(*) FROM campaigns") == killed_at
 
-    rerun = subprocess.run(
-        reconciler("apply", *target, "--runtime", url),
-        cwd=tmp_path,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    rerun = finish(reconciler("apply", *target, "--runtime", url), tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     lines = rerun.stdout.rstrip("\n").splitlines()
     replayed = [line for line in lines if line.endswith(": already applied by an earlier run")]

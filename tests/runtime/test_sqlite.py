@@ -41,18 +41,20 @@ def fixed() -> datetime:
     return NOW
 
 
-def activate(rt: Runtime, name: str = "alpha", key: str | None = None) -> None:
-    rt.apply(
-        Write(
-            key=key or f"plan-1/{name}/activate",
-            action=Action.ACTIVATE,
-            campaign=name,
-            expected_etag=None,
-            provenance=Provenance("alice"),
-            plan_id="plan-1",
-            spec=SPEC,
-        )
+def activation(name: str, plan_id: str = "plan-1", key: str | None = None) -> Write:
+    return Write(
+        key=key or f"{plan_id}/{name}/activate",
+        action=Action.ACTIVATE,
+        campaign=name,
+        expected_etag=None,
+        provenance=Provenance("alice"),
+        plan_id=plan_id,
+        spec=SPEC,
     )
+
+
+def activate(rt: Runtime, name: str = "alpha", key: str | None = None) -> None:
+    rt.apply(activation(name, key=key))
 
 
 def open_sqlite(path: Path) -> SQLiteRuntime:
@@ -151,18 +153,7 @@ def test_one_write_is_one_row_everywhere(rt: SQLiteRuntime, db_path: Path) -> No
 
 
 def activations(*names: str) -> list[Write]:
-    return [
-        Write(
-            key=f"plan-2/{name}/activate",
-            action=Action.ACTIVATE,
-            campaign=name,
-            expected_etag=None,
-            provenance=Provenance("alice"),
-            plan_id="plan-2",
-            spec=SPEC,
-        )
-        for name in names
-    ]
+    return [activation(name, "plan-2") for name in names]
 
 
 def test_a_batch_is_one_transaction_reading_each_kind_of_row_once(rt: SQLiteRuntime) -> None:

@@ -27,7 +27,7 @@ ALLOWED = {
     "lifecycle": {"model"},
     "manifests": {"model", "errors", "validation", "documents"},
     "documents": {"model", "errors", "validation"},
-    "validation": set(),
+    "validation": {"model"},
     "runtime": {"model", "errors", "runtime", "schedule"},
     "schedule": {"model"},
     "calendar": {"model", "schedule", "manifests"},

@@ -65,10 +65,7 @@ def test_bad_manifest(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert expected, "a corpus file must say what it expects"
     monkeypatch.chdir(CORPUS)
-    validate_spec({})  # compile the validators first: the timing is about the case itself
-    started = time.perf_counter()
     result = load(case.name)
-    assert time.perf_counter() - started < 1.0
     assert rendered(result) == expected
     assert not result.ok
     assert result.files == 1

@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import validation
+from reconciler.validation import ecma_pattern
 
 AT = "2026-12-01T09:00:00+01:00"
 VALID: list[dict[str, Any]] = [
@@ -141,3 +143,18 @@ def test_the_fast_check_agrees_with_jsonschema_on_versioned_specs(doc: dict[str,
     if isinstance(spec, dict):
         spec = {k: v for k, v in spec.items() if k not in ("state", "run", "copyFrom")}
     assert fast_accepts(spec, 1) == (jsonschema_errors(spec, 1) == []), jsonschema_errors(spec, 1)
+
+
+@pytest.mark.parametrize(
+    ("ecma", "python"),
+    [
+        ("^[a-z]+$", "^[a-z]+\\Z"),
+        ("^(a$|b$)", "^(a\\Z|b\\Z)"),
+        ("^[$]+$", "^[$]+\\Z"),
+        ("^\\$+$", "^\\$+\\Z"),
+        ("^[\\]$]$", "^[\\]$]\\Z"),
+    ],
+    ids=["end", "alternation", "class", "escaped", "escaped-bracket-in-class"],
+)
+def test_ecma_patterns_end_at_the_very_end_in_python(ecma: str, python: str) -> None:
+    assert ecma_pattern(ecma) == python

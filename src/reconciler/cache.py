@@ -30,7 +30,7 @@ from typing import Any
 import reconciler
 from reconciler import manifests, validation
 
-FORMAT = 3
+FORMAT = 4  # 4: validators compiled with our date-time check and Python-meaning patterns
 SHARDS = 64
 VALIDATORS = "validators.marshal"  # the schema compiled to code, as validation.compiled() gives
 

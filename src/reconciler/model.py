@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -125,6 +126,50 @@ def kind_of(spec: Spec) -> Kind:
 def parse_moment(moment: str) -> datetime:
     """A stored timestamp (ISO 8601, 'Z' or an offset) as an aware datetime."""
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII)
+_NO_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?", re.ASCII)
+
+
+def instant(text: str) -> datetime:
+    """A manifest's date-time (RFC 3339, with an offset) as an aware datetime, or ValueError saying
+    what is wrong with it.
+
+    The one place where a manifest's date-times are read: validation, schedules, the engine and the
+    runtime all take them from here, so that what validates is what they can compute with. An
+    instant must fall in the years 1 to 9999 in UTC as well as in its own offset (every date-time
+    is compared and stored in UTC), and a leap second (``:60``) is refused: Python's datetime, like
+    most platforms, has none.
+    """
+    if not _RFC3339.fullmatch(text):
+        if _NO_OFFSET.fullmatch(text):
+            raise ValueError(f"{text!r:.60} has no offset: add Z for UTC, or one like +01:00")
+        raise ValueError(f"{text!r:.60} is not a date-time like 2026-12-01T09:00:00+01:00")
+    if text[17:19] == "60":
+        raise ValueError(f"{text!r:.60} is a leap second (:60), which is not supported")
+    try:
+        moment = datetime.fromisoformat(text)
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{text!r:.60} is out of range: a date-time must fall in the years 1 to 9999 in UTC"
+        ) from None
+    except ValueError:
+        raise ValueError(f"{text!r:.60} is not a valid date-time (no such date or time)") from None
+    return moment
+
+
+def date_time_problem(value: object) -> str | None:
+    """Why ``value`` is not a manifest date-time, or None when it is one (or not a string: the
+    schema's type says so)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        instant(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 #: ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` makes this

@@ -70,7 +70,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cronsim
 
-from reconciler.model import INBOUND_CHANNELS
+from reconciler.model import INBOUND_CHANNELS, instant
 
 __all__ = ["HORIZON_YEARS", "describe", "next_occurrences", "occurrences"]
 
@@ -313,9 +313,9 @@ def _instant_of(value: object, where: str) -> dt.datetime:
     """An aware datetime from an RFC 3339 string (as manifests hold them) or a datetime."""
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value)
+            value = instant(value)
         except ValueError as exc:
-            raise ValueError(f"schedule.{where}: not a date-time: {value!r}") from exc
+            raise ValueError(f"schedule.{where}: {exc}") from exc
     if not isinstance(value, dt.datetime):
         raise ValueError(f"schedule.{where}: expected a date-time, got {value!r}")
     if value.utcoffset() is None:

@@ -13,12 +13,13 @@ import copy
 import datetime as dt
 import functools
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+
+from reconciler.model import date_time_problem, instant
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
@@ -49,6 +50,55 @@ def schema() -> dict[str, Any]:
     source = resources.files("reconciler") / "schema" / "campaign.schema.json"
     loaded: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
     return loaded
+
+
+@cache
+def _python_schema() -> dict[str, Any]:
+    r"""The schema with its patterns meaning in Python what they mean in JSON Schema.
+
+    JSON Schema patterns are ECMA-262 regular expressions, whose ``$`` (without the multiline
+    flag) matches only at the very end. Python's ``$`` also matches before a final line break:
+    ``^[a-z0-9-]+$`` would take ``"abc\n"`` as a campaign name. Both validators are given this
+    copy, with every ``$`` outside a character class written ``\Z``.
+    """
+    converted: dict[str, Any] = _converted(schema())
+    return converted
+
+
+def _converted(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_converted(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = ecma_pattern(value)
+        elif key == "patternProperties" and isinstance(value, dict):
+            out[key] = {ecma_pattern(k): _converted(v) for k, v in value.items()}
+        elif key in ("properties", "$defs"):  # names, not keywords
+            out[key] = {name: _converted(sub) for name, sub in value.items()}
+        else:
+            out[key] = _converted(value)
+    return out
+
+
+def ecma_pattern(pattern: str) -> str:
+    r"""An ECMA-262 pattern as a Python one: ``$`` outside a character class becomes ``\Z``."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = "\\Z"
+        out.append(char)
+    return "".join(out)
 
 
 @cache
@@ -84,20 +134,17 @@ def validate_spec(spec: Mapping[str, Any]) -> list[str]:
 
 
 def parse_datetime(value: object) -> dt.datetime | None:
-    """An RFC 3339 date-time with an offset, or None."""
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+    """A manifest date-time (see ``model.instant``), or None."""
+    if not isinstance(value, str):
         return None
     try:
-        return dt.datetime.fromisoformat(value)
+        return instant(value)
     except ValueError:
         return None
 
 
-_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII)
-
-
 def _date_time(value: object) -> bool:
-    return not isinstance(value, str) or bool(parse_datetime(value))
+    return date_time_problem(value) is None
 
 
 @cache
@@ -109,8 +156,9 @@ def _validators() -> tuple[Draft202012Validator, Draft202012Validator]:
 
     checker = FormatChecker(formats=())
     checker.checks("date-time")(_date_time)
-    registry: Registry[Any] = Registry().with_resource(SCHEMA_ID, Resource.from_contents(schema()))
-    document = Draft202012Validator(schema(), format_checker=checker, registry=registry)
+    python = _python_schema()
+    registry: Registry[Any] = Registry().with_resource(SCHEMA_ID, Resource.from_contents(python))
+    document = Draft202012Validator(python, format_checker=checker, registry=registry)
     versioned = {"$ref": f"{SCHEMA_ID}#/$defs/versionedSpec"}
     spec = Draft202012Validator(versioned, format_checker=checker, registry=registry)
     return document, spec
@@ -148,10 +196,13 @@ def _fast_check(which: int) -> Callable[[Any], Any]:
     # no defaults: checking must not change the data; no messages (detailed_exceptions): a
     # rejected document is worded by jsonschema, and building messages nobody reads doubles the
     # cost of every failing `if` and halves the code to compile
-    definition = schema() if which == 0 else {"$defs": schema()["$defs"], "$ref": _VERSIONED}
+    python = _python_schema()
+    definition = python if which == 0 else {"$defs": python["$defs"], "$ref": _VERSIONED}
     source = fastjsonschema.compile_to_code(
         _terse(definition),
-        handlers={"https": lambda uri: _terse(schema())},  # never the network
+        handlers={"https": lambda uri: _terse(python)},  # never the network
+        # our date-time check, not fastjsonschema's regex: what validates is what can be computed
+        formats={"date-time": _date_time},
         use_default=False,
         detailed_exceptions=False,
     )
@@ -217,6 +268,8 @@ def _schema_problems(which: int, instance: Any, base: Path_) -> list[Problem]:
 
 
 def _message(error: ValidationError) -> str:
+    if error.validator == "format" and error.validator_value == "date-time":
+        return date_time_problem(error.instance) or error.message
     custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
     if isinstance(custom, dict) and isinstance(custom.get(str(error.validator)), str):
         return str(custom[str(error.validator)]).replace("{value}", show(error.instance))

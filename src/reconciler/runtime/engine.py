@@ -33,6 +33,7 @@ from reconciler.model import (
     SendingOutcome,
     Spec,
     Status,
+    instant,
     parse_moment,
 )
 from reconciler.runtime.base import timestamp
@@ -74,7 +75,7 @@ def due_slots(campaign: Campaign, now: datetime) -> list[datetime]:
         since = parse_moment(campaign.activated_at or campaign.live.applied_at)
         once = (spec.get("schedule") or {}).get("once")
         if isinstance(once, Mapping) and once.get("at"):
-            since = min(since, parse_moment(once["at"]))  # activated after its time: skipped
+            since = min(since, instant(once["at"]))  # activated after its time: skipped
     if not spec.get("schedule"):  # one-time, sent on activation
         return [since] if campaign.cursor is None and since <= now else []
     return occurrences(spec, since, now + timedelta(microseconds=1))

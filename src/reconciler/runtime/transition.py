@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from reconciler.errors import ConflictError, ReconcilerError, RefusedError
 from reconciler.model import (
@@ -21,6 +21,7 @@ from reconciler.model import (
     Status,
     Version,
     allowed,
+    instant,
     kind_of,
     spec_hash,
 )
@@ -39,8 +40,7 @@ def _start_of(spec: Spec) -> datetime | None:
         start = spec["window"].get("start")
     if not start:
         return None
-    moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return instant(start)
 
 
 def activation_status(spec: Spec, now: datetime) -> Status:

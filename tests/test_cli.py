@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from factories import cli_environment, git
+from factories import EMAIL_YAML, cli_environment, git
 from reconciler.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -282,7 +283,7 @@ def test_usage_errors_exit_1_not_2(repo: Path) -> None:
 def test_missing_path(repo: Path) -> None:
     result = run("validate", "nowhere")
     assert result.exit_code == 1
-    assert result.output == "nowhere: no such file or directory\nInvalid: 1 error in 0 files.\n"
+    assert result.output == "nowhere:1:1: no such file or directory\nInvalid: 1 error in 0 files.\n"
 
 
 def test_the_readme_quick_start_on_the_example_campaigns(repo: Path) -> None:
@@ -460,3 +461,19 @@ def test_calendar_of_invalid_manifests_shows_the_errors(repo: Path) -> None:
     result = run("calendar", "--days", "1")
     assert result.exit_code == 1
     assert result.output.startswith("campaigns/weekly.yaml:6:10: spec.state: 'paused' is not one")
+
+
+def test_a_file_name_that_is_not_utf8_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name reached the parse cache and the output undecodable: validate and plan crashed."""
+    cli_environment(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "campaigns").mkdir()
+    name = os.fsdecode(b"campaigns/a\xff\xfe.yaml")
+    Path(name).write_text(EMAIL_YAML.format(name="odd-name", subject="Hi"))
+    assert run("validate").output == "Valid: 1 campaign in 1 file.\n"
+    result = run("plan", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (operation,) = json.loads(result.output)["operations"]
+    assert operation["file"] == "campaigns/a\\xff\\xfe.yaml"

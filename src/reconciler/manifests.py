@@ -8,6 +8,7 @@ file (unique names, copyFrom without cycles) run on every load. Every error is p
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import marshal
 import os
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
@@ -29,7 +31,6 @@ __all__ = [
     "canonical_schema",
     "copy_cycle",
     "cycle_message",
-    "find_files",
     "load",
     "schema",
     "validate_spec",
@@ -188,11 +189,6 @@ class Cache:
         self.used = set()
 
 
-def find_files(root: Path) -> list[Path]:
-    """Every ``*.yaml`` / ``*.yml`` under ``root``, recursively, sorted; hidden names skipped."""
-    return [Path(root, relative) for relative in _walk(os.fspath(root))]
-
-
 def load(
     path: str | os.PathLike[str], cache: Cache | None = None, *, workers: int | None = None
 ) -> LoadResult:
@@ -204,11 +200,10 @@ def load(
     are shared between them.
     """
     root = Path(path)
-    if not root.exists():
-        return LoadResult((), (Diagnostic("no such file or directory", file=_display(root)),), 0)
-    if not root.is_dir() and not root.is_file():
-        return LoadResult((), (Diagnostic("not a regular file", file=_display(root)),), 0)
-    files = _files(root)
+    if not os.path.lexists(root):
+        return LoadResult((), (Diagnostic("no such file or directory", _display(root), 1, 1),), 0)
+    entries = _files(root)
+    files = [(file, display) for file, display, problem in entries if problem is None]
     started = time.time_ns()
     known = [cache.recall(file, display) if cache is not None else None for file, display in files]
     pending = [(i, *files[i]) for i, result in enumerate(known) if result is None]
@@ -221,8 +216,13 @@ def load(
             else:
                 cache.put(display, digest, result)
         known[index] = result
-    manifests, diagnostics = _across_files([r for r in known if r is not None])
-    return LoadResult(tuple(manifests), tuple(diagnostics), len(files))
+    read = iter(known)
+    results = [
+        next(read) if problem is None else FileResult((), (Diagnostic(problem, display, 1, 1),))
+        for _, display, problem in entries
+    ]
+    manifests, diagnostics = _across_files([r for r in results if r is not None])
+    return LoadResult(tuple(manifests), tuple(diagnostics), len(entries))
 
 
 def copy_cycle(name: str, sources: Mapping[str, str]) -> list[str] | None:
@@ -242,10 +242,23 @@ def cycle_message(chain: list[str]) -> str:
 # -- files ---------------------------------------------------------------------------------------
 
 
-def _walk(top: str) -> list[str]:
+SUFFIXES = (".yaml", ".yml")
+
+#: a manifest file found: (path to open, path as displayed, why it is not read, or None)
+Entry = tuple[str, str, str | None]
+
+
+def _walk(top: str, boundary: str) -> list[tuple[str, str | None]]:
     """The manifest files under ``top``, relative to it with ``/``, in the order of their path
-    segments; hidden names skipped, symbolic links to folders not followed (as ``os.walk``)."""
-    found: list[tuple[str, ...]] = []
+    segments, each with why it cannot be read (or None); hidden names skipped, symbolic links to
+    folders not followed (as ``os.walk``).
+
+    A ``*.yaml`` that is a symbolic link is read only when it leads to a file inside ``boundary``
+    (the repository): a pull request must not make the reconciler read, and quote in its errors,
+    a file elsewhere on the machine. One that is no regular file (a named pipe, a device) is found
+    here and refused when read.
+    """
+    found: list[tuple[tuple[str, ...], str | None]] = []
     pending: list[tuple[str, tuple[str, ...]]] = [(top, ())]
     while pending:
         folder, parts = pending.pop()
@@ -258,27 +271,65 @@ def _walk(top: str) -> list[str]:
             if name.startswith("."):
                 continue
             try:
-                if entry.is_dir():
-                    if not entry.is_symlink():
-                        pending.append((entry.path, (*parts, name)))
-                elif name.endswith((".yaml", ".yml")) and entry.is_file():
-                    found.append((*parts, name))
-            except OSError:
-                continue
-    return ["/".join(parts) for parts in sorted(found)]
+                link = entry.is_symlink()
+                if not link and entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, (*parts, name)))
+                elif name.endswith(SUFFIXES):
+                    found.append(
+                        ((*parts, name), _link_problem(entry.path, boundary) if link else None)
+                    )
+            except OSError as exc:  # pragma: no cover - the entry went away meanwhile
+                if name.endswith(SUFFIXES):
+                    found.append(((*parts, name), f"cannot read file: {exc.strerror or exc}"))
+    return [("/".join(parts), problem) for parts, problem in sorted(found)]
 
 
-def _files(root: Path) -> list[tuple[str, str]]:
-    """(path to open, path as displayed) of every manifest file under ``root`` (or ``root``)."""
-    if not root.is_dir():
-        return [(os.fspath(root), _display(root))]
-    top = os.fspath(root)
+def _link_problem(path: str, boundary: str) -> str | None:
+    """Why the symbolic link at ``path`` is not read, or None when it leads to a file inside."""
+    try:
+        target = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop: the link leads back to itself"
+        return "broken symbolic link: its target does not exist"
+    if not _inside(target, boundary):
+        return "symbolic link leads outside the repository; a manifest must be inside it"
+    if Path(target).is_dir():
+        return "symbolic link to a folder, which is not followed"
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _repository(root: Path) -> str:
+    """Where the manifests' symbolic links may lead: the git work tree holding ``root`` (the
+    nearest folder above it with a ``.git``), or else ``root``'s own folder. Found by the path
+    as given, not as resolved: a ``campaigns`` that is itself a link out of the tree is outside."""
+    given = Path(os.path.abspath(root))  # noqa: PTH100 - as given: abspath resolves no link
+    folder = given if given.is_dir() and not given.is_symlink() else given.parent
+    for probe in (folder, *folder.parents):
+        if os.path.lexists(probe / ".git"):
+            return os.path.realpath(probe)
+    return os.path.realpath(given if given.is_dir() else folder)
+
+
+def _files(root: Path) -> list[Entry]:
+    """Every manifest file under ``root`` (or ``root``): path to open, as displayed, problem."""
+    boundary = _repository(root)
     shown = _display(root)
-    found = [(f"{top}{os.sep}{r}", r) for r in _walk(top)]
+    if not _inside(os.path.realpath(root), boundary):
+        problem = "leads outside the repository (a symbolic link); give the manifests' own folder"
+        return [(os.fspath(root), shown, problem)]
+    if not root.is_dir():
+        return [(os.fspath(root), shown, None)]
+    top = os.fspath(root)
+    found = _walk(top, boundary)
     if Path(shown).is_absolute():  # outside the working directory: shown as given
-        return [(file, os.fspath(Path(top, r))) for file, r in found]
+        return [(f"{top}{os.sep}{r}", _text(os.path.join(top, r)), p) for r, p in found]  # noqa: PTH118
     prefix = "" if shown == "." else shown.rstrip("/") + "/"
-    return [(file, prefix + r) for file, r in found]
+    return [(f"{top}{os.sep}{r}", prefix + _text(r), p) for r, p in found]
 
 
 def _display(path: Path) -> str:
@@ -287,24 +338,51 @@ def _display(path: Path) -> str:
     if absolute == cwd:
         return "."
     if absolute.startswith(cwd + os.sep):
-        return absolute[len(cwd) + 1 :].replace(os.sep, "/")
-    return str(path)
+        return _text(absolute[len(cwd) + 1 :].replace(os.sep, "/"))
+    return _text(str(path))
+
+
+def _text(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as lone surrogates, which
+    no output can encode) shown as ``\\xff`` escapes. Views escape the rest."""
+    if name.isascii():
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _read_bytes(file: str, display: str) -> tuple[bytes, StatKey] | Diagnostic:
-    """The file's bytes, and its stat taken before they were read."""
+    """The file's bytes, and its stat taken before they were read. Opened without blocking: a
+    named pipe or a device is refused, not waited on."""
     try:
-        with open(file, "rb") as handle:  # noqa: PTH123
-            stat = os.fstat(handle.fileno())
-            size = stat.st_size
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return Diagnostic(f"cannot read file: {exc.strerror or exc}", display, 1, 1)
+    try:
+        stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            return Diagnostic(f"not a regular file ({_kind(stat.st_mode)})", display, 1, 1)
+        size = stat.st_size
+        with open(fd, "rb", closefd=False) as handle:
             data = b"" if size > MAX_FILE_BYTES else handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        return Diagnostic(f"cannot read file: {exc.strerror or exc}", display)
+        return Diagnostic(f"cannot read file: {exc.strerror or exc}", display, 1, 1)
+    finally:
+        os.close(fd)
     size = max(size, len(data))
     if size > MAX_FILE_BYTES:
         limit = f"{MAX_FILE_BYTES} bytes (1 MiB)"
-        return Diagnostic(f"file too large: {size} bytes, over the limit of {limit}", display)
+        return Diagnostic(f"file too large: {size} bytes, over the limit of {limit}", display, 1, 1)
     return data, (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def _kind(mode: int) -> str:
+    if S_ISDIR(mode):
+        return "a folder"
+    if S_ISFIFO(mode):
+        return "a named pipe"
+    if S_ISCHR(mode) or S_ISBLK(mode):
+        return "a device"
+    return "a socket" if S_ISSOCK(mode) else "not a file"
 
 
 # -- reading and parsing ------------------------------------------------------------------------

@@ -272,6 +272,15 @@ def test_unknown_runtime_scheme(repo: Path) -> None:
     )
 
 
+def test_an_unknown_runtime_url_is_named_without_its_password(repo: Path) -> None:
+    result = run("plan", "--runtime", "mysql://deploy:s3cret@db.internal:3306/campaigns")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: unknown runtime URL 'mysql://deploy:***@db.internal:3306/campaigns'; known kinds: "
+        "memory://[NAME], sqlite:///PATH\n",
+    )
+
+
 def test_usage_errors_exit_1_not_2(repo: Path) -> None:
     result = run("apply", "campaigns", "--plan", "x.json")
     assert result.exit_code == 1

@@ -762,3 +762,25 @@ def test_slots_missed_before_a_replace_are_recorded_as_skipped(lab: Lab) -> None
     assert [(s["scheduled"], s["outcome"], s["reason"]) for s in lab.sendings()] == [
         (ms(f"2026-12-0{d}T09:00:00Z"), "skipped", MISSED) for d in (1, 2, 3)
     ]
+
+
+def test_the_running_engine_starts_its_clock_at_a_pinned_now(lab: Lab) -> None:
+    """`runtime run` took the clock's time whatever RECONCILER_NOW said: with now pinned in 2026,
+    a campaign due that morning was never sent by it."""
+    lab.write("launch", manifest("launch", segment="vip", schedule=ONCE))
+    lab.apply(APPLIED)
+    reports: list[list[str]] = []
+
+    def report(steps: list[Any]) -> None:
+        reports.append([f"{s.campaign.name}: {', '.join(s.events)}" for s in steps])
+
+    asked = iter(range(200))  # a bounded run: without a report, it ends after 200 questions
+
+    def stop() -> bool:
+        return bool(reports) or next(asked, None) is None
+
+    api.run_engine(lab.options("2026-12-01T10:00:00Z"), stop, report, every=0.05)
+    assert reports == [["launch: live, send"]]
+    (started,) = lab.sendings("launch")
+    assert started["scheduled"] == ms("2026-12-01T10:00:00Z")
+    assert started["started"] is not None and started["started"].startswith("2026-12-01T10:00:0")

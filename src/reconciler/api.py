@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -320,12 +320,17 @@ def run_engine(
     report: Callable[[list[Step]], None],
     every: float = 1.0,
 ) -> None:
-    """Tick every ``every`` seconds until ``stop`` says so; a tick in progress always completes."""
+    """Tick every ``every`` seconds until ``stop`` says so; a tick in progress always completes.
+
+    With a pinned now (``RECONCILER_NOW``), the engine's clock starts there and runs at the pace
+    of the real one, as every other command takes that moment as now.
+    """
     runtime = options.open()
+    origin, began = options.clock(), time.monotonic()
     try:
         while not stop():
             started = time.monotonic()
-            steps = runtime.tick(datetime.now(UTC))
+            steps = runtime.tick(origin + timedelta(seconds=started - began))
             if steps:
                 report(steps)
             while not stop() and time.monotonic() - started < every:

@@ -42,6 +42,7 @@ from reconciler.runtime.base import (
     Runtime,
     Write,
     open_runtime,
+    redacted,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -822,6 +823,26 @@ def test_an_unknown_url_lists_the_known_kinds(url: str) -> None:
         f"unknown runtime URL {url!r}; known kinds: memory://[NAME], sqlite:///PATH"
     )
     assert isinstance(caught.value, RuntimeBackendError)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://u:secret@h:5432/db?sslmode=require",
+            "postgresql://u:***@h:5432/db?sslmode=require",
+        ),
+        ("postgresql://u:secret@h:port/db", "postgresql://u:***@h:port/db"),
+        ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("https://h/x?next=a:b@c", "https://h/x?next=a:b@c"),
+        ("sqlite:///runtime.db", "sqlite:///runtime.db"),
+        ("not a url", "not a url"),
+    ],
+    ids=["password", "bad-port", "at-in-password", "no-password", "at-in-query", "sqlite", "text"],
+)
+def test_redacted_hides_the_password_of_any_url(url: str, shown: str) -> None:
+    assert redacted(url) == shown
 
 
 def test_an_unknown_url_is_clipped_in_the_message() -> None:

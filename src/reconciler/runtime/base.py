@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import LockedError, ReconcilerError, UnknownRuntimeError
 from reconciler.model import (
@@ -240,7 +239,9 @@ class Registry:
         opener = self.openers.get(scheme) if sep else None
         if opener is None:
             known = ", ".join(self.examples[s] for s in sorted(self.examples))
-            raise UnknownRuntimeError(f"unknown runtime URL {url!r:.100}; known kinds: {known}")
+            raise UnknownRuntimeError(
+                f"unknown runtime URL {redacted(url)!r:.100}; known kinds: {known}"
+            )
         return opener(url, clock)
 
 
@@ -248,13 +249,20 @@ REGISTRY = Registry()
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, fit for plans, logs and CI artifacts."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL without its password, fit for plans, messages, logs and CI artifacts.
+
+    Done by hand rather than with urlsplit, which raises on a malformed port or host: a URL that
+    cannot be parsed is the one most likely to end up in an error message.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}{port}"))
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}://{user}:***@{host}{rest[end:]}"
 
 
 def open_runtime(url: str | None = None, clock: Clock = utcnow) -> Runtime:

@@ -34,6 +34,7 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Write,
+    redacted,
     single,
     timestamp,
 )
@@ -85,7 +86,7 @@ def _path_of(url: str) -> Path:
     rest = url.removeprefix("sqlite://")
     if not rest.startswith("/") or rest == "/":
         raise RuntimeBackendError(
-            f"invalid SQLite runtime URL {url!r:.100}: expected sqlite:///PATH "
+            f"invalid SQLite runtime URL {redacted(url)!r:.100}: expected sqlite:///PATH "
             "(relative) or sqlite:////PATH (absolute)"
         )
     return Path(rest[1:])

@@ -269,8 +269,8 @@ def trace(statement):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def traced_open(self, create):
-    db = opened(self, create)
+def traced_open(self, *args):
+    db = opened(self, *args)
     if db is not None:
         db.set_trace_callback(trace)
     return db

@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,10 @@ from reconciler.model import (
 from reconciler.plan import Plan, loads
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.base import (
+    BUSY_SECONDS,
     HistoryEntry,
     LockOwner,
+    Patience,
     Provenance,
     Runtime,
     Write,
@@ -51,12 +53,18 @@ class Options:
     #: the moment taken as now by plans (next sendings) and the runtime (live or scheduled);
     #: None is the clock's time. Pinned, it makes output reproducible ($RECONCILER_NOW)
     now: datetime | None = None
+    #: how long to wait while another process writes to the runtime, and how to say so
+    patience: Patience = field(default_factory=Patience)
 
     def clock(self) -> datetime:
         return self.now or datetime.now(UTC)
 
     def open(self, url: str | None = None) -> Runtime:
-        return open_runtime(url or self.runtime_url, clock=self.clock)
+        return open_runtime(url or self.runtime_url, clock=self.clock, patience=self.patience)
+
+    def waiting(self, seconds: float) -> Options:
+        """These options, waiting at least ``seconds`` (--lock-timeout) for another writer."""
+        return replace(self, patience=replace(self.patience, seconds=max(seconds, BUSY_SECONDS)))
 
 
 CACHE_DIR = Path(".reconciler") / "cache"
@@ -241,7 +249,7 @@ def _apply_locked(
     stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
     """Take the lock, then plan (or check a saved plan) and apply: never on a stale reading."""
-    runtime = options.open(url)
+    runtime = options.waiting(lock_timeout).open(url)
     owner = LockOwner.current(reason)
     try:
         with executor.hold_lock(runtime, owner, timeout=lock_timeout):

@@ -18,6 +18,7 @@ import click
 from reconciler import api, render
 from reconciler.calendar import calendar_json, calendar_text
 from reconciler.errors import ReconcilerError
+from reconciler.runtime.base import Patience
 from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, Watcher
 
@@ -121,7 +122,12 @@ def _targets(f: F) -> F:
 
 def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
     now = os.environ.get("RECONCILER_NOW")
-    return api.Options(runtime_url, actor, api.parse_since(now, "RECONCILER_NOW") if now else None)
+    return api.Options(
+        runtime_url,
+        actor,
+        api.parse_since(now, "RECONCILER_NOW") if now else None,
+        Patience(waiting=lambda message: click.echo(message, err=True)),
+    )
 
 
 def _color() -> bool:

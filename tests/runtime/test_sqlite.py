@@ -8,12 +8,16 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from factories import cli_environment
+from reconciler.cli import cli
 from reconciler.errors import RuntimeBackendError
 from reconciler.model import Action, Status
 from reconciler.runtime.base import (
@@ -381,3 +385,95 @@ def test_a_write_is_seen_by_another_connection(db_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+# --- a runtime others write to, or in a folder this process may not write to -------------------
+
+MANIFEST = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata: {name: weekly}
+spec:
+  state: live
+  channel: email
+  audience: {segment: newsletter}
+  content: {subject: Week, body: Hi}
+  schedule:
+    recurring: {every: week, on: [mon], at: "09:00"}
+"""
+
+
+@pytest.fixture
+def applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A runtime under tmp_path/state with the manifest in tmp_path/campaigns applied: its URL."""
+    cli_environment(monkeypatch, runtime=f"sqlite:///{tmp_path}/state/runtime.db")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "weekly.yaml").write_text(MANIFEST)
+    assert CliRunner().invoke(cli, ["apply"]).exit_code == 0
+    return f"sqlite:///{tmp_path}/state/runtime.db"
+
+
+def in_read_only_folder(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`reconciler ARGS` with ``folder`` mounted read-only, in a mount namespace of its own."""
+    script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", folder, sys.executable, "-m",
+         "reconciler", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_reading_commands_work_on_a_runtime_in_a_read_only_folder(
+    applied: str, tmp_path: Path
+) -> None:
+    """`plan` failed with 'attempt to write a readonly database': reading opens read-only."""
+    probe = in_read_only_folder(tmp_path / "state", "validate", "campaigns")
+    if probe.returncode != 0 and "mount" in probe.stderr:
+        pytest.skip(f"this machine gives no mount namespace to test in: {probe.stderr.strip()}")
+    plan = in_read_only_folder(tmp_path / "state", "plan", "--runtime", applied)
+    assert (plan.returncode, plan.stdout, plan.stderr) == (0, "No changes. 1 unchanged.\n", "")
+    status = in_read_only_folder(tmp_path / "state", "status", "--runtime", applied)
+    assert status.returncode == 0 and status.stdout.splitlines()[1].startswith("weekly  live")
+    (tmp_path / "campaigns" / "weekly.yaml").write_text(MANIFEST.replace("Week", "Weekly"))
+    apply = in_read_only_folder(tmp_path / "state", "apply", "--runtime", applied)
+    assert (apply.returncode, apply.stdout) == (1, "")
+    assert apply.stderr == (
+        f"error: cannot write to runtime {applied}: its folder is read-only here (commands "
+        "that only read it, like plan and status, work)\n"
+    )
+
+
+def held_write_lock(url: str) -> sqlite3.Connection:
+    """Another process's write in progress: the database's write lock, held."""
+    other = sqlite3.connect(
+        url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_apply_says_what_it_waits_for_while_another_process_writes(applied: str) -> None:
+    other = held_write_lock(applied)
+    threading.Timer(1.5, other.rollback).start()
+    result = CliRunner().invoke(cli, ["apply"])
+    assert (result.exit_code, result.stdout) == (0, "No changes. 1 unchanged.\n")
+    assert result.stderr == (
+        f"waiting for another process to finish writing to runtime {applied} (up to 10s)\n"
+    )
+
+
+def test_apply_gives_up_on_another_writer_after_the_lock_timeout(
+    applied: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = held_write_lock(applied)
+    try:
+        result = CliRunner().invoke(cli, ["apply", "--lock-timeout", "12"])
+    finally:
+        other.rollback()
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"waiting for another process to finish writing to runtime {applied} (up to 12s)\n"
+        f"error: runtime {applied}: another process has been writing to it for 12s; nothing "
+        "was written. Try again, or wait longer with --lock-timeout SECONDS\n"
+    )

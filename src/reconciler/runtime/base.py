@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "sqlite:///.reconciler/runtime.db"
 LOCK_TTL_SECONDS = 300.0
+#: the least a command waits for another process's write to the runtime to end
+BUSY_SECONDS = 10.0
 
 Clock = Callable[[], datetime]
 
@@ -42,6 +44,15 @@ def utcnow() -> datetime:
 
 def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long a command waits for the runtime while another process writes to it, and how it
+    tells that it is waiting (the library does not print: the caller says what to do)."""
+
+    seconds: float = BUSY_SECONDS
+    waiting: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +229,7 @@ def fence_check(write: Write, held: tuple[str, str] | None, now: datetime) -> No
 
 # --- registry -------------------------------------------------------------------------------------
 
-Opener = Callable[[str, Clock], Runtime]
+Opener = Callable[[str, Clock, Patience], Runtime]
 
 
 @dataclass
@@ -234,7 +245,7 @@ class Registry:
 
         return decorate
 
-    def open(self, url: str, clock: Clock = utcnow) -> Runtime:
+    def open(self, url: str, clock: Clock = utcnow, patience: Patience | None = None) -> Runtime:
         scheme, sep, _ = url.partition("://")
         opener = self.openers.get(scheme) if sep else None
         if opener is None:
@@ -242,7 +253,7 @@ class Registry:
             raise UnknownRuntimeError(
                 f"unknown runtime URL {redacted(url)!r:.100}; known kinds: {known}"
             )
-        return opener(url, clock)
+        return opener(url, clock, patience or Patience())
 
 
 REGISTRY = Registry()
@@ -265,9 +276,11 @@ def redacted(url: str) -> str:
     return f"{scheme}://{user}:***@{host}{rest[end:]}"
 
 
-def open_runtime(url: str | None = None, clock: Clock = utcnow) -> Runtime:
+def open_runtime(
+    url: str | None = None, clock: Clock = utcnow, patience: Patience | None = None
+) -> Runtime:
     """Open the runtime at ``url``; by default the embedded SQLite runtime in the working dir."""
     import reconciler.runtime.memory
     import reconciler.runtime.sqlite  # noqa: F401  (backends register themselves on import)
 
-    return REGISTRY.open(url or DEFAULT_URL, clock)
+    return REGISTRY.open(url or DEFAULT_URL, clock, patience)

@@ -20,6 +20,7 @@ from reconciler.runtime.base import (
     HistoryEntry,
     LockInfo,
     LockOwner,
+    Patience,
     Write,
     single,
     timestamp,
@@ -186,5 +187,5 @@ def _copy(campaign: Campaign) -> Campaign:
 
 
 @REGISTRY.register("memory", "memory://[NAME]")
-def _open(url: str, clock: Clock) -> MemoryRuntime:
+def _open(url: str, clock: Clock, patience: Patience) -> MemoryRuntime:
     return MemoryRuntime(url, clock)

@@ -22,8 +22,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
-from reconciler.errors import ReconcilerError, RuntimeBackendError
+from reconciler.errors import LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.model import Campaign, RuntimeState, Sending, canonical_json
 from reconciler.runtime.base import (
     LOCK_TTL_SECONDS,
@@ -33,6 +34,7 @@ from reconciler.runtime.base import (
     HistoryEntry,
     LockInfo,
     LockOwner,
+    Patience,
     Write,
     redacted,
     single,
@@ -42,7 +44,8 @@ from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advanc
 from reconciler.runtime.transition import Batch, stage
 
 SCHEMA_VERSION = 3
-BUSY_SECONDS = 30.0  # how long any statement waits for another process's write to finish
+#: how long a statement waits for another process's write before the runtime says it waits
+NOTICE_SECONDS = 1.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -122,56 +125,91 @@ def _translated(method: Callable[P, T]) -> Callable[P, T]:
 
 
 class SQLiteRuntime:
-    def __init__(self, url: str, clock: Clock) -> None:
+    def __init__(self, url: str, clock: Clock, patience: Patience | None = None) -> None:
         self.url = url
         self.path = _path_of(url)
         self._clock = clock
+        self._patience = patience or Patience()
         self._db: sqlite3.Connection | None = None
+        self._writable = False
 
     # --- connection -----------------------------------------------------------------------------
 
-    def _connect(self, create: bool) -> sqlite3.Connection | None:
-        if self._db is not None:
+    def _connect(self, *, write: bool = False, create: bool = False) -> sqlite3.Connection | None:
+        """The connection, opened once: read-only for reading (a runtime in a read-only folder
+        can be planned against), read-write for writing (``create``: making the file if need be).
+        None when there is no runtime yet and it is not to be created."""
+        if self._db is not None and (self._writable or not (write or create)):
             return self._db
         if not create and not self.path.exists():
             return None
-        deadline = time.monotonic() + BUSY_SECONDS
+        self.close()  # a read-only connection, now to write
+        wait = self._waiting()
         for attempt in itertools.count():
             try:
-                self._db = self._open(create)
+                self._db = self._open(write or create, create)
             except sqlite3.OperationalError as exc:
                 # Switching to WAL needs a moment alone with the file, and SQLite answers "locked"
                 # at once, without its busy handler, while another process sets the file up.
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or time.monotonic() > deadline:
-                    raise RuntimeBackendError(f"cannot open runtime {self.url}: {exc}") from exc
+                if not _busy(exc):
+                    raise self._cannot_open(exc, write or create) from exc
+                wait(exc)
                 time.sleep(min(0.5, 0.01 * 2**attempt) * random.uniform(0.5, 1.0))
                 continue
             except (sqlite3.Error, OSError) as exc:
-                raise RuntimeBackendError(f"cannot open runtime {self.url}: {exc}") from exc
+                raise self._cannot_open(exc, write or create) from exc
+            self._writable = self._db is not None and (write or create)
             return self._db
         raise AssertionError("unreachable")
 
-    def _open(self, create: bool) -> sqlite3.Connection | None:
+    def _cannot_open(self, exc: Exception, write: bool) -> RuntimeBackendError:
+        if write and not os.access(self.path.parent, os.W_OK):
+            return RuntimeBackendError(
+                f"cannot write to runtime {self.url}: its folder is read-only here "
+                "(commands that only read it, like plan and status, work)"
+            )
+        return RuntimeBackendError(f"cannot open runtime {self.url}: {exc}")
+
+    def _waiting(self) -> Callable[[sqlite3.OperationalError], None]:
+        """What to do each time another process's write keeps this one waiting: say so once,
+        after NOTICE_SECONDS, and give up when the patience runs out."""
+        started = time.monotonic()
+        told = False
+
+        def wait(exc: sqlite3.OperationalError) -> None:
+            nonlocal told
+            waited = time.monotonic() - started
+            if waited >= self._patience.seconds:
+                raise LockedError(
+                    f"runtime {self.url}: another process has been writing to it for "
+                    f"{self._patience.seconds:g}s; nothing was written. Try again, or wait "
+                    "longer with --lock-timeout SECONDS"
+                ) from exc
+            if not told and waited >= NOTICE_SECONDS and self._patience.waiting is not None:
+                told = True
+                self._patience.waiting(
+                    f"waiting for another process to finish writing to runtime {self.url} "
+                    f"(up to {self._patience.seconds:g}s)"
+                )
+
+        return wait
+
+    def _open(self, write: bool, create: bool) -> sqlite3.Connection | None:
+        if not write:
+            db = self._open_read_only()
+            found = _schema_version(db) if db is not None else None
+            if db is None or found is None or found >= SCHEMA_VERSION:
+                return db
+            db.close()  # an older schema: upgraded as a write would, in its own transaction
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=NOTICE_SECONDS, isolation_level=None)
         try:
-            db.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+            db.execute(f"PRAGMA busy_timeout={int(NOTICE_SECONDS * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise RuntimeBackendError(
-                    f"{self.path} is an SQLite database but not a reconciler runtime "
-                    "(it holds other tables); choose another path"
-                )
+            tables = self._check(db)
             found = _schema_version(db)
-            if found is not None and found > SCHEMA_VERSION:
-                raise RuntimeBackendError(
-                    f"runtime {self.url} was written by a newer reconciler (schema version "
-                    f"{found}; this one reads {SCHEMA_VERSION}); upgrade reconciler"
-                )
-            if create or (found is not None and found < SCHEMA_VERSION):
+            if (create and not tables) or (found is not None and found < SCHEMA_VERSION):
                 with _transaction(db):
                     _create_schema(db)
             elif not tables:
@@ -183,21 +221,84 @@ class SQLiteRuntime:
             raise
         return db
 
+    def _open_read_only(self) -> sqlite3.Connection | None:
+        """A connection that never writes. A WAL database needs its shared-memory file to be read;
+        in a folder this process may not write to, with no writer at work (no WAL file), SQLite
+        may read the file as it is (immutable) instead."""
+        location = "file:" + quote(os.fspath(self.path.absolute()))
+        db = sqlite3.connect(f"{location}?mode=ro", uri=True, isolation_level=None)
+        try:
+            try:
+                db.execute(f"PRAGMA busy_timeout={int(NOTICE_SECONDS * 1000)}")
+                tables = self._check(db)
+            except sqlite3.OperationalError:
+                wal = self.path.with_name(self.path.name + "-wal")
+                if wal.exists() or os.access(self.path.parent, os.W_OK):
+                    raise
+                db.close()
+                db = sqlite3.connect(f"{location}?mode=ro&immutable=1", uri=True)
+                db.isolation_level = None
+                tables = self._check(db)
+            if not tables:  # an empty file: no runtime yet
+                db.close()
+                return None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _check(self, db: sqlite3.Connection) -> set[str]:
+        """The tables of a runtime this reconciler can read; refuse any other database."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise RuntimeBackendError(
+                f"{self.path} is an SQLite database but not a reconciler runtime "
+                "(it holds other tables); choose another path"
+            )
+        found = _schema_version(db)
+        if found is not None and found > SCHEMA_VERSION:
+            raise RuntimeBackendError(
+                f"runtime {self.url} was written by a newer reconciler (schema version "
+                f"{found}; this one reads {SCHEMA_VERSION}); upgrade reconciler"
+            )
+        return tables
+
     def _write_db(self) -> sqlite3.Connection:
         db = self._connect(create=True)
         assert db is not None
         return db
 
+    @contextmanager
+    def _writing(self, db: sqlite3.Connection) -> Iterator[None]:
+        """A write transaction, once no other process writes: SQLite has one writer at a time."""
+        wait = self._waiting()
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")  # waits NOTICE_SECONDS itself (busy_timeout)
+                break
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                wait(exc)
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+            self._writable = False
 
     # --- reads ----------------------------------------------------------------------------------
 
     @_translated
     def runtime_id(self) -> str | None:
-        db = self._connect(create=False)
+        db = self._connect()
         if db is None:
             return None
         row = db.execute("SELECT value FROM meta WHERE key = 'runtime_id'").fetchone()
@@ -205,7 +306,7 @@ class SQLiteRuntime:
 
     @_translated
     def snapshot(self) -> RuntimeState:
-        db = self._connect(create=False)
+        db = self._connect()
         if db is None:
             return RuntimeState(revision=0, campaigns={})
         with _transaction(db, "BEGIN"):
@@ -216,7 +317,7 @@ class SQLiteRuntime:
 
     @_translated
     def applied_keys(self, prefix: str) -> frozenset[str]:
-        db = self._connect(create=False)
+        db = self._connect()
         if db is None:
             return frozenset()
         # the keys in [prefix, prefix with its last character incremented): an index range scan
@@ -228,7 +329,7 @@ class SQLiteRuntime:
 
     @_translated
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        db = self._connect(create=False)
+        db = self._connect()
         if db is None:
             return []
         query = (
@@ -266,7 +367,7 @@ class SQLiteRuntime:
     @_translated
     def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
         db = self._write_db()
-        with _transaction(db, "BEGIN IMMEDIATE"):
+        with self._writing(db):
             # one query each for what the batch reads; no one else writes until it commits
             names = sorted({w.campaign for w in writes})
             rows = _rows_in(db, "SELECT data FROM campaigns WHERE name IN ({})", names)
@@ -290,14 +391,14 @@ class SQLiteRuntime:
 
     @_translated
     def tick(self, now: datetime) -> list[Step]:
-        db = self._connect(create=False)
+        db = self._connect(write=True)
         if db is None:
             return []
         sizes = self.segments()
         names = [r[0] for r in db.execute("SELECT name FROM campaigns ORDER BY name")]
         steps = []
         for name in names:  # one transaction per campaign: apply may interleave, by etag
-            with _transaction(db, "BEGIN IMMEDIATE"):
+            with self._writing(db):
                 row = db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
                 before = Campaign.from_json(json.loads(row[0]))
                 step = advance(before, now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE))
@@ -337,7 +438,7 @@ class SQLiteRuntime:
 
     @_translated
     def sendings(self, campaign: str | None = None) -> list[Sending]:
-        db = self._connect(create=False)
+        db = self._connect()
         if db is None:
             return []
         query = "SELECT data FROM sendings"
@@ -350,12 +451,12 @@ class SQLiteRuntime:
     @_translated
     def set_segment(self, name: str, size: int) -> None:
         db = self._write_db()
-        with _transaction(db):
+        with self._writing(db):
             db.execute("INSERT OR REPLACE INTO segments (name, size) VALUES (?, ?)", (name, size))
 
     @_translated
     def segments(self) -> dict[str, int]:
-        db = self._connect(create=False)
+        db = self._connect()
         if db is None:
             return {}
         return {r[0]: r[1] for r in db.execute("SELECT name, size FROM segments")}
@@ -364,7 +465,7 @@ class SQLiteRuntime:
     def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
         db = self._write_db()
         now = self._clock()
-        with _transaction(db, "BEGIN IMMEDIATE"):
+        with self._writing(db):
             row = db.execute(
                 "SELECT owner, pid, host, reason, acquired, expires FROM lock WHERE id = 1"
             ).fetchone()
@@ -395,10 +496,10 @@ class SQLiteRuntime:
 
     @_translated
     def release_lock(self, owner: LockOwner) -> None:
-        db = self._connect(create=False)
+        db = self._connect(write=True)
         if db is None:
             return
-        with _transaction(db, "BEGIN IMMEDIATE"):
+        with self._writing(db):
             db.execute("DELETE FROM lock WHERE id = 1 AND owner = ?", (owner.owner,))
 
 
@@ -497,6 +598,11 @@ def _store(db: sqlite3.Connection, batch: Batch) -> None:
     db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(batch.revision),))
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock this one needs ("database is locked", "... busy")."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _revision(db: sqlite3.Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
     return int(row[0]) if row else 0
@@ -515,5 +621,5 @@ def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iter
 
 
 @REGISTRY.register("sqlite", "sqlite:///PATH")
-def _open(url: str, clock: Clock) -> SQLiteRuntime:
-    return SQLiteRuntime(url, clock)
+def _open(url: str, clock: Clock, patience: Patience) -> SQLiteRuntime:
+    return SQLiteRuntime(url, clock, patience)

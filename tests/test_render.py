@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import hostile
 from reconciler import render, render_markdown
 from reconciler.errors import Diagnostic, Severity
 from reconciler.escape import markdown as md_text
@@ -308,6 +309,7 @@ CASES: dict[str, Callable[[], str]] = {
     "text-errors-only-color.txt": lambda: render.plan_text(ERRORS_ONLY, color=True),
     "ledger.txt": lambda: ledger(color=False),
     "ledger-color.txt": lambda: ledger(color=True),
+    **hostile.CASES,  # every view, every field, every hostile string
 }
 
 

@@ -22,6 +22,7 @@ This module imports nothing of the project: every view may use it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 __all__ = [
     "github_data",
@@ -51,7 +52,9 @@ def _visible(match: re.Match[str]) -> str:
 
 def text(value: str) -> str:
     """Untrusted text for a terminal or a log, on one line, every invisible control made visible."""
-    return value if _UNSAFE.search(value) is None else _UNSAFE.sub(_visible, value)
+    # isprintable() is false for every character escaped here (and for a few harmless ones, such
+    # as a no-break space, that the pattern then leaves alone); twice as fast as the pattern
+    return value if value.isprintable() else _UNSAFE.sub(_visible, value)
 
 
 _MARKDOWN = str.maketrans(
@@ -90,11 +93,12 @@ def markdown_code(value: str) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def markdown_fence(lines: list[str], info: str = "", indent: str = "") -> list[str]:
+def markdown_fence(lines: Sequence[str], info: str = "", indent: str = "") -> list[str]:
     """Lines of untrusted text as a fenced code block that none of them can end: each is escaped
     with :func:`text` (one line each) and the fence is longer than any backtick run inside."""
     body = [text(line) for line in lines]
-    fence = "`" * max(3, max(map(_longest_backtick_run, body), default=0) + 1)
+    # measured over the lines joined: a run across two lines only makes the fence longer
+    fence = "`" * max(3, _longest_backtick_run("".join(body)) + 1)
     return [f"{indent}{fence}{info}", *(f"{indent}{line}" for line in body), f"{indent}{fence}"]
 
 
@@ -116,6 +120,6 @@ def json_document(document: str) -> str:
     """A JSON document (from ``json.dumps``) with what :func:`text` would escape written as
     ``\\uXXXX``. These characters occur only inside its strings, where the escape reads back as
     the same character: the document parses to the same value, and is valid UTF-8 to print."""
-    if _JSON_UNSAFE.search(document) is None:
+    if document.isascii() and "\x7f" not in document:  # the common case, checked in O(1) and memchr
         return document
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)

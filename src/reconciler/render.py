@@ -60,6 +60,8 @@ def _lines(lines: Iterable[Line], color: bool = False) -> str:
     for line in lines:
         if isinstance(line, str):
             out.append(escape.text(line))
+        elif not color:  # nothing to paint: the line as one string, one call
+            out.append(escape.text("".join([part for part, _ in line])))
         else:
             out.append(
                 "".join(

@@ -354,3 +354,22 @@ def test_the_error_line_is_one_line_of_escaped_text(
     result = CliRunner().invoke(cli, ["plan"])
     assert result.exit_code == 1
     assert result.stderr == line
+
+
+def test_a_bugs_traceback_is_escaped_line_by_line(
+    monkeypatch: pytest.MonkeyPatch, hostile_repo: Path
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ValueError(f"row {hostile.OSC8}\nerror: fine \u202e")
+
+    monkeypatch.setattr(api, "plan", crash)
+    result = CliRunner().invoke(cli, ["plan"])
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-3:] == [
+        "ValueError: row \\x1b]8;;http://evil\\x1b\\click\\x1b]8;;\\x1b\\",
+        "error: fine \\u202e",  # a traceback keeps a message's line breaks: each line escaped
+        "reconciler hit a bug (the traceback above); please report it",
+    ]
+    assert not RAW_ANY.findall(result.stderr.replace("\n", ""))

@@ -79,12 +79,12 @@ def _json(body: Any, *, indent: int | None = 2, **options: Any) -> str:
 
 
 def change_line(c: FieldChange) -> str:
-    path = c.path
+    """'~ path: before -> after', raw: a key may hold anything, and :func:`_lines` escapes it."""
     if c.before is None:
-        return f"+ {path}: {short(c.after)}"
+        return f"+ {c.path}: {short(c.after)}"
     if c.after is None:
-        return f"- {path}: {short(c.before)}"
-    return f"~ {path}: {short(c.before)} -> {short(c.after)}"
+        return f"- {c.path}: {short(c.before)}"
+    return f"~ {c.path}: {short(c.before)} -> {short(c.after)}"
 
 
 def summary_line(plan: Plan) -> str:

@@ -12,15 +12,15 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 
 # module -> the project modules it may import (the runtime package counts as one layer)
 ALLOWED = {
-    "cli": {"api", "render", "watch", "errors", "runtime", "calendar"},
+    "cli": {"api", "render", "watch", "errors", "runtime", "calendar", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
     | {"errors", "schedule", "calendar", "cache"},
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"watch"},
+    | {"watch", "escape"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
-    "render_markdown": {"executor", "manifests", "plan", "model", "runtime", "errors"},
+    "render_markdown": {"executor", "manifests", "plan", "model", "runtime", "errors", "escape"},
     "executor": {"plan", "manifests", "model", "runtime", "errors"},
     "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule"},
     "plan": {"model", "errors"},
@@ -30,7 +30,8 @@ ALLOWED = {
     "validation": {"model"},
     "runtime": {"model", "errors", "runtime", "schedule"},
     "schedule": {"model"},
-    "calendar": {"model", "schedule", "manifests"},
+    "calendar": {"model", "schedule", "manifests", "escape"},
+    "escape": set(),  # escaping for every output format: any view may use it
     "model": set(),
     "errors": set(),
 }

@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import hostile
 from reconciler import render, render_markdown
 from reconciler.errors import Diagnostic, Severity
+from reconciler.escape import markdown as md_text
 from reconciler.executor import Ledger, LedgerEntry, Outcome
 from reconciler.model import Action
 from reconciler.plan import FieldChange, Operation, Plan
-from reconciler.render_markdown import md_text
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGENERATE = os.environ.get("RECONCILER_REGENERATE_GOLDEN") == "1"
@@ -308,6 +309,7 @@ CASES: dict[str, Callable[[], str]] = {
     "text-errors-only-color.txt": lambda: render.plan_text(ERRORS_ONLY, color=True),
     "ledger.txt": lambda: ledger(color=False),
     "ledger-color.txt": lambda: ledger(color=True),
+    **hostile.CASES,  # every view, every field, every hostile string
 }
 
 
@@ -432,7 +434,7 @@ def test_user_values_cannot_break_the_comment() -> None:
 def test_github_escapes_data_and_properties() -> None:
     error = Diagnostic("50% done\r\nnext: a, b", "dir:x,y.yaml", 3, 4)
     assert render.plan_github(plan(errors=[error])) == (
-        "::error file=dir%3Ax%2Cy.yaml,line=3,col=4,title=reconciler::50%25 done%0D%0Anext: a, b\n"
+        "::error file=dir%3Ax%2Cy.yaml,line=3,col=4,title=reconciler::50%25 done\\r\\nnext: a, b\n"
         "Nothing can be applied. 0 unchanged, 1 error.\n"
     )
 

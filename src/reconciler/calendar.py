@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler import schedule
+from reconciler import escape, schedule
 from reconciler.model import INBOUND_CHANNELS, DesiredState, Manifest, Run
 
 __all__ = [
@@ -137,17 +137,20 @@ def calendar(
 
 
 def calendar_text(cal: Calendar) -> str:
-    """Per day a heading, then one line per sending and one per clash."""
+    """Per day a heading, then one line per sending and one per clash.
+
+    Campaign names and segments come from manifests: each line is escaped as it is written (cells
+    first too, to measure them), so none can bring a control character to the terminal."""
     lines: list[str] = []
     if cal.days:
         first, last = cal.days[0].date, cal.days[-1].date
         lines.append(f"Sendings {first} to {last}, times in {cal.zone}")
-    rows = [_cells(entry) for day in cal.days for entry in day.sendings]
+    rows = [list(map(escape.text, _cells(e))) for day in cal.days for e in day.sendings]
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(5)]
     for day in cal.days:
         lines.append(f"{_WEEKDAYS[day.date.weekday()]} {day.date}")
         for entry in day.sendings:
-            cells = _cells(entry)
+            cells = list(map(escape.text, _cells(entry)))
             lines.append(
                 "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
             )
@@ -166,7 +169,7 @@ def calendar_text(cal: Calendar) -> str:
         )
     if cal.truncated:
         lines.append(f"cut short: {', '.join(cal.truncated)} (over {MAX_SENDINGS} sendings each)")
-    return "\n".join(lines) + "\n"
+    return "".join(f"{escape.text(line)}\n" for line in lines)
 
 
 def calendar_json(cal: Calendar) -> str:
@@ -203,7 +206,7 @@ def calendar_json(cal: Calendar) -> str:
         "skipped": list(cal.skipped),
         "truncated": list(cal.truncated),
     }
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return escape.json_document(json.dumps(body, indent=2, ensure_ascii=False)) + "\n"
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler import api, render
+from reconciler import api, escape, render
 from reconciler.calendar import calendar_json, calendar_text
 from reconciler.errors import ReconcilerError
 from reconciler.runtime.base import Patience
@@ -52,7 +52,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ReconcilerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # the message may quote a file name or the runtime's bytes: one line, nothing raw
+            click.echo(f"error: {escape.text(str(exc))}", err=True)
             ctx.exit(EXIT_ERROR)
         except (KeyboardInterrupt, click.Abort):
             click.echo("interrupted", err=True)
@@ -62,7 +63,8 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException):
             raise
         except Exception:
-            click.echo(traceback.format_exc(), err=True, nl=False)
+            trace = traceback.format_exc().splitlines()
+            click.echo("".join(f"{escape.text(line)}\n" for line in trace), err=True, nl=False)
             click.echo("reconciler hit a bug (the traceback above); please report it", err=True)
             ctx.exit(EXIT_BUG)
 
@@ -282,7 +284,7 @@ def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
     """Show the runtime state of every campaign, or of NAME."""
     campaigns = api.status(_options(runtime_url), name)
     if name is not None and not campaigns:
-        click.echo(f"error: no campaign named {name!r} in the runtime", err=True)
+        click.echo(f"error: no campaign named {escape.text(repr(name))} in the runtime", err=True)
         sys.exit(EXIT_ERROR)
     click.echo(
         render.status_json(campaigns) if fmt == "json" else render.status_text(campaigns), nl=False
@@ -390,7 +392,7 @@ def runtime_edit(name: str, settings: tuple[str, ...], actor: str, runtime_url: 
     """Write a new live version of NAME from outside the reconciler: drift, for demos and tests."""
     campaign = api.edit(_options(runtime_url), name, settings, actor=actor)
     assert campaign.live is not None
-    click.echo(f"{name}: live version {campaign.live.number} written by {actor}")
+    click.echo(escape.text(f"{name}: live version {campaign.live.number} written by {actor}"))
 
 
 @runtime.command("tick")
@@ -441,7 +443,7 @@ def runtime_run(every: float, runtime_url: str | None) -> None:
 def runtime_segment(name: str, size: int, runtime_url: str | None) -> None:
     """Set how many recipients segment NAME has: a sending lasts size / throttle seconds."""
     api.set_segment(_options(runtime_url), name, size)
-    click.echo(f"segment {name}: {size} recipients")
+    click.echo(escape.text(f"segment {name}: {size} recipients"))
 
 
 @runtime.command("sendings")

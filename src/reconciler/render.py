@@ -1,6 +1,12 @@
 """Views of plans, ledgers, diagnostics and runtime state: text for people, JSON for programs,
 workflow commands for CI, markdown for pull requests (in ``render_markdown``). Pure functions from
-data to strings: whether to colour is the caller's decision, passed in as ``color``."""
+data to strings: whether to colour is the caller's decision, passed in as ``color``.
+
+Every string in them may come from a pull request or the runtime, so escaping is not left to each
+call site: a text view composes its lines from raw data and hands them to :func:`_lines`, which
+escapes each part of each line (:func:`reconciler.escape.text`) and only then paints it; a JSON view
+returns :func:`_json`'s output. A view that forgot to escape would have no other way to its output.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,13 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from reconciler import escape
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.manifests import LoadResult
 from reconciler.model import Action, Campaign, CampaignStatus, Sending, SendingOutcome
 from reconciler.plan import ACTION_ORDER, FieldChange, Plan
-from reconciler.render_markdown import SYMBOLS, one_line, plural, short, versions
+from reconciler.render_markdown import SYMBOLS, plural, short, versions
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
 from reconciler.runtime.engine import Step
@@ -41,13 +48,43 @@ def paint(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and text else text
 
 
+#: a line of a text view: raw text, or raw parts each with the colour it is painted in (or None)
+Line = str | tuple[tuple[str, str | None], ...]
+
+
+def _lines(lines: Iterable[Line], color: bool = False) -> str:
+    """The one way out of a text view: each line (or each part of it) escaped, then painted, so
+    no string can bring a control character of its own and ours are the only colours. Escaping is
+    idempotent: a view may escape a cell early to measure its width."""
+    out = []
+    for line in lines:
+        if isinstance(line, str):
+            out.append(escape.text(line))
+        elif not color:  # nothing to paint: the line as one string, one call
+            out.append(escape.text("".join([part for part, _ in line])))
+        else:
+            out.append(
+                "".join(
+                    paint(escape.text(part), code, color) if code else escape.text(part)
+                    for part, code in line
+                )
+            )
+    return "".join(f"{line}\n" for line in out)
+
+
+def _json(body: Any, *, indent: int | None = 2, **options: Any) -> str:
+    """The one way out of a JSON view: dumped, then with every control a terminal must not see
+    raw written as an escape (the JSON reads back the same)."""
+    return escape.json_document(json.dumps(body, indent=indent, **options)) + "\n"
+
+
 def change_line(c: FieldChange) -> str:
-    path = one_line(c.path)
+    """'~ path: before -> after', raw: a key may hold anything, and :func:`_lines` escapes it."""
     if c.before is None:
-        return f"+ {path}: {short(c.after)}"
+        return f"+ {c.path}: {short(c.after)}"
     if c.after is None:
-        return f"- {path}: {short(c.before)}"
-    return f"~ {path}: {short(c.before)} -> {short(c.after)}"
+        return f"- {c.path}: {short(c.before)}"
+    return f"~ {c.path}: {short(c.before)} -> {short(c.after)}"
 
 
 def summary_line(plan: Plan) -> str:
@@ -73,78 +110,68 @@ def diagnostic_line(d: Diagnostic) -> str:
 def plan_text(plan: Plan, *, color: bool = False) -> str:
     """The plan for a terminal: the summary first, then one entry per campaign with its field
     changes, then warnings and errors; a long plan repeats the summary as its last line."""
-    body: list[str] = []
-    width = max((len(op.campaign) for op in plan.operations), default=0)
-    for op in plan.operations:
+    body: list[Line] = []
+    names = [escape.text(op.campaign) for op in plan.operations]  # escaped to measure them
+    width = max(map(len, names), default=0)
+    for op, name in zip(plan.operations, names, strict=True):
         symbol = SYMBOLS[op.action]
-        head = paint(f"{symbol} {op.action.value}", ACTION_COLORS[op.action], color)
-        rest = f"{'':<{8 - len(op.action.value)}} {op.campaign:<{width}}  {versions(op)}"
-        body.append(f"{'':<{3 - len(symbol)}}{head}{rest}".rstrip())
+        rest = f"{'':<{8 - len(op.action.value)}} {name:<{width}}  {versions(op)}"
+        head = (f"{symbol} {op.action.value}", ACTION_COLORS[op.action])
+        body.append(((f"{'':<{3 - len(symbol)}}", None), head, (rest.rstrip(), None)))
         body.append(f"      # {op.reason}")
         if op.sendings_before:
             body.append(f"      # sendings before: {', '.join(op.sendings_before)}")
         if op.next_sendings:
             body.append(f"      # next sendings: {', '.join(op.next_sendings)}")
         body.extend(
-            f"      {paint(text, CHANGE_COLORS[text[0]], color)}"
+            (("      ", None), (text, CHANGE_COLORS[text[0]]))
             for text in map(change_line, op.changes)
         )
     for title, items, code in (("Warnings", plan.warnings, YELLOW), ("Errors", plan.errors, RED)):
         if items:
-            body += [*([""] if body else []), paint(f"{title}:", code, color)]
-            body += [f"  {paint(diagnostic_line(d), code, color)}" for d in items]
-    summary = paint(summary_line(plan), BOLD, color)
+            body += [*([""] if body else []), ((f"{title}:", code),)]
+            body += [(("  ", None), (diagnostic_line(d), code)) for d in items]
+    summary: Line = ((summary_line(plan), BOLD),)
     if not body:
-        return summary + "\n"
-    return "\n".join([summary, "", *body, *(["", summary] if len(body) > LONG else [])]) + "\n"
+        return _lines([summary], color)
+    return _lines([summary, "", *body, *(["", summary] if len(body) > LONG else [])], color)
 
 
 def plan_github(plan: Plan) -> str:
     """GitHub Actions workflow commands: one annotation per error and warning, then the summary."""
     lines = [_annotation("error", d) for d in plan.errors]
     lines += [_annotation("warning", d) for d in plan.warnings]
-    return "\n".join([*lines, summary_line(plan)]) + "\n"
+    return "\n".join([*lines, escape.text(summary_line(plan))]) + "\n"
 
 
 def _annotation(command: str, d: Diagnostic) -> str:
     properties = []
     if d.file is not None:
-        properties.append(f"file={_github_property(d.file)}")
+        properties.append(f"file={escape.github_property(d.file)}")
         if d.line is not None:
             properties.append(f"line={d.line}")
             if d.column is not None:
                 properties.append(f"col={d.column}")
     properties.append("title=reconciler")
     message = d.message if d.file is not None or d.campaign is None else diagnostic_line(d)
-    return f"::{command} {','.join(properties)}::{_github_data(message)}"
-
-
-def _github_data(text: str) -> str:
-    """A workflow command's message: a line break must not end the command and start another."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _github_property(text: str) -> str:
-    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+    return f"::{command} {','.join(properties)}::{escape.github_data(message)}"
 
 
 def plan_json(plan: Plan) -> str:
-    return plan.dumps()
+    return escape.json_document(plan.dumps())
 
 
 def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
     """What an apply did, one line per operation; its tally last, as the run's final word."""
-    lines = []
+    lines: list[Line] = []
     for e in ledger.entries:
         note = e.message or ("already applied by an earlier run" if e.replayed else "")
-        outcome = paint(e.outcome.value, OUTCOME_COLORS[e.outcome], color)
-        lines.append(
-            f"  {outcome}{'':<{7 - len(e.outcome.value)}} {e.action.value:<8} {e.campaign}"
-            + (f": {note}" if note else "")
-        )
+        rest = f"{'':<{7 - len(e.outcome.value)}} {e.action.value:<8} {e.campaign}"
+        outcome = (e.outcome.value, OUTCOME_COLORS[e.outcome])
+        lines.append((("  ", None), outcome, (rest + (f": {note}" if note else ""), None)))
     done, failed, skipped = (ledger.count(o) for o in Outcome)
-    lines.append(paint(f"Apply: {done} done, {failed} failed, {skipped} skipped.", BOLD, color))
-    return "\n".join(lines) + "\n"
+    lines.append(((f"Apply: {done} done, {failed} failed, {skipped} skipped.", BOLD),))
+    return _lines(lines, color)
 
 
 def ledger_json(ledger: Ledger) -> str:
@@ -163,7 +190,7 @@ def ledger_json(ledger: Ledger) -> str:
         ],
         "summary": {"done": done, "failed": failed, "skipped": skipped},
     }
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return _json(body, ensure_ascii=False)
 
 
 def validation_text(result: LoadResult) -> str:
@@ -174,7 +201,7 @@ def validation_text(result: LoadResult) -> str:
     else:
         errors = sum(1 for d in result.diagnostics if d.severity == "error")
         lines.append(f"Invalid: {plural(errors, 'error')} in {files}.")
-    return "\n".join(lines) + "\n"
+    return _lines(lines)
 
 
 def validation_json(result: LoadResult) -> str:
@@ -185,7 +212,7 @@ def validation_json(result: LoadResult) -> str:
         "errors": [d.to_json() for d in result.diagnostics if d.severity == "error"],
         "warnings": [d.to_json() for d in result.diagnostics if d.severity == "warning"],
     }
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return _json(body, ensure_ascii=False)
 
 
 def campaign_json(row: CampaignStatus) -> dict[str, Any]:
@@ -236,7 +263,7 @@ def status_text(rows: Sequence[CampaignStatus]) -> str:
 
 
 def status_json(rows: Sequence[CampaignStatus]) -> str:
-    return json.dumps({"campaigns": [campaign_json(r) for r in rows]}, indent=2) + "\n"
+    return _json({"campaigns": [campaign_json(r) for r in rows]})
 
 
 def sendings_text(sendings: Sequence[Sending]) -> str:
@@ -259,7 +286,7 @@ def sendings_text(sendings: Sequence[Sending]) -> str:
 
 
 def sendings_json(sendings: Sequence[Sending]) -> str:
-    return json.dumps({"sendings": [x.to_json() for x in sendings]}, indent=2) + "\n"
+    return _json({"sendings": [x.to_json() for x in sendings]})
 
 
 def history_text(entries: Sequence[HistoryEntry]) -> str:
@@ -297,18 +324,15 @@ def _version_change(e: HistoryEntry) -> str:
 
 
 def history_json(entries: Sequence[HistoryEntry]) -> str:
-    return json.dumps({"history": [e.to_json() for e in entries]}, indent=2) + "\n"
+    return _json({"history": [e.to_json() for e in entries]})
 
 
 def _table(rows: Iterable[Sequence[str]]) -> str:
-    rows = list(rows)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return (
-        "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows
-        )
-        + "\n"
+    cells = [[escape.text(cell) for cell in row] for row in rows]  # escaped to measure them
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return _lines(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
     )
 
 
@@ -337,12 +361,12 @@ def cycle_text(cycle: Cycle, *, color: bool = False) -> str:
     elif cycle.outcome is CycleOutcome.INVALID:
         errors = plan.errors if plan is not None else ()
         head += "invalid, nothing applied" + (f": {cycle.error}" if cycle.error else "")
-        body = "".join(f"  {diagnostic_line(d)}\n" for d in errors)
+        body = _lines(f"  {diagnostic_line(d)}" for d in errors)
     elif cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE):
         head += f"{cycle.outcome.value}: {cycle.error}; retrying in {cycle.retry_in or 0:.1f}s"
     else:
         head += "in sync" + (f" ({plan.unchanged} campaigns)" if plan is not None else "")
-    return f"{head} [{cycle.seconds * 1000:.0f} ms]\n{body}"
+    return _lines([f"{head} [{cycle.seconds * 1000:.0f} ms]"]) + body
 
 
 def cycle_json(cycle: Cycle) -> str:
@@ -370,7 +394,7 @@ def cycle_json(cycle: Cycle) -> str:
             {"campaign": e.campaign, "action": e.action.value, "outcome": e.outcome.value}
             for e in cycle.ledger.entries
         ]
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _json(body, indent=None, ensure_ascii=False, separators=(",", ":"))
 
 
 def steps_text(steps: Sequence[Step]) -> str:
@@ -381,7 +405,7 @@ def steps_text(steps: Sequence[Step]) -> str:
         done = ", ".join(step.events) if step.events else "skipped"
         sent = "; ".join(_sending_line(x) for x in step.sendings)
         lines.append(f"{c.name}: {done} ({c.status.value})" + (f" - {sent}" if sent else ""))
-    return "".join(f"{line}\n" for line in lines)
+    return _lines(lines)
 
 
 def _sending_line(x: Sending) -> str:

@@ -3,21 +3,22 @@
 It also holds the small vocabulary every view of a plan shares (action symbols, version changes,
 values on one line), because ``render`` imports this module and never the other way round.
 
-Everything a campaign, a manifest or the runtime supplies (names, files, reasons, messages, values)
-is escaped before it reaches the comment: a value must not be able to close a code span, start HTML,
-or mention (and so notify) someone.
+Everything a campaign, a manifest or the runtime supplies (names, files, keys, reasons, messages,
+values) is escaped by :mod:`reconciler.escape` before it reaches the comment: prose with
+``escape.markdown``, names and files as code spans with ``escape.markdown_code``, field changes in a
+code block with ``escape.markdown_fence``. Nothing can close a code span or the ``<details>`` of an
+operation, start HTML, a link or an autolink, or mention (and so notify) someone.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring
 from typing import Any
 
+from reconciler import escape
 from reconciler.errors import Diagnostic
 from reconciler.model import Action
 from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan
@@ -73,12 +74,6 @@ def short(value: Any, width: int = VALUE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@functools.lru_cache(maxsize=4096)  # a plan shows the same few dozen paths thousands of times
-def one_line(text: str) -> str:
-    """A field path on one line: YAML keys may hold line breaks, which would break any layout."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
 def versions(op: Operation) -> str:
     if op.from_version is None:
         return f"v{op.to_version}" if op.to_version is not None else ""
@@ -99,32 +94,6 @@ def markdown_summary(plan: Plan) -> str:
     problems = [plural(len(plan.errors), "error")] if plan.errors else []
     problems += [plural(len(plan.warnings), "warning")] if plan.warnings else []
     return f"{head}; {plan.unchanged} unchanged" + ("; " + ", ".join(problems) if problems else "")
-
-
-_TEXT_ESCAPES = str.maketrans(
-    {
-        **{c: "\\" + c for c in "\\`*_[]|~"},
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "@": "@&#8203;",  # a zero-width space after @: shown as written, notifies nobody
-        "\n": " ",
-        "\r": " ",
-    }
-)
-
-
-def md_text(text: str) -> str:
-    """Untrusted text as literal markdown: no formatting, no HTML, no mentions, one line."""
-    return text.translate(_TEXT_ESCAPES)
-
-
-def md_code(text: str) -> str:
-    """Untrusted text as a code span whose fence no backtick run inside it can close."""
-    text = text.replace("\r", " ").replace("\n", " ")
-    longest = max(map(len, re.findall("`+", text))) if "`" in text else 0
-    fence, pad = "`" * (longest + 1), " " if longest or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 @dataclass(frozen=True)
@@ -176,7 +145,7 @@ def plan_markdown(
     groups = {a: [_entry(op) for op in plan.operations if op.action is a] for a in RISK_ORDER}
     errors = [_diagnostic(d) for d in plan.errors]
     warnings = [_diagnostic(d) for d in plan.warnings]
-    summary = md_text(markdown_summary(plan))
+    summary = escape.markdown(markdown_summary(plan))
 
     def compose(cut: _Cut) -> str:
         return _compose(summary, groups, errors, warnings, cut, limit, full_plan_hint)
@@ -297,17 +266,17 @@ def _left_out(
 
 
 def _entry(op: Operation) -> _Entry:
-    head = f"`{SYMBOLS[op.action]}` {md_code(op.campaign)}"
+    head = f"`{SYMBOLS[op.action]}` {escape.markdown_code(op.campaign)}"
     parts = [f"{head} {versions(op)}".rstrip()]
     if op.drift is not None:  # the reason says what it means; this makes it hard to miss
-        parts.append(f"**drift** by {md_text(op.drift)}")
+        parts.append(f"**drift** by {escape.markdown(op.drift)}")
     if op.file is not None:
-        parts.append(md_code(op.file))
-    parts.append(md_text(op.reason))
+        parts.append(escape.markdown_code(op.file))
+    parts.append(escape.markdown(op.reason))
     if op.sendings_before:
-        parts.append("sendings before: " + md_text(", ".join(op.sendings_before)))
+        parts.append("sendings before: " + escape.markdown(", ".join(op.sendings_before)))
     if op.next_sendings:
-        parts.append("next sendings: " + md_text(", ".join(op.next_sendings)))
+        parts.append("next sendings: " + escape.markdown(", ".join(op.next_sendings)))
     return _Entry("- " + " · ".join(parts), _details(op.changes))
 
 
@@ -316,20 +285,24 @@ def _details(changes: Sequence[FieldChange]) -> str:
     if not changes:
         return ""
     summary = f"{plural(len(changes), 'field')} changed"
-    lines = [f"  <details><summary>{summary}</summary>", "", "  ```diff"]
+    diff = []
     for c in changes:
-        # every line starts with "- " or "+ ", so no value can close the fence
         if c.before is not None:
-            lines.append(f"  - {one_line(c.path)}: {short(c.before)}")
+            diff.append(f"- {c.path}: {short(c.before)}")
         if c.after is not None:
-            lines.append(f"  + {one_line(c.path)}: {short(c.after)}")
-    lines += ["  ```", "", "  </details>"]
+            diff.append(f"+ {c.path}: {short(c.after)}")
+    # A fenced block rather than an HTML-escaped <pre>: GitHub colours a ```diff block's removed
+    # and added lines, which a <pre> would not. Inside a fence nothing is HTML, a link or a
+    # mention; the fence is longer than any backtick run in it, each key and value is escaped
+    # onto its line alike, and every line starts with "- " or "+ ": no key or value can end it.
+    lines = [f"  <details><summary>{summary}</summary>", ""]
+    lines += [*escape.markdown_fence(diff, "diff", indent="  "), "", "  </details>"]
     return "\n".join(lines)
 
 
 def _diagnostic(d: Diagnostic) -> str:
     if d.file is not None:
-        return f"- {md_code(d.place)}: {md_text(d.message)}"
+        return f"- {escape.markdown_code(d.place)}: {escape.markdown(d.message)}"
     if d.campaign is not None:
-        return f"- campaign {md_code(d.campaign)}: {md_text(d.message)}"
-    return f"- {md_text(d.message)}"
+        return f"- campaign {escape.markdown_code(d.campaign)}: {escape.markdown(d.message)}"
+    return f"- {escape.markdown(d.message)}"

@@ -141,13 +141,11 @@ def verify(plan: Plan, key: PlanKey | None, now: datetime, max_age: timedelta, s
 
 
 def _span(delta: timedelta) -> str:
-    """A duration for people: 2d 3h, 90m is 1h 30m, under a minute in seconds."""
+    """A duration for people, to the second: 2d 3h, 1h 30m, 1d 1s, 0s."""
     seconds = int(delta.total_seconds())
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size:
             parts.append(f"{seconds // size}{unit}")
             seconds %= size
-    if not parts:
-        parts.append(f"{seconds}s")
-    return " ".join(parts)
+    return " ".join(parts) or "0s"

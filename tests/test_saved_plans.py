@@ -9,6 +9,7 @@ it is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -584,3 +585,50 @@ def test_every_operation_that_writes_a_spec_carries_its_hash(repo: Path) -> None
         assert op["spec_hash"] == expected
         assert op["manifest_hash"].startswith("sha256:")  # the manifest document's, as before
     assert operations[0]["spec_hash"] is None
+
+
+# --- the signing module, through the library -----------------------------------------------------
+
+
+def test_a_key_shows_its_id_never_itself() -> None:
+    key = signing.PlanKey.from_text(f"  {KEY}\n")  # as a secret file holds it: stripped
+    assert key == signing.PlanKey.from_text(KEY)
+    assert KEY not in repr(key) and KEY_ID in repr(key)
+
+
+@pytest.mark.usefixtures("signed_replace_plan")
+def test_a_signature_of_another_algorithm_is_refused() -> None:
+    forge(lambda data: data["signature"].update(algorithm="hmac-sha1"))
+    options = api.Options(RUNTIME, "ci-bot", api.parse_since("2026-11-27T12:00:00Z"))
+    before = state()
+    with pytest.raises(PlanError) as caught:
+        api.apply_saved("plan.json", options, key=api.plan_key(KEY))
+    assert str(caught.value) == (
+        "plan.json: the plan is signed with hmac-sha1, not hmac-sha256; nothing was applied. "
+        "Plan again"
+    )
+    assert state() == before
+
+
+def test_a_signature_covers_the_plan_and_its_signing_time(repo: Path) -> None:
+    write("weekly", PUSH_YAML.format(name="weekly", title="Week"))
+    options = api.Options(RUNTIME, "ci-bot", api.parse_since("2026-11-27T12:00:00Z"))
+    key = signing.PlanKey.from_text(KEY)
+    plan = api.plan("campaigns", options)
+    signed = signing.sign(plan, key, options.clock())
+    assert signed == plan and signed.plan_id == plan.plan_id  # the signature is beside the plan
+    assert signed.signature is not None
+    now, day = options.clock(), timedelta(days=1)
+    signing.verify(signed, key, now, day, "plan.json")  # as made: accepted
+    later = dataclasses.replace(signed.signature, signed_at="2026-11-27T12:00:01.000Z")
+    other_plan = dataclasses.replace(plan, unchanged=plan.unchanged + 1)
+    for forged in (
+        dataclasses.replace(plan, signature=later),
+        dataclasses.replace(other_plan, signature=signed.signature),
+    ):
+        with pytest.raises(PlanError) as caught:
+            signing.verify(forged, key, now, day, "plan.json")
+        assert str(caught.value) == (
+            "plan.json: its signature does not match its content; the plan was altered after "
+            "it was signed. Nothing was applied"
+        )

@@ -150,8 +150,7 @@ def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
 def already_applied_text(ledger: Ledger) -> str:
     """A saved plan an earlier run applied whole: when and by whom, and that nothing was redone."""
     before = ledger.already_applied
-    known = before is not None and before.at is not None
-    when = f" ({before.at} by {before.actor})" if before is not None and known else ""
+    when = f" ({before.at} by {before.actor})" if before and before.at is not None else ""
     return (
         f"the saved plan {ledger.plan.plan_id} was already applied{when}; "
         "nothing was applied again\n"

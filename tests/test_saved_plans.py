@@ -533,12 +533,20 @@ def no_spec(data: dict[str, Any]) -> None:
     data["operations"][0]["spec"] = None
 
 
+def renamed(data: dict[str, Any]) -> None:
+    """A name that would forge a line of the CI log, were it printed as it is."""
+    data["operations"][0]["campaign"] = "weekly\nApply: 1 done"
+    data["operations"][0]["spec"] = None
+
+
 @pytest.mark.usefixtures("replace_plan")
 @pytest.mark.parametrize(
     ("edit", "problem"),
     [
         (stop_with_spec, "operation weekly (stop): a stop writes no spec, and it has one"),
         (no_spec, "operation weekly (replace): a replace writes a spec, and it has none"),
+        (renamed, "operation 'weekly\\nApply: 1 done' (replace): a replace writes a spec, and "
+         "it has none"),
         (activate_flag, "operation weekly (replace): a replace does not activate, and it says "
          "activate"),
         (copied, "operation weekly (replace): a replace has no source, and it has copied_from, "
@@ -549,8 +557,8 @@ def no_spec(data: dict[str, Any]) -> None:
         (miscounted, "its summary does not match its operations ('replace': 0 in the summary, "
          "1 counted)"),
     ],
-    ids=["stop-with-spec", "replace-without-spec", "activate", "copied-from", "depends-on",
-         "twice", "summary"],
+    ids=["stop-with-spec", "replace-without-spec", "renamed", "activate", "copied-from",
+         "depends-on", "twice", "summary"],
 )  # fmt: skip
 def test_a_resealed_plan_that_contradicts_itself_is_refused(
     edit: Callable[[dict[str, Any]], None], problem: str

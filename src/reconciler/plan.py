@@ -420,11 +420,17 @@ def loads(text: str, source: str = "<plan>") -> Plan:
         problem_of_op = _shape_problem(op, names, seen)
         if problem_of_op is not None:
             raise PlanError(
-                f"{source}: operation {op.campaign} ({op.action.value}): {problem_of_op}; {ALTERED}"
+                f"{source}: operation {_named(op.campaign)} ({op.action.value}): {problem_of_op}; "
+                f"{ALTERED}"
             )
     if plan.plan_id != data.get("plan_id"):
         raise PlanError(f"{source}: its plan_id does not match its content; {ALTERED}")
     return plan
+
+
+def _named(name: str) -> str:
+    """A campaign name read from a saved plan, fit for a one-line message whoever wrote it."""
+    return name if name.isprintable() and len(name) <= 100 else repr(name[:100])
 
 
 def _check_summary(plan: Plan, summary: Mapping[str, Any], source: str) -> None:

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 PLAN_YML = EXAMPLES / "github-actions" / "plan.yml"
 APPLY_YML = EXAMPLES / "github-actions" / "apply.yml"
+SAVED_YML = EXAMPLES / "github-actions" / "apply-saved-plan.yml"
 GITLAB_CI = EXAMPLES / "gitlab-ci" / ".gitlab-ci.yml"
 HOOKS = REPO / ".pre-commit-hooks.yaml"
 RUNTIME = "sqlite:///.reconciler/runtime.db"
@@ -59,7 +60,7 @@ def test_every_file_parses(path: Path) -> None:
 
 def test_the_examples_are_the_ones_the_readme_names() -> None:
     found = {p.relative_to(REPO) for p in EXAMPLES.rglob("*") if p.is_file()}
-    assert found == {p.relative_to(REPO) for p in (PLAN_YML, APPLY_YML, GITLAB_CI)}
+    assert found == {p.relative_to(REPO) for p in (PLAN_YML, APPLY_YML, SAVED_YML, GITLAB_CI)}
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for path in found:
         assert f"({path})" in readme
@@ -104,6 +105,27 @@ def test_the_apply_workflow() -> None:
     )
     assert upload["if"] == "${{ always() }}"
     assert upload["with"]["path"] == "apply.json"
+
+
+def test_the_saved_plan_workflow() -> None:
+    """Plan and sign in one protected environment, apply that file in another, after approval;
+    the key is an environment secret of those two jobs, and of no other workflow."""
+    workflow = load(SAVED_YML)
+    assert triggers(workflow) == {"push": {"branches": ["main"], "paths": ["campaigns/**"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    plan, apply = workflow["jobs"]["plan"], workflow["jobs"]["apply"]
+    assert (plan["environment"], apply["environment"]) == ("campaigns-plan", "campaigns")
+    assert apply["needs"] == "plan"
+    for job in (plan, apply):
+        assert job["env"]["RECONCILER_PLAN_KEY"] == "${{ secrets.RECONCILER_PLAN_KEY }}"
+    upload = next(s for s in plan["steps"] if s.get("uses", "").startswith("actions/upload-"))
+    download = next(s for s in apply["steps"] if s.get("uses", "").startswith("actions/download"))
+    assert upload["with"]["name"] == download["with"]["name"]
+    assert "plan.json" in upload["with"]["path"]
+    for other in (PLAN_YML, APPLY_YML, GITLAB_CI):
+        text = other.read_text(encoding="utf-8")
+        assert "secrets.RECONCILER_PLAN_KEY" not in text
+        assert "RECONCILER_PLAN_KEY:" not in text
 
 
 def test_the_gitlab_pipeline() -> None:
@@ -217,7 +239,7 @@ def problems(args: list[str]) -> list[str]:
 
 ALL_INVOCATIONS = [
     pytest.param(args, id=f"{path.name}: reconciler {' '.join(args)}")
-    for path in (PLAN_YML, APPLY_YML, GITLAB_CI, HOOKS)
+    for path in (PLAN_YML, APPLY_YML, SAVED_YML, GITLAB_CI, HOOKS)
     for args in command_line(path)
 ]
 
@@ -236,6 +258,11 @@ def test_the_commands_are_all_found() -> None:
     (apply,) = command_line(APPLY_YML)
     assert apply[0] == "apply"
     assert {"--require-clean", "--lock-timeout", "--actor", "--format"} <= set(apply)
+    assert command_line(SAVED_YML) == [
+        ["plan", "--format", "markdown", "--out", "plan.json"],
+        ["apply", "--plan", "plan.json", "--require-clean", "--lock-timeout", "300", "--actor",
+         "$GITHUB_ACTOR", "--format", "json"],
+    ]  # fmt: skip
     assert [a[0] for a in command_line(GITLAB_CI)] == ["validate", "plan", "apply"]
     assert command_line(HOOKS) == [["validate"]]
 
@@ -259,7 +286,8 @@ def test_the_checker_catches_mistakes() -> None:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    ours = {"RECONCILER_RUNTIME", "RECONCILER_ACTOR", "NO_COLOR"}
+    ours = {"RECONCILER_RUNTIME", "RECONCILER_ACTOR", "NO_COLOR", "RECONCILER_NOW"}
+    ours |= {"RECONCILER_PLAN_KEY", "RECONCILER_PLAN_MAX_AGE"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_") and k not in ours}
     # no user's or machine's git configuration
     env |= {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
@@ -385,6 +413,52 @@ def test_the_merge_flow(repo: Path) -> None:
     assert refused.returncode == 1
     assert "--require-clean" in refused.stderr
     assert history(repo) == entries
+
+
+def saved_plan_step(repo: Path, job: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A `reconciler` step of apply-saved-plan.yml's job, its script as it is, run by bash."""
+    (step,) = (
+        s for s in load(SAVED_YML)["jobs"][job]["steps"] if "reconciler " in s.get("run", "")
+    )
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=repo,
+        env=clean_env(PATH=path, RECONCILER_RUNTIME=RUNTIME, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_saved_plan_flow(repo: Path) -> None:
+    if shutil.which("reconciler", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("the reconciler script is not installed beside this Python")
+    key = "9c" * 32
+    planned = saved_plan_step(repo, "plan", RECONCILER_PLAN_KEY=key)
+    assert planned.returncode == 0, planned.stderr
+    saved = json.loads((repo / "plan.json").read_text())
+    assert saved["signature"]["algorithm"] == "hmac-sha256"
+    assert key not in (repo / "plan.json").read_text() + planned.stdout + planned.stderr
+
+    # the approval comes; then the apply job, with the key, applies that file
+    applied = saved_plan_step(repo, "apply", RECONCILER_PLAN_KEY=key, GITHUB_ACTOR="approver")
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads((repo / "apply.json").read_text())
+    assert report["summary"]["done"] == len(saved["operations"]) > 0
+    assert report["already_applied"] is None
+    assert {e["actor"] for e in history(repo)} == {"approver"}
+
+    # the job run again: nothing is done twice, and it is no failure
+    again = saved_plan_step(repo, "apply", RECONCILER_PLAN_KEY=key, GITHUB_ACTOR="approver")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((repo / "apply.json").read_text())["already_applied"]["actor"] == "approver"
+
+    # an apply job without the key refuses a signed plan: it fails closed
+    keyless = saved_plan_step(repo, "apply", GITHUB_ACTOR="approver")
+    assert keyless.returncode == 1
+    assert "no plan key is set here (RECONCILER_PLAN_KEY)" in keyless.stderr
 
 
 def test_the_readme_editor_snippets_point_at_the_schema(repo: Path) -> None:

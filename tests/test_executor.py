@@ -20,8 +20,8 @@ import yaml
 
 from reconciler import api, executor
 from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
-from reconciler.executor import Ledger, Outcome, hold_lock
-from reconciler.model import Action
+from reconciler.executor import AppliedBefore, Ledger, Outcome, hold_lock
+from reconciler.model import Action, spec_hash
 from reconciler.plan import Operation, Plan, loads
 from reconciler.runtime.base import (
     Applied,
@@ -423,7 +423,8 @@ def test_a_saved_plan_applies_when_nothing_moved(
     plan = api.plan(repo.path, options)
     saved = save(plan, tmp_path / "plan.json")
     assert rt.snapshot().revision == 0  # planning wrote nothing
-    ledger = api.apply_saved(saved, api.Options(actor="reviewer"))  # the URL comes from the plan
+    # the runtime is named as for every command: never taken from the plan
+    ledger = api.apply_saved(saved, dataclasses.replace(options, actor="reviewer"))
     assert ledger.ok
     assert ledger.plan == plan
     assert ledger.plan.plan_id == plan.plan_id
@@ -442,6 +443,7 @@ def test_a_saved_plan_applies_when_nothing_moved(
 def test_a_saved_plan_still_applies_after_unrelated_campaigns_changed(
     repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path
 ) -> None:
+    unrelated_write(rt, "earlier")  # the runtime exists (a plan for none applies only to none)
     repo.put("digest", RECURRING)
     repo.put("banner", INBOUND)
     saved = save(api.plan(repo.path, options), tmp_path / "plan.json")
@@ -451,7 +453,7 @@ def test_a_saved_plan_still_applies_after_unrelated_campaigns_changed(
         ("banner", Outcome.DONE),
         ("digest", Outcome.DONE),
     ]
-    assert set(rt.snapshot().campaigns) == {"banner", "digest", "outsider"}
+    assert set(rt.snapshot().campaigns) == {"banner", "digest", "earlier", "outsider"}
 
 
 def test_a_saved_plan_is_refused_whole_when_its_own_campaigns_moved(
@@ -504,11 +506,11 @@ def test_a_saved_plan_is_never_applied_twice(
     saved = save(plan, tmp_path / "plan.json")
     assert api.apply_saved(saved, options).ok
     after = (rt.snapshot(), rt.history())
-    with pytest.raises(StalePlanError) as caught:
-        api.apply_saved(saved, options)
-    assert str(caught.value) == (
-        f"the saved plan {plan.plan_id} was already applied; nothing was applied again"
-    )
+    again = api.apply_saved(saved, dataclasses.replace(options, actor="retry"))
+    # a retried CI job: applied before, so it succeeds, doing nothing, and says when and by whom
+    assert again.ok
+    assert again.entries == ()
+    assert again.already_applied == AppliedBefore(after[1][-1].at, "ci-bot")
     assert (rt.snapshot(), rt.history()) == after
 
 
@@ -535,18 +537,36 @@ def test_a_saved_plan_is_refused_by_another_runtime(
     other = f"sqlite:///{tmp_path}/other.db"
     with pytest.raises(StalePlanError) as caught:
         api.apply_saved(saved, api.Options(runtime_url=other))
+    other_rt = open_runtime(other)  # made by the refused apply's lock: it has an id now
     assert str(caught.value) == (
-        "the saved plan was made against another runtime; nothing was applied. Plan again"
+        f"the saved plan was made for another runtime, {options.runtime_url} (id "
+        f"{rt.runtime_id()}), not for {other} (id {other_rt.runtime_id()}); nothing was applied. "
+        "Apply it with --runtime naming the runtime it was made for, or plan again"
     )
-    other_rt = open_runtime(other)
     assert other_rt.snapshot().revision == 0
     other_rt.close()
     assert set(rt.snapshot().campaigns) == {"outsider"}
 
 
-@pytest.mark.parametrize("field", ["reason", "spec", "etag", "runtime_revision", "summary"])
+ALTERED = "the plan was altered after it was made. Nothing was applied"
+EDITED = "plan.json: its plan_id does not match its content; " + ALTERED
+SPEC_EDITED = (
+    "plan.json: operation digest (activate): its spec does not match its spec_hash; " + ALTERED
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("reason", EDITED),
+        ("spec", SPEC_EDITED),  # its own hash says so before the plan's id does
+        ("etag", EDITED),
+        ("runtime_revision", EDITED),
+        ("summary", EDITED),  # unchanged cannot be counted again: the id covers it
+    ],
+)
 def test_a_plan_edited_by_hand_is_refused(
-    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path, field: str
+    repo: Repo, options: api.Options, rt: Runtime, tmp_path: Path, field: str, message: str
 ) -> None:
     repo.put("digest", RECURRING)
     plan = api.plan(repo.path, options)
@@ -564,13 +584,12 @@ def test_a_plan_edited_by_hand_is_refused(
     text = json.dumps(data, indent=2)
     with pytest.raises(PlanError) as caught:
         loads(text, "plan.json")
-    assert str(caught.value) == (
-        "plan.json: the plan was edited after it was made (its id does not match)"
-    )
+    assert str(caught.value) == message
     edited = tmp_path / "edited.json"
     edited.write_text(text, encoding="utf-8")
-    with pytest.raises(PlanError, match="the plan was edited after it was made"):
+    with pytest.raises(PlanError) as caught:
         api.apply_saved(edited, options)
+    assert str(caught.value) == message.replace("plan.json", str(edited))
     assert rt.snapshot().revision == 0
 
 
@@ -643,8 +662,10 @@ def test_an_interrupted_saved_plan_resumes_and_does_nothing_twice(
     assert [e.campaign for e in history[3:]] == [name for name, _ in names]
     assert all(e.plan_id == five.plan_id for e in history[3:])
     assert rt.applied_keys(five.plan_id + "/") == {o.key(five.plan_id) for o in five.operations}
-    with pytest.raises(StalePlanError, match="was already applied"):
-        api.apply_saved(saved, options)
+    again = api.apply_saved(saved, options)
+    assert (again.ok, again.entries) == (True, ())
+    assert again.already_applied == AppliedBefore(history[-1].at, "ci-bot")
+    assert len(rt.history()) == 3 + 5
 
 
 @pytest.mark.parametrize("k", [1, 4])
@@ -775,12 +796,19 @@ def test_apply_releases_its_lock(repo: Repo, options: api.Options, rt: Runtime) 
 
 
 def resealed(body: dict[str, Any]) -> str:
-    """A saved plan edited by hand and its id recomputed: only the content checks can stop it."""
+    """A saved plan edited by hand, its spec hashes and its id recomputed, as a forger would:
+    only the checks of what it says (the spec's validity, the runtime) can stop it."""
     return Plan(
         runtime=body["runtime"],
         runtime_id=body["runtime_id"],
         runtime_revision=body["runtime_revision"],
-        operations=tuple(Operation.from_json(o) for o in body["operations"]),
+        operations=tuple(
+            dataclasses.replace(op, spec_hash=spec_hash(op.spec) if op.spec is not None else None)
+            for op in map(Operation.from_json, body["operations"])
+        ),
+        commit=body["commit"],
+        dirty=body["dirty"],
+        targets=tuple(body["targets"]),
         unchanged=body["summary"]["unchanged"],
     ).dumps()
 
@@ -804,7 +832,7 @@ def test_a_malformed_saved_plan_is_refused_with_its_place(
     tmp_path: Path, edit: Any, message: str
 ) -> None:
     body = {
-        "format_version": 1, "runtime": "memory://", "runtime_id": None, "runtime_revision": 0,
+        "format_version": 2, "runtime": "memory://", "runtime_id": None, "runtime_revision": 0,
         "summary": {"unchanged": 0}, "errors": [], "warnings": [],
         "operations": [{"campaign": "x", "action": "stop", "reason": "r"}],
     }  # fmt: skip

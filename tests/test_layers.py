@@ -14,7 +14,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "render", "watch", "errors", "runtime", "calendar", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar", "cache"},
+    | {"errors", "schedule", "calendar", "cache", "signing"},
+    "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}

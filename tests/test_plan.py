@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.model import Action, canonical_json
+from reconciler.model import Action, canonical_json, spec_hash
 from reconciler.plan import FieldChange, Operation, Plan, indented_json, loads
 
 scalars = (
@@ -82,6 +82,7 @@ def sample() -> Plan:
                 to_version=1,
                 changes=(FieldChange("spec.channel", None, "email"),),
                 spec=spec,
+                spec_hash=spec_hash(spec),
                 kind="one-time",
                 channel="email",
                 next_sendings=("on activation",),

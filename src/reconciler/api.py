@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler import executor, manifests, planner, schedule
+from reconciler import executor, manifests, planner, schedule, signing
 from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
@@ -42,6 +42,7 @@ from reconciler.runtime.base import (
     timestamp,
 )
 from reconciler.runtime.engine import Step
+from reconciler.signing import PlanKey
 
 
 @dataclass(frozen=True)
@@ -193,32 +194,51 @@ def apply(
     )
 
 
+def plan_key(text: str | None) -> PlanKey | None:
+    """The plan signing key from its text (as ``RECONCILER_PLAN_KEY`` holds it), None for none;
+    a key too short to be a secret is refused."""
+    return None if text is None else PlanKey.from_text(text)
+
+
+def parse_max_age(text: str | None) -> timedelta:
+    """How long a signed plan is applied for (``RECONCILER_PLAN_MAX_AGE``); 24 hours for None."""
+    return signing.parse_max_age(text)
+
+
 def apply_saved(
     plan_file: str | os.PathLike[str],
     options: Options,
     *,
+    key: PlanKey | None = None,
+    max_age: timedelta = signing.DEFAULT_MAX_AGE,
     keep_going: bool = False,
     lock_timeout: float = 0.0,
     require_clean: bool = False,
 ) -> Ledger:
-    """Apply a saved plan exactly as reviewed, or refuse it whole when its campaigns moved."""
+    """Apply a saved plan exactly as reviewed, or refuse it whole: when it is not what was
+    made (its own checks, its signature with ``key``), is for another runtime, or its campaigns
+    moved. A plan an earlier run applied whole is reported as such, and nothing is done again.
+
+    The runtime is the one ``options`` names (or the default), never the URL in the plan: a
+    forged plan must not choose the server apply connects to, with the credentials it holds.
+    """
+    source = os.fspath(plan_file)
     the_plan = load_plan(plan_file)
+    signing.verify(the_plan, key, options.clock(), max_age, source)
     if require_clean:
         _require_clean(the_plan.commit, the_plan.dirty, "the saved plan's manifests")
 
-    def checked(runtime: Runtime) -> Plan:
-        executor.check_saved(the_plan, runtime, runtime.snapshot())
+    def checked(runtime: Runtime) -> Plan | Ledger:
+        done = executor.check_saved(the_plan, runtime, runtime.snapshot())
+        if the_plan.operations and all(
+            op.key(the_plan.plan_id) in done for op in the_plan.operations
+        ):
+            return Ledger(the_plan, already_applied=executor.applied_before(the_plan, runtime))
         return the_plan
 
-    url = options.runtime_url or the_plan.runtime or None
-    if url is not None and "***@" in url:
-        raise PlanError(
-            f"the saved plan names its runtime without the password ({url}); give the runtime "
-            "URL with --runtime or RECONCILER_RUNTIME"
-        )
     return _apply_locked(
-        url,
-        f"apply --plan {os.fspath(plan_file)}",
+        options.runtime_url,
+        f"apply --plan {source}",
         checked,
         options,
         keep_going=keep_going,
@@ -241,7 +261,7 @@ def _require_clean(commit: str | None, dirty: bool, what: str) -> None:
 def _apply_locked(
     url: str | None,
     reason: str,
-    plan_for: Callable[[Runtime], Plan],
+    plan_for: Callable[[Runtime], Plan | Ledger],
     options: Options,
     *,
     keep_going: bool,
@@ -254,6 +274,8 @@ def _apply_locked(
     try:
         with executor.hold_lock(runtime, owner, timeout=lock_timeout):
             the_plan = plan_for(runtime)
+            if isinstance(the_plan, Ledger):  # nothing to do
+                return the_plan
             if not the_plan.ok:
                 return Ledger(plan=the_plan)
             who = Provenance(actor(options.actor), the_plan.commit, the_plan.dirty)
@@ -264,8 +286,17 @@ def _apply_locked(
         runtime.close()
 
 
-def save_plan(the_plan: Plan, plan_file: str | os.PathLike[str]) -> None:
-    """Write the plan whole or not at all: a reader never sees half a plan."""
+def save_plan(
+    the_plan: Plan,
+    plan_file: str | os.PathLike[str],
+    *,
+    key: PlanKey | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Write the plan whole or not at all (a reader never sees half a plan); signed at ``now``
+    (the clock's time when None) with ``key``, when there is one."""
+    if key is not None:
+        the_plan = signing.sign(the_plan, key, now or datetime.now(UTC))
     target = Path(plan_file)
     partial = target.with_name(f".{target.name}.partial")
     try:

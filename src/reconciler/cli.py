@@ -176,9 +176,12 @@ def plan(
     targets: tuple[str, ...],
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
-    the_plan = api.plan(path, _options(runtime_url), prune=prune, targets=targets)
+    options = _options(runtime_url)
+    # the plan signing key: only the protected jobs that make and apply saved plans have it
+    key = api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")) if out is not None else None
+    the_plan = api.plan(path, options, prune=prune, targets=targets)
     if out is not None:
-        api.save_plan(the_plan, out)
+        api.save_plan(the_plan, out, key=key, now=options.clock())
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     if fmt == "json":
         click.echo(render.plan_json(the_plan), nl=False)
@@ -249,9 +252,12 @@ def apply(
         raise click.UsageError("--lock-timeout takes a number of seconds")
     options = _options(runtime_url, actor)
     if plan_file is not None:
+        max_age = api.parse_max_age(os.environ.get("RECONCILER_PLAN_MAX_AGE"))
         ledger = api.apply_saved(
             plan_file,
             options,
+            key=api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")),
+            max_age=max_age,
             keep_going=keep_going,
             lock_timeout=lock_timeout,
             require_clean=require_clean,
@@ -268,6 +274,8 @@ def apply(
         )
     if fmt == "json":
         click.echo(render.ledger_json(ledger), nl=False)
+    elif ledger.already_applied is not None:
+        click.echo(render.already_applied_text(ledger), nl=False)
     else:
         click.echo(render.plan_text(ledger.plan, color=_color()), nl=False)
         if ledger.plan.ok and ledger.entries:

@@ -21,7 +21,7 @@ from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlan
 from reconciler.manifests import validate_spec
 from reconciler.model import Action, RuntimeState
 from reconciler.plan import Operation, Plan
-from reconciler.runtime.base import Applied, LockOwner, Provenance, Runtime, Write
+from reconciler.runtime.base import Applied, LockOwner, Provenance, Runtime, Write, redacted
 
 HEARTBEAT_SECONDS = 60.0
 # A batch holds at most BATCH_MAX operations and, at the pace of the batch before, about
@@ -48,11 +48,23 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class AppliedBefore:
+    """When a saved plan was applied whole, and by whom: its last operation's history entry
+    (None for both, should the history not have it)."""
+
+    at: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True)
 class Ledger:
     """What an apply did: the plan it ran and, per operation, done, failed or skipped."""
 
     plan: Plan
     entries: tuple[LedgerEntry, ...] = ()
+    #: a saved plan applied again after an earlier run did all of it (a retried CI job): nothing
+    #: was done now, and nothing needed to be
+    already_applied: AppliedBefore | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,7 +109,8 @@ def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[
     Staleness is judged per campaign, not per runtime: a plan applies while each campaign it
     writes (and each source it copies from) still has the etag it was planned against, whatever
     happened to the other campaigns meanwhile. Operations of this plan already done (an earlier
-    run was interrupted) are skipped by their idempotency keys; a plan done whole is refused.
+    run was interrupted) are skipped by their idempotency keys; when all are, the caller reports
+    the plan as applied before (:func:`applied_before`).
     """
     for op in plan.operations:
         problems = validate_spec(op.spec) if op.spec is not None else []
@@ -110,17 +123,9 @@ def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[
         raise StalePlanError(
             "the saved plan has errors, so nothing of it can be applied; fix them and plan again"
         )
-    current_id = runtime.runtime_id()
-    if plan.runtime_id is not None and current_id != plan.runtime_id:
-        raise StalePlanError(
-            "the saved plan was made against another runtime; nothing was applied. Plan again"
-        )
+    _check_runtime(plan, runtime, state)
     done = runtime.applied_keys(plan.plan_id + "/")
     todo = [op for op in plan.operations if op.key(plan.plan_id) not in done]
-    if plan.operations and not todo:
-        raise StalePlanError(
-            f"the saved plan {plan.plan_id} was already applied; nothing was applied again"
-        )
     moved = [
         *(op.campaign for op in todo if _etag(state, op.campaign) != op.etag),
         *(
@@ -136,6 +141,54 @@ def check_saved(plan: Plan, runtime: Runtime, state: RuntimeState) -> frozenset[
             + "; nothing was applied. Plan again"
         )
     return done
+
+
+def _check_runtime(plan: Plan, runtime: Runtime, state: RuntimeState) -> None:
+    """The plan was made for this runtime: by its stored identity, never by its URL (a reading
+    and a writing credential name one runtime by two URLs, and a plan's URL is not to be trusted).
+
+    A plan made while its runtime did not exist yet has no identity to compare: it applies while
+    the runtime holds nothing but what this plan itself wrote (an earlier, interrupted run).
+    """
+    here = redacted(runtime.url)
+    if plan.runtime_id is None:
+        if state.revision == 0 or all(e.plan_id == plan.plan_id for e in runtime.history()):
+            return
+        raise StalePlanError(
+            f"the saved plan was made for {_recorded(plan.runtime)} while that runtime did not "
+            f"exist yet, and the runtime here ({here}) has been written to since (revision "
+            f"{state.revision}); nothing was applied. Plan again"
+        )
+    current_id = runtime.runtime_id()
+    if current_id != plan.runtime_id:
+        this = f"id {current_id}" if current_id is not None else "which does not exist yet"
+        raise StalePlanError(
+            f"the saved plan was made for another runtime, {_recorded(plan.runtime)} (id "
+            f"{_shown(plan.runtime_id)}), not for {here} ({this}); nothing was applied. Apply it "
+            "with --runtime naming the runtime it was made for, or plan again"
+        )
+
+
+def _recorded(url: str) -> str:
+    """The runtime URL a plan records, for a message: it is shown, never connected to."""
+    try:
+        return _shown(redacted(url))
+    except ValueError:  # a port that is not a number: shown as it is
+        return _shown(url)
+
+
+def _shown(text: str) -> str:
+    """Text read from a saved plan, fit for a one-line message whoever wrote it."""
+    return text if text.isprintable() and len(text) <= 200 else repr(text[:200])
+
+
+def applied_before(plan: Plan, runtime: Runtime) -> AppliedBefore:
+    """When and by whom the last operation of ``plan`` was applied: the plan's last write."""
+    last = plan.operations[-1].campaign if plan.operations else None
+    entries = [e for e in runtime.history(last) if e.plan_id == plan.plan_id] if last else []
+    return (
+        AppliedBefore(entries[-1].at, entries[-1].actor) if entries else AppliedBefore(None, None)
+    )
 
 
 def _etag(state: RuntimeState, name: str | None) -> str | None:

@@ -3,6 +3,11 @@
 A plan holds everything ``apply`` needs: the full spec each operation writes, the etag each campaign
 must still have, and the runtime it was made against. Apply consumes only the plan, never the
 manifests, so a reviewed plan is exactly what runs.
+
+A saved plan is a file that travels between CI jobs, so reading one trusts nothing that can be
+recomputed: the summary is counted again, each operation's shape is checked against its action, each
+spec against its hash, and the id against the whole. These catch mistakes and careless edits, not an
+attacker, who can recompute them all; against an attacker a plan is signed (``signing``).
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.errors import Diagnostic, PlanError, Severity
-from reconciler.model import Action, Spec, canonical_json
+from reconciler.model import Action, Spec, canonical_json, spec_hash
 
-FORMAT_VERSION = 1
+#: 2: operations carry ``spec_hash``, and a plan may carry a ``signature``
+FORMAT_VERSION = 2
 
 #: Summary order: the order in which a person wants to read what a plan does.
 ACTION_ORDER: tuple[Action, ...] = (
@@ -55,9 +61,12 @@ class Operation:
     changes: tuple[FieldChange, ...] = ()
     #: the campaign's etag when planned; None means the campaign must not exist yet
     etag: str | None = None
+    #: the hash of the manifest document the operation comes from
     manifest_hash: str | None = None
-    #: the complete spec this operation writes (None for stop and discard)
+    #: the complete spec this operation writes (None for stop and discard), and its hash: a saved
+    #: plan's spec is checked against it before anything is applied
     spec: Spec | None = None
+    spec_hash: str | None = None
     kind: str | None = None
     channel: str | None = None
     #: for copy: the source, the source spec copied, and whether the copy ends live
@@ -89,6 +98,7 @@ class Operation:
             "changes": [c.to_json() for c in self.changes],
             "etag": self.etag,
             "manifest_hash": self.manifest_hash,
+            "spec_hash": self.spec_hash,
             "kind": self.kind,
             "channel": self.channel,
             "spec": self.spec,
@@ -118,6 +128,7 @@ class Operation:
             etag=data.get("etag"),
             manifest_hash=data.get("manifest_hash"),
             spec=data.get("spec"),
+            spec_hash=data.get("spec_hash"),
             kind=data.get("kind"),
             channel=data.get("channel"),
             copied_from=data.get("copied_from"),
@@ -129,6 +140,32 @@ class Operation:
             next_sendings=tuple(data.get("next_sendings", ())),
             sendings_before=tuple(data.get("sendings_before", ())),
         )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A saved plan's signature: an HMAC of the plan (with its id), the key's id and the time.
+
+    Data only: ``signing`` makes and checks it. The key id is a short digest of the key, never
+    the key: it tells which key signed, so that a plan signed with another one is named as such.
+    """
+
+    algorithm: str
+    key_id: str
+    signed_at: str
+    value: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "algorithm": self.algorithm,
+            "key_id": self.key_id,
+            "signed_at": self.signed_at,
+            "value": self.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str]) -> Signature:
+        return cls(data["algorithm"], data["key_id"], data["signed_at"], data["value"])
 
 
 @dataclass(frozen=True)
@@ -146,6 +183,9 @@ class Plan:
     unchanged: int = 0
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
+    #: set on a signed saved plan; not part of the plan's content (nor of its id, nor of equality):
+    #: it is made over that content
+    signature: Signature | None = field(default=None, compare=False)
 
     @functools.cached_property
     def plan_id(self) -> str:
@@ -192,8 +232,12 @@ class Plan:
         return {"format_version": FORMAT_VERSION, "plan_id": self.plan_id} | body
 
     def dumps(self) -> str:
-        """``json.dumps(self.to_json(), indent=2, ensure_ascii=False)``, and a line break."""
-        return indented_json(self.to_json()) + "\n"
+        """``json.dumps(self.to_json(), indent=2, ensure_ascii=False)``, and a line break; the
+        signature, when there is one, last."""
+        body = self.to_json()
+        if self.signature is not None:
+            body["signature"] = self.signature.to_json()
+        return indented_json(body) + "\n"
 
 
 def _content_id(body: Mapping[str, Any]) -> str:
@@ -281,6 +325,7 @@ SHAPE: dict[str, Any] = {
                     "to_version": _NULLABLE_INT,
                     "etag": _NULLABLE_STR,
                     "manifest_hash": _NULLABLE_STR,
+                    "spec_hash": _NULLABLE_STR,
                     "kind": _NULLABLE_STR,
                     "channel": _NULLABLE_STR,
                     "spec": _NULLABLE_OBJ,
@@ -301,21 +346,49 @@ SHAPE: dict[str, Any] = {
         },
         "errors": {"type": "array", "items": _DIAGNOSTIC},
         "warnings": {"type": "array", "items": _DIAGNOSTIC},
+        "signature": {
+            "type": "object",
+            "required": ["algorithm", "key_id", "signed_at", "value"],
+            "properties": {
+                "algorithm": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"},
+                "key_id": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"},
+                "signed_at": {
+                    "type": "string",
+                    "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$",
+                },
+                "value": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+        },
     },
 }
 
+#: actions that write a spec: every other one (stop, discard) carries none
+WRITES_SPEC = frozenset(
+    {Action.CREATE, Action.ACTIVATE, Action.UPDATE, Action.REPLACE, Action.COPY, Action.RESUME}
+)
+#: actions that may end with the campaign activated by the same operation
+MAY_ACTIVATE = frozenset({Action.COPY, Action.RESUME})
+ALTERED = "the plan was altered after it was made. Nothing was applied"
+
 
 def loads(text: str, source: str = "<plan>") -> Plan:
-    """Read a saved plan, refusing anything that is not one this version can apply."""
+    """Read a saved plan, refusing anything that is not one this version can apply, and any
+    plan whose content does not agree with itself (see the module's docstring)."""
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise PlanError(f"{source}: not a saved plan (invalid JSON: {exc})") from exc
     if not isinstance(data, dict) or "format_version" not in data:
         raise PlanError(f"{source}: not a saved plan (no format_version)")
+    if data["format_version"] == 1:
+        raise PlanError(
+            f"{source}: plan format 1 was made by an older reconciler, which neither hashed "
+            f"specs nor signed plans (this one reads format {FORMAT_VERSION}); nothing was "
+            "applied. Plan again"
+        )
     if data["format_version"] != FORMAT_VERSION:
         raise PlanError(
-            f"{source}: plan format {data['format_version']!r} is not supported "
+            f"{source}: plan format {data['format_version']!r:.20} is not supported "
             f"(this reconciler reads format {FORMAT_VERSION}); plan again"
         )
     from jsonschema import Draft202012Validator  # here: only reading a saved plan needs it
@@ -336,9 +409,69 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             unchanged=data["summary"]["unchanged"],
             errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
             warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),
+            signature=Signature.from_json(data["signature"]) if "signature" in data else None,
         )
     except (KeyError, TypeError, ValueError) as exc:  # pragma: no cover - SHAPE rules these out
         raise PlanError(f"{source}: not a valid saved plan ({exc!r:.80})") from exc
+    _check_summary(plan, data["summary"], source)
+    names = {op.campaign for op in plan.operations}
+    seen: set[str] = set()
+    for op in plan.operations:
+        problem_of_op = _shape_problem(op, names, seen)
+        if problem_of_op is not None:
+            raise PlanError(
+                f"{source}: operation {_named(op.campaign)} ({op.action.value}): {problem_of_op}; "
+                f"{ALTERED}"
+            )
     if plan.plan_id != data.get("plan_id"):
-        raise PlanError(f"{source}: the plan was edited after it was made (its id does not match)")
+        raise PlanError(f"{source}: its plan_id does not match its content; {ALTERED}")
     return plan
+
+
+def _named(name: str) -> str:
+    """A campaign name read from a saved plan, fit for a one-line message whoever wrote it."""
+    return name if name.isprintable() and len(name) <= 100 else repr(name[:100])
+
+
+def _check_summary(plan: Plan, summary: Mapping[str, Any], source: str) -> None:
+    """The summary is what a reviewer reads first: it must count what the plan does."""
+    counted = plan.summary()
+    for key in [*counted, *(k for k in summary if k not in counted)]:
+        if key != "unchanged" and summary.get(key) != counted.get(key, 0):
+            raise PlanError(
+                f"{source}: its summary does not match its operations ({key!r:.40}: "
+                f"{summary.get(key)!r:.20} in the summary, {counted.get(key, 0)} counted); "
+                f"{ALTERED}"
+            )
+
+
+def _shape_problem(op: Operation, names: set[str], seen: set[str]) -> str | None:
+    """What about ``op`` its action rules out, or its spec hash contradicts; None when nothing.
+
+    ``names`` are the campaigns of the plan; ``seen`` those of the operations before this one.
+    """
+    a = op.action.value
+    if op.campaign in seen:
+        return "the campaign has another operation before this one"
+    seen.add(op.campaign)
+    if op.action in WRITES_SPEC and op.spec is None:
+        return f"a {a} writes a spec, and it has none"
+    if op.action not in WRITES_SPEC and (op.spec is not None or op.spec_hash is not None):
+        return f"a {a} writes no spec, and it has one"
+    if op.activate and op.action not in MAY_ACTIVATE:
+        return f"a {a} does not activate, and it says activate"
+    if op.action is Action.COPY and op.copied_from is None:
+        return "a copy names its source, and it has no copied_from"
+    if op.action is not Action.COPY and (
+        op.copied_from is not None or op.copy_base is not None or op.source_etag is not None
+    ):
+        return f"a {a} has no source, and it has copied_from, copy_base or source_etag"
+    strangers = [d for d in op.depends_on if d not in names and d != op.copied_from]
+    if strangers:
+        return (
+            f"it depends on {strangers[0]!r:.80}, which is neither a campaign of the plan nor "
+            "its source"
+        )
+    if op.spec is not None and op.spec_hash != spec_hash(op.spec):
+        return "its spec does not match its spec_hash"
+    return None

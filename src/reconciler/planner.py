@@ -554,6 +554,9 @@ def _operation(
         etag=campaign.etag if campaign else None,
         manifest_hash=m.hash,
         spec=desired if writes_spec else None,
+        # a new campaign's spec was not hashed for comparing: a saved plan needs its hash all
+        # the same
+        spec_hash=(digest or spec_hash(desired)) if writes_spec else None,
         kind=kind.value,
         channel=str(desired["channel"]),
         copied_from=m.copy_from if action is Action.COPY else None,

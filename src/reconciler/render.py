@@ -174,10 +174,25 @@ def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
     return _lines(lines, color)
 
 
+def already_applied_text(ledger: Ledger) -> str:
+    """A saved plan an earlier run applied whole: when and by whom, and that nothing was redone."""
+    before = ledger.already_applied
+    when = f" ({before.at} by {before.actor})" if before and before.at is not None else ""
+    return (
+        f"the saved plan {ledger.plan.plan_id} was already applied{when}; "
+        "nothing was applied again\n"
+    )
+
+
 def ledger_json(ledger: Ledger) -> str:
     done, failed, skipped = (ledger.count(o) for o in Outcome)
+    before = ledger.already_applied
     body = {
         "plan": ledger.plan.to_json(),
+        #: a saved plan an earlier run applied whole: when and by whom; null otherwise
+        "already_applied": (
+            {"at": before.at, "actor": before.actor} if before is not None else None
+        ),
         "ledger": [
             {
                 "campaign": e.campaign,

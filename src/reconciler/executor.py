@@ -171,10 +171,7 @@ def _check_runtime(plan: Plan, runtime: Runtime, state: RuntimeState) -> None:
 
 def _recorded(url: str) -> str:
     """The runtime URL a plan records, for a message: it is shown, never connected to."""
-    try:
-        return _shown(redacted(url))
-    except ValueError:  # a port that is not a number: shown as it is
-        return _shown(url)
+    return _shown(redacted(url))
 
 
 def _shown(text: str) -> str:

@@ -477,3 +477,37 @@ def test_apply_gives_up_on_another_writer_after_the_lock_timeout(
         f"error: runtime {applied}: another process has been writing to it for 12s; nothing "
         "was written. Try again, or wait longer with --lock-timeout SECONDS\n"
     )
+
+
+CONTROL_BYTES = 'UPDATE campaigns SET data = \'{"name": "x\x1b]8;;http://e\x07\x1b[31m\''
+MISSING_FIELD = "UPDATE campaigns SET data = '{\"name\": 5}'"
+META = "UPDATE meta SET value = '3\x1b[31mX' WHERE key = 'schema_version'"
+
+
+@pytest.mark.parametrize(
+    ("command", "statement", "problem"),
+    [
+        *(
+            (command, CONTROL_BYTES, "JSONDecodeError: Invalid control character at: line 1 "
+             "column 12 (char 11)")
+            for command in ("plan", "status")
+        ),
+        *((command, MISSING_FIELD, "KeyError: 'channel'") for command in ("plan", "status")),
+        *(
+            (command, META, "ValueError: invalid literal for int() with base 10: '3\\x1b[31mX'")
+            for command in ("plan", "status", "history")
+        ),
+    ],
+)  # fmt: skip
+def test_a_damaged_runtime_is_one_escaped_line_not_a_crash(
+    applied: str, command: str, statement: str, problem: str
+) -> None:
+    damaged = sqlite3.connect(applied.removeprefix("sqlite:///"))
+    damaged.execute(statement)
+    damaged.commit()
+    damaged.close()
+    result = CliRunner().invoke(cli, [command])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: runtime {applied} is damaged: a stored value cannot be read ({problem})\n"
+    )

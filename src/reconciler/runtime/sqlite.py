@@ -109,17 +109,34 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class _Damaged(Exception):
+    """A stored value this reconciler cannot read: the file was damaged, or written by hand."""
+
+
+def _decoded(build: Callable[[Any], T], stored: Any, *, parse: bool = True) -> T:
+    """A stored value, read (JSON, when ``parse``) and built; what cannot be is _Damaged."""
+    try:
+        return build(json.loads(stored) if parse else stored)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _Damaged(f"{type(exc).__name__}: {exc}") from exc
+
+
 def _translated(method: Callable[P, T]) -> Callable[P, T]:
-    """sqlite3's errors become RuntimeBackendError, naming the runtime: one line, no traceback."""
+    """sqlite3's errors, and stored values that cannot be read, become RuntimeBackendError naming
+    the runtime: one line, no traceback (the CLI escapes whatever damaged bytes it quotes)."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        runtime = args[0]
+        assert isinstance(runtime, SQLiteRuntime)
         try:
             return method(*args, **kwargs)
         except sqlite3.Error as exc:
-            runtime = args[0]
-            assert isinstance(runtime, SQLiteRuntime)
             raise RuntimeBackendError(f"runtime {runtime.url}: {exc}") from exc
+        except _Damaged as exc:
+            raise RuntimeBackendError(
+                f"runtime {runtime.url} is damaged: a stored value cannot be read ({str(exc):.200})"
+            ) from exc
 
     return wrapper
 
@@ -312,7 +329,7 @@ class SQLiteRuntime:
         with _transaction(db, "BEGIN"):
             revision = _revision(db)
             rows = db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
-        campaigns = {c.name: c for c in (Campaign.from_json(json.loads(r[0])) for r in rows)}
+        campaigns = {c.name: c for c in (_decoded(Campaign.from_json, r[0]) for r in rows)}
         return RuntimeState(revision=revision, campaigns=campaigns)
 
     @_translated
@@ -351,8 +368,8 @@ class SQLiteRuntime:
                 plan_id=r[5],
                 operation=r[6],
                 campaign=r[7],
-                before=json.loads(r[8]) if r[8] else None,
-                after=json.loads(r[9]) if r[9] else None,
+                before=_decoded(dict, r[8]) if r[8] else None,
+                after=_decoded(dict, r[9]) if r[9] else None,
                 file=r[10],
                 dirty=bool(r[11]),
             )
@@ -371,7 +388,7 @@ class SQLiteRuntime:
             # one query each for what the batch reads; no one else writes until it commits
             names = sorted({w.campaign for w in writes})
             rows = _rows_in(db, "SELECT data FROM campaigns WHERE name IN ({})", names)
-            campaigns = {c.name: c for c in (Campaign.from_json(json.loads(r[0])) for r in rows)}
+            campaigns = {c.name: c for c in (_decoded(Campaign.from_json, r[0]) for r in rows)}
             keys = sorted({w.key for w in writes})
             applied = {
                 r[0] for r in _rows_in(db, "SELECT key FROM applied WHERE key IN ({})", keys)
@@ -400,7 +417,7 @@ class SQLiteRuntime:
         for name in names:  # one transaction per campaign: apply may interleave, by etag
             with self._writing(db):
                 row = db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
-                before = Campaign.from_json(json.loads(row[0]))
+                before = _decoded(Campaign.from_json, row[0])
                 step = advance(before, now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE))
                 if step is None:
                     continue
@@ -446,7 +463,7 @@ class SQLiteRuntime:
         if campaign is not None:
             query, args = query + " WHERE campaign = ?", (campaign,)
         rows = db.execute(query + " ORDER BY scheduled, campaign", args).fetchall()
-        return [Sending.from_json(json.loads(r[0])) for r in rows]
+        return [_decoded(Sending.from_json, r[0]) for r in rows]
 
     @_translated
     def set_segment(self, name: str, size: int) -> None:
@@ -536,7 +553,7 @@ def _schema_version(db: sqlite3.Connection) -> int | None:
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
         return None
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    return _decoded(int, row[0], parse=False) if row else None
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -605,7 +622,7 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 def _revision(db: sqlite3.Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
-    return int(row[0]) if row else 0
+    return _decoded(int, row[0], parse=False) if row else 0
 
 
 @contextmanager

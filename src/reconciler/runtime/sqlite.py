@@ -135,7 +135,7 @@ def _translated(method: Callable[P, T]) -> Callable[P, T]:
             raise RuntimeBackendError(f"runtime {runtime.url}: {exc}") from exc
         except _Damaged as exc:
             raise RuntimeBackendError(
-                f"runtime {runtime.url} is damaged: a stored value cannot be read ({str(exc):.200})"
+                f"runtime {runtime.url} is damaged: a stored value cannot be read ({exc!s:.200})"
             ) from exc
 
     return wrapper

@@ -10,8 +10,8 @@ each:
 
 - ``planner.plan(manifests, state, now=...)``, with ``now`` pinned as in ``bench/run.py``;
 - ``render.plan_text(plan)``;
-- ``plan.dumps()``, the JSON plan, on a fresh copy of the plan each time, so that its id (a hash
-  of the whole plan) is made each time, as in a new process;
+- ``render.plan_json(plan)``, the JSON plan, on a fresh copy of the plan each time, so that its id
+  (a hash of the whole plan) is made each time, as in a new process;
 - ``render.plan_markdown(plan)``, the pull-request comment, cut to fit.
 
 It prints the median wall time and the median CPU time of each (the CPU time is the steadier
@@ -74,7 +74,7 @@ def measure(label: str, loaded: Sequence[Manifest], state: RuntimeState, runs: i
         "plan": timed(lambda: planner.plan(loaded, state, now=NOW), runs),
         "plan_text": timed(lambda: render.plan_text(plan), runs),
         # dataclasses.replace makes a new plan (in microseconds), whose id is not known yet
-        "dumps": timed(lambda: dataclasses.replace(plan).dumps(), runs),
+        "plan_json": timed(lambda: render.plan_json(dataclasses.replace(plan)), runs),
         "markdown": timed(lambda: render.plan_markdown(plan), runs),
     }
     print(f"{label} ({len(plan.operations)} operations):")
@@ -99,7 +99,7 @@ def main() -> None:
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
             (args.outputs / f"{label}.txt").write_text(render.plan_text(plan), encoding="utf-8")
-            (args.outputs / f"{label}.json").write_text(plan.dumps(), encoding="utf-8")
+            (args.outputs / f"{label}.json").write_text(render.plan_json(plan), encoding="utf-8")
             markdown = render.plan_markdown(plan)
             (args.outputs / f"{label}.md").write_text(markdown, encoding="utf-8")
 

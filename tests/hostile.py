@@ -29,7 +29,7 @@ from reconciler.model import (
     Status,
     Version,
 )
-from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan
+from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan, Reason
 from reconciler.runtime.base import HistoryEntry
 from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, CycleOutcome, Trigger
@@ -73,7 +73,8 @@ def operation(i: int, h: str) -> Operation:
     return Operation(
         campaign=h,
         action=ACTION_ORDER[i % len(ACTION_ORDER)],
-        reason=h,
+        reason=Reason.NEW_COPY,  # whose parameters name the source: a string from a manifest
+        reason_params={"source": h, "state": "live", "drift_version": 1},
         file=h,
         from_version=1,
         to_version=2,
@@ -82,8 +83,10 @@ def operation(i: int, h: str) -> Operation:
             FieldChange(f"metadata.labels.{h}", None, h),
         ),
         drift=h,
-        sendings_before=(h,),
-        next_sendings=(h,),
+        sendings_before=(AT,),
+        next_sendings=(AT,),
+        zone="Europe/Amsterdam",
+        zone_before="Europe/Amsterdam",
     )
 
 

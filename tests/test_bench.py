@@ -74,7 +74,12 @@ def test_planner_bench_smoke(tmp_path: Path) -> None:
     assert lines[0] == "60 manifests; median of 1 runs, wall / CPU"
     assert lines[1] == "empty runtime (60 operations):"
     assert lines[6] == "full runtime (0 operations):"
-    assert [line.split()[0] for line in lines[2:6]] == ["plan", "plan_text", "dumps", "markdown"]
+    assert [line.split()[0] for line in lines[2:6]] == [
+        "plan",
+        "plan_text",
+        "plan_json",
+        "markdown",
+    ]
     assert (tmp_path / "out" / "empty.txt").read_text().startswith("Plan: ")
     assert (tmp_path / "out" / "full.txt").read_text() == "No changes. 60 unchanged.\n"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [

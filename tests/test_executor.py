@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import api, executor
+from reconciler import api, executor, render
 from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
 from reconciler.executor import AppliedBefore, Ledger, Outcome, hold_lock
 from reconciler.model import Action, spec_hash
-from reconciler.plan import Operation, Plan, loads
+from reconciler.plan import Operation, Plan, Reason, loads
 from reconciler.runtime.base import (
     Applied,
     LockInfo,
@@ -168,7 +168,7 @@ def unrelated_write(rt: Runtime, name: str = "outsider") -> None:
 
 
 def save(plan: Plan, where: Path) -> Path:
-    where.write_text(plan.dumps(), encoding="utf-8")
+    where.write_text(render.plan_json(plan), encoding="utf-8")
     return where
 
 
@@ -395,7 +395,9 @@ def test_an_operation_the_runtime_refuses_fails(
     stop = dataclasses.replace(
         plan,
         operations=(
-            Operation(campaign="blast", action=Action.STOP, reason="forged", etag=blast.etag),
+            Operation(
+                campaign="blast", action=Action.STOP, reason=Reason.STOP_REQUESTED, etag=blast.etag
+            ),
         ),
     )
     with executor.hold_lock(rt, OWNER):
@@ -558,7 +560,7 @@ SPEC_EDITED = (
 @pytest.mark.parametrize(
     ("field", "message"),
     [
-        ("reason", EDITED),
+        ("reason_code", EDITED),
         ("spec", SPEC_EDITED),  # its own hash says so before the plan's id does
         ("etag", EDITED),
         ("runtime_revision", EDITED),
@@ -570,9 +572,9 @@ def test_a_plan_edited_by_hand_is_refused(
 ) -> None:
     repo.put("digest", RECURRING)
     plan = api.plan(repo.path, options)
-    data = json.loads(plan.dumps())
-    if field == "reason":
-        data["operations"][0]["reason"] = "looks fine to me"
+    data = json.loads(render.plan_json(plan))
+    if field == "reason_code":
+        data["operations"][0]["reason_code"] = "spec-changed"
     elif field == "spec":
         data["operations"][0]["spec"]["content"]["subject"] = "Sneaky"
     elif field == "etag":
@@ -597,10 +599,10 @@ def test_a_saved_plan_round_trips_unedited(repo: Repo, options: api.Options) -> 
     repo.put("digest", RECURRING)
     repo.put("copy", {"content": {"subject": "Copy"}}, copy_from="digest")
     plan = api.plan(repo.path, options)
-    again = loads(plan.dumps())
+    again = loads(render.plan_json(plan))
     assert again == plan
     assert again.plan_id == plan.plan_id
-    assert again.dumps() == plan.dumps()
+    assert render.plan_json(again) == render.plan_json(plan)
 
 
 # --- an interrupted saved plan resumes ----------------------------------------------------------
@@ -798,7 +800,7 @@ def test_apply_releases_its_lock(repo: Repo, options: api.Options, rt: Runtime) 
 def resealed(body: dict[str, Any]) -> str:
     """A saved plan edited by hand, its spec hashes and its id recomputed, as a forger would:
     only the checks of what it says (the spec's validity, the runtime) can stop it."""
-    return Plan(
+    plan = Plan(
         runtime=body["runtime"],
         runtime_id=body["runtime_id"],
         runtime_revision=body["runtime_revision"],
@@ -810,7 +812,8 @@ def resealed(body: dict[str, Any]) -> str:
         dirty=body["dirty"],
         targets=tuple(body["targets"]),
         unchanged=body["summary"]["unchanged"],
-    ).dumps()
+    )
+    return render.plan_json(plan)
 
 
 @pytest.mark.parametrize(
@@ -832,9 +835,9 @@ def test_a_malformed_saved_plan_is_refused_with_its_place(
     tmp_path: Path, edit: Any, message: str
 ) -> None:
     body = {
-        "format_version": 2, "runtime": "memory://", "runtime_id": None, "runtime_revision": 0,
+        "format_version": 3, "runtime": "memory://", "runtime_id": None, "runtime_revision": 0,
         "summary": {"unchanged": 0}, "errors": [], "warnings": [],
-        "operations": [{"campaign": "x", "action": "stop", "reason": "r"}],
+        "operations": [{"campaign": "x", "action": "stop", "reason_code": "stop-requested"}],
     }  # fmt: skip
     edit(body)
     with pytest.raises(PlanError, match=re.escape(message)):
@@ -1155,7 +1158,7 @@ def test_a_saved_plan_half_applied_replays_its_batch_and_does_the_rest(
     writes = [executor._write(op, five, Provenance("ci-bot")) for op in five.operations]
     first = rt.apply_batch(writes[:3])  # what a run killed after a batch of three leaves behind
     assert [r.revision for r in first if isinstance(r, Applied)] == [4, 5, 6]
-    saved = loads(five.dumps())
+    saved = loads(render.plan_json(five))
     assert executor.check_saved(saved, rt, rt.snapshot()) == {w.key for w in writes[:3]}
     batches.clear()
     ledger = run(rt, saved)

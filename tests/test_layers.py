@@ -19,12 +19,15 @@ ALLOWED = {
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
+    | {"wording", "actions"}
     | {"watch", "escape"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
-    "render_markdown": {"executor", "manifests", "plan", "model", "runtime", "errors", "escape"},
+    "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors"},
     "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule"},
-    "plan": {"model", "errors"},
+    "plan": {"model", "errors", "actions"},
+    "actions": {"model"},
+    "wording": {"actions", "errors", "model", "plan", "schedule"},
     "lifecycle": {"model"},
     "manifests": {"model", "errors", "validation", "documents"},
     "documents": {"model", "errors", "validation"},

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconciler import render, wording
 from reconciler.model import Action, canonical_json, spec_hash
-from reconciler.plan import FieldChange, Operation, Plan, indented_json, loads
+from reconciler.plan import FieldChange, Operation, Plan, Reason, indented_json, loads
 
 scalars = (
     st.none()
@@ -78,14 +79,14 @@ def sample() -> Plan:
             Operation(
                 campaign="a",
                 action=Action.ACTIVATE,
-                reason="new campaign; the manifest says live",
+                reason=Reason.NEW_LIVE,
                 to_version=1,
                 changes=(FieldChange("spec.channel", None, "email"),),
                 spec=spec,
                 spec_hash=spec_hash(spec),
                 kind="one-time",
                 channel="email",
-                next_sendings=("on activation",),
+                on_activation=True,
             ),
         ),
         unchanged=2,
@@ -94,13 +95,13 @@ def sample() -> Plan:
 
 def test_dumps_is_the_standard_librarys_indented_json() -> None:
     plan = sample()
-    assert plan.dumps() == standard(plan.to_json()) + "\n"
+    assert render.plan_json(plan) == standard(wording.plan_document(plan)) + "\n"
 
 
 def test_the_plan_id_is_the_same_however_it_is_first_asked_for() -> None:
     asked_first = sample().plan_id
     dumped_first = sample()
-    text = dumped_first.dumps()
+    text = render.plan_json(dumped_first)
     assert dumped_first.plan_id == asked_first
     assert json.loads(text)["plan_id"] == asked_first
     assert sample().to_json()["plan_id"] == asked_first

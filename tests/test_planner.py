@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from factories import INBOUND, ONE_TIME, RECURRING, manifest, with_subject
-from reconciler import executor, planner
+from reconciler import executor, planner, render, wording
+from reconciler.errors import Hint
 from reconciler.lifecycle import Action
 from reconciler.model import Manifest, Status, Version
 from reconciler.plan import FieldChange, Plan
@@ -65,7 +66,7 @@ def test_new_campaigns_are_created_or_activated_in_name_order(rt: Runtime) -> No
         "stop": 0, "resume": 0, "unchanged": 0, "errors": 0,
     }  # fmt: skip
     op = plan.operations[2]
-    assert op.reason == "new campaign; the manifest says live"
+    assert wording.reason(op) == "new campaign; the manifest says live"
     assert op.etag is None and op.spec == INBOUND and op.kind == "inbound"
     assert op.changes == (
         FieldChange("spec.channel", None, "in-app"),
@@ -86,7 +87,7 @@ def test_draft_is_updated_then_activated_with_its_version_promoted(rt: Runtime) 
     changed = with_subject(RECURRING, "New")
     plan = converge(rt, [manifest("d", changed, state="draft")])
     assert actions(plan) == [("d", "update", 1, 2)]
-    assert plan.operations[0].reason == "spec of the draft changed"
+    assert wording.reason(plan.operations[0]) == "spec of the draft changed"
     assert plan.operations[0].changes == (FieldChange("spec.content.subject", "Hello", "New"),)
     plan = converge(rt, [manifest("d", changed)])
     assert actions(plan) == [("d", "activate", 2, 2)]
@@ -100,7 +101,10 @@ def test_live_recurring_change_replaces_the_live_version(rt: Runtime) -> None:
     converge(rt, [manifest("r")])
     plan = plan_of(rt, [manifest("r", with_subject(RECURRING, "New"))])
     assert actions(plan) == [("r", "replace", 1, 2)]
-    assert plan.operations[0].reason == "spec changed; the new version replaces live version 1"
+    assert (
+        wording.reason(plan.operations[0])
+        == "spec changed; the new version replaces live version 1"
+    )
 
 
 def test_draft_state_on_a_live_campaign_stages_a_version_beside_it(rt: Runtime) -> None:
@@ -108,7 +112,7 @@ def test_draft_state_on_a_live_campaign_stages_a_version_beside_it(rt: Runtime) 
     staged = with_subject(RECURRING, "Staged")
     plan = converge(rt, [manifest("r", staged, state="draft")])
     assert actions(plan) == [("r", "update", 1, 2)]
-    assert plan.operations[0].reason == (
+    assert wording.reason(plan.operations[0]) == (
         "spec changed; staged as draft version 2 beside live version 1, which keeps running"
     )
     campaign = rt.snapshot().campaigns["r"]
@@ -117,7 +121,9 @@ def test_draft_state_on_a_live_campaign_stages_a_version_beside_it(rt: Runtime) 
     # the staged draft is promoted by saying live: no new version number
     plan = converge(rt, [manifest("r", staged)])
     assert actions(plan) == [("r", "replace", 1, 2)]
-    assert plan.operations[0].reason == "the staged draft version 2 replaces live version 1"
+    assert (
+        wording.reason(plan.operations[0]) == "the staged draft version 2 replaces live version 1"
+    )
     assert rt.snapshot().campaigns["r"].versions == 2
 
 
@@ -126,7 +132,7 @@ def test_staged_draft_is_discarded_when_the_manifest_matches_live_again(rt: Runt
     converge(rt, [manifest("r", with_subject(RECURRING, "Staged"), state="draft")])
     plan = converge(rt, [manifest("r")])
     assert actions(plan) == [("r", "discard", 2, 1)]
-    assert plan.operations[0].reason == (
+    assert wording.reason(plan.operations[0]) == (
         "the manifest matches live version 1 again; staged draft version 2 is discarded"
     )
     assert rt.snapshot().campaigns["r"].draft is None
@@ -183,7 +189,7 @@ def test_stop_and_restart_rules(rt: Runtime) -> None:
     stopped = [manifest("r", run="stopped"), manifest("i", INBOUND, run="stopped")]
     plan = converge(rt, stopped)
     assert actions(plan) == [("i", "stop", 1, 1), ("r", "stop", 1, 1)]
-    assert [op.reason for op in plan.operations] == [
+    assert [wording.reason(op) for op in plan.operations] == [
         "the manifest says run: stopped; it stops being shown until it resumes",
         "the manifest says run: stopped; the next sending is cancelled",
     ]
@@ -220,7 +226,7 @@ def test_resume_of_an_inbound_campaign_applies_its_changed_spec(rt: Runtime) -> 
     ]
     plan = converge(rt, [manifest("i", changed)])
     assert actions(plan) == [("i", "resume", 1, 2)]
-    assert plan.operations[0].reason == (
+    assert wording.reason(plan.operations[0]) == (
         "the manifest says run: running; version 2 replaces live version 1"
     )
     campaign = rt.snapshot().campaigns["i"]
@@ -236,7 +242,7 @@ def test_resume_of_a_manifest_in_draft_stages_its_change_and_keeps_the_live_vers
     changed = {**INBOUND, "content": {"title": "New", "body": "There"}}
     plan = converge(rt, [manifest("i", changed, state="draft")])
     assert actions(plan) == [("i", "resume", 1, 1)]
-    assert plan.operations[0].reason == (
+    assert wording.reason(plan.operations[0]) == (
         "the manifest says run: running; the spec change is staged as draft version 2"
     )
     assert plan.operations[0].changes == (FieldChange("spec.content.title", "Hi", "New"),)
@@ -256,7 +262,7 @@ def test_resume_drops_a_draft_staged_before_the_stop(rt: Runtime) -> None:
     assert rt.snapshot().campaigns["i"].draft is not None  # frozen while stopped
     plan = converge(rt, [manifest("i", INBOUND)])
     assert actions(plan) == [("i", "resume", 1, 1)]
-    assert plan.operations[0].reason == (
+    assert wording.reason(plan.operations[0]) == (
         "the manifest says run: running; staged draft version 2 is discarded"
     )
     campaign = rt.snapshot().campaigns["i"]
@@ -365,14 +371,17 @@ def test_orphans_are_warned_about_or_stopped_with_prune(rt: Runtime) -> None:
     converge(rt, [manifest("r"), manifest("o", ONE_TIME), manifest("d", state="draft")])
     plan = plan_of(rt, [])
     assert plan.operations == ()
-    assert [d.message for d in plan.warnings] == [
-        "campaign 'd' has no manifest; the draft is left as it is",
-        "campaign 'o' has no manifest; it is left as it is",
-        "campaign 'r' has no manifest; it is left running (plan with --prune to stop it)",
+    assert [(d.message, d.hint) for d in plan.warnings] == [
+        ("campaign 'd' has no manifest; the draft is left as it is", None),
+        ("campaign 'o' has no manifest; it is left as it is", None),
+        ("campaign 'r' has no manifest; it is left running", Hint.PRUNE),
     ]
+    assert wording.message(plan.warnings[2]) == (
+        "campaign 'r' has no manifest; it is left running (plan with --prune to stop it)"
+    )
     plan = converge(rt, [], prune=True)
     assert actions(plan) == [("r", "stop", 1, 1)]
-    assert plan.operations[0].reason == "its manifest was removed; --prune stops it"
+    assert wording.reason(plan.operations[0]) == "its manifest was removed; --prune stops it"
     assert [d.message for d in plan.warnings] == [
         "campaign 'd' has no manifest and cannot be stopped (a recurring campaign that is "
         "draft); it is left as it is",
@@ -402,7 +411,7 @@ def test_drift_on_a_recurring_campaign_is_restored(rt: Runtime) -> None:
     assert actions(plan) == [("r", "replace", 2, 3)]
     op = plan.operations[0]
     assert op.drift == "alice"
-    assert op.reason == (
+    assert wording.reason(op) == (
         "drift: live version 2 was written outside the reconciler by alice; "
         "the manifest's spec is restored"
     )
@@ -450,7 +459,7 @@ def test_plans_are_deterministic_whatever_the_input_order(rt: Runtime) -> None:
     ]
     first = plan_of(rt, manifests)
     second = plan_of(rt, list(reversed(manifests)))
-    assert first.dumps() == second.dumps()
+    assert render.plan_json(first) == render.plan_json(second)
     assert first.plan_id == second.plan_id
     assert actions(first) == [
         ("a", "replace", 1, 2),
@@ -484,8 +493,9 @@ def test_target_limits_the_plan_to_those_campaigns_and_their_copy_sources(rt: Ru
     plan = planner.plan(manifests, rt.snapshot(), targets=["copy"])
     assert actions(plan) == [("source", "activate", None, 1), ("copy", "copy", None, 1)]
     assert plan.targets == ("copy",)
+    assert plan.left_out == 2
     assert [d.message for d in plan.warnings] == [
-        "--target: included as copy sources: source; 2 left out: old, other"
+        "included, as sources of the copies the plan makes: source"
     ]
 
 
@@ -494,7 +504,9 @@ def test_target_naming_nothing_is_an_error_and_orphans_are_only_the_targeted(
 ) -> None:
     converge(rt, [manifest("gone"), manifest("kept")])
     plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["kept", "ghost"])
-    assert messages(plan) == ["ghost: --target ghost: no manifest and no campaign has this name"]
+    assert messages(plan) == [
+        "ghost: no manifest and no campaign is named 'ghost', which the plan was limited to"
+    ]
     plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["gone"])
     assert actions(plan) == [("gone", "stop", 1, 1)]
     plan = planner.plan([manifest("kept")], rt.snapshot(), prune=True, targets=["kept"])
@@ -539,7 +551,13 @@ def test_campaigns_sharing_a_schedule_each_get_the_sendings_of_their_own(rt: Run
     amsterdam = ("Mon 2026-11-30 09:00 CET", "Thu 2026-12-03 09:00 CET", "Mon 2026-12-07 09:00 CET")
     tokyo = ("Mon 2026-11-30 09:00 JST", "Thu 2026-12-03 09:00 JST", "Mon 2026-12-07 09:00 JST")
     sendings = [
-        (o.campaign, o.action.value, o.next_sendings, o.sendings_before) for o in plan.operations
+        (
+            o.campaign,
+            o.action.value,
+            tuple(wording.next_sendings(o).split(", ")),
+            tuple(filter(None, wording.sendings(o.sendings_before, o.zone_before).split(", "))),
+        )
+        for o in plan.operations
     ]
     assert sendings == [
         ("amsterdam", "activate", amsterdam, ()),
@@ -575,7 +593,7 @@ def test_a_stop_with_a_now_says_what_it_cancels_and_keeps_the_rest_of_its_reason
     _outside_edit(rt, "r", with_subject(RECURRING, "Edited in the console"))
     stopped = manifest("r", run="stopped")
     plan = planner.plan([stopped], rt.snapshot(), prune=True, now=NOW)
-    assert [(op.campaign, op.action.value, op.reason) for op in plan.operations] == [
+    assert [(op.campaign, op.action.value, wording.reason(op)) for op in plan.operations] == [
         (
             "gone",
             "stop",

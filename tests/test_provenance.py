@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from factories import IN_APP_YAML, git
-from reconciler import api
+from reconciler import api, render
 from reconciler.errors import PlanError
 from reconciler.runtime.base import open_runtime
 from reconciler.runtime.sqlite import SCHEMA_VERSION
@@ -94,7 +94,7 @@ def test_require_clean_refuses_a_saved_plan_made_from_a_dirty_tree(repo: Path) -
     put(repo, "a")
     commit(repo)
     put(repo, "b")
-    api.save_plan(api.plan("campaigns", OPTIONS), repo / "plan.json")
+    api.save_plan(api.plan("campaigns", OPTIONS), repo / "plan.json", render.plan_json)
     with pytest.raises(PlanError, match="the saved plan's manifests have uncommitted changes"):
         api.apply_saved(repo / "plan.json", OPTIONS, require_clean=True)
 

@@ -26,7 +26,7 @@ from reconciler.errors import Diagnostic, Severity
 from reconciler.escape import markdown as md_text
 from reconciler.executor import Ledger, LedgerEntry, Outcome
 from reconciler.model import Action
-from reconciler.plan import FieldChange, Operation, Plan
+from reconciler.plan import FieldChange, Operation, Plan, Reason
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGENERATE = os.environ.get("RECONCILER_REGENERATE_GOLDEN") == "1"
@@ -39,17 +39,19 @@ ESC = "\x1b"
 def op(
     action: Action,
     campaign: str,
-    reason: str,
+    reason: Reason | tuple[Reason, dict[str, Any]],
     versions: tuple[int | None, int | None] = (None, 1),
     changes: Sequence[FieldChange] = (),
     *,
     file: str | None = "",
     drift: str | None = None,
 ) -> Operation:
+    code, params = reason if isinstance(reason, tuple) else (reason, {})
     return Operation(
         campaign=campaign,
         action=action,
-        reason=reason,
+        reason=code,
+        reason_params=params,
         file=f"campaigns/{campaign}.yaml" if file == "" else file,
         from_version=versions[0],
         to_version=versions[1],
@@ -104,35 +106,35 @@ TYPICAL = plan(
     op(
         Action.RESUME,
         "app-rating-prompt",
-        "the manifest says run: running",
+        Reason.RESUME_REQUESTED,
         (1, 1),
         file="campaigns/onsite/in-app.yaml",
     ),
     op(
         Action.ACTIVATE,
         "black-friday-email",
-        "new campaign; the manifest says live",
+        Reason.NEW_LIVE,
         changes=created(EMAIL),
         file="campaigns/promotions/black-friday.yaml",
     ),
     op(
         Action.DISCARD,
         "loyalty-sms",
-        "the manifest matches live version 2 again; staged draft version 3 is discarded",
+        (Reason.LIVE_MATCHED, {"draft": 3, "live": 2}),
         (3, 2),
         [FieldChange("spec.content.text", "Double points all weekend", "Double points today")],
     ),
     op(
         Action.STOP,
         "old-banner",
-        "its manifest was removed; --prune stops it",
+        Reason.MANIFEST_REMOVED,
         (2, 2),
         file=None,
     ),
     op(
         Action.CREATE,
         "spring-sale",
-        "new campaign; the manifest says draft",
+        Reason.NEW_DRAFT,
         changes=created(
             {"channel": "sms", "audience": {"segment": "vip"}, "content": {"text": "Soon"}}
         ),
@@ -140,14 +142,13 @@ TYPICAL = plan(
     op(
         Action.STOP,
         "summer-recap",
-        "the manifest says run: stopped; the next sending is cancelled",
+        Reason.STOP_REQUESTED,
         (4, 4),
     ),
     op(
         Action.REPLACE,
         "weekly-digest",
-        "drift: live version 1 was written outside the reconciler by jane.doe; the manifest's "
-        "spec is restored",
+        (Reason.DRIFT_RESTORED, {"live": 1}),
         (1, 2),
         [
             FieldChange(
@@ -162,7 +163,7 @@ TYPICAL = plan(
     op(
         Action.COPY,
         "weekly-digest-2027",
-        "new copy of weekly-digest, to be live",
+        (Reason.NEW_COPY, {"source": "weekly-digest", "state": "live"}),
         changes=created(
             {
                 "channel": "email",
@@ -175,7 +176,7 @@ TYPICAL = plan(
     op(
         Action.UPDATE,
         "winter-sale",
-        "spec changed; staged as draft version 2 beside live version 1, which keeps running",
+        (Reason.CHANGE_STAGED, {"draft": 2, "live": 1}),
         (1, 2),
         [
             FieldChange(
@@ -225,7 +226,13 @@ HOSTILE = plan(
     op(
         Action.REPLACE,
         "weekly-digest",
-        "spec changed; <img src=x onerror=alert(1)> | `code` **bold** [link](https://x) @team",
+        (
+            Reason.NEW_COPY,
+            {
+                "source": "<img src=x onerror=alert(1)> | `code` **bold** [link](https://x) @team",
+                "state": "live",
+            },
+        ),
         (1, 2),
         [
             FieldChange("spec.content.body", "plain", "```\n</details><script>alert(1)</script>"),
@@ -234,7 +241,7 @@ HOSTILE = plan(
         file="campaigns/we`ird | <b>name</b>.yaml",
         drift="@console <admin>",
     ),
-    op(Action.STOP, "odd``name", "the manifest says run: stopped", (1, 1), file=None),
+    op(Action.STOP, "odd``name", Reason.STOP_REQUESTED, (1, 1), file=None),
     errors=[
         Diagnostic("50% done\r\nline two: a, b", "campaigns/a:b,c.yaml", 3, 4, "weekly-digest"),
         Diagnostic("value '<script>' is not allowed | `x`", "campaigns/x.yaml", 2),
@@ -248,7 +255,7 @@ HOSTILE = plan(
 )
 
 
-def many(action: Action, count: int, prefix: str, reason: str) -> list[Operation]:
+def many(action: Action, count: int, prefix: str, reason: Reason) -> list[Operation]:
     return [op(action, f"{prefix}-{i:04d}", reason, changes=created(EMAIL)) for i in range(count)]
 
 
@@ -256,13 +263,13 @@ STOPS = [
     op(
         Action.STOP,
         f"stopped-{i}",
-        "the manifest says run: stopped; the next sending is cancelled",
+        Reason.STOP_REQUESTED,
         (3, 3),
     )
     for i in range(5)
 ]
 OVERSIZED = plan(
-    *many(Action.ACTIVATE, 3000, "launch", "new campaign; the manifest says live"),
+    *many(Action.ACTIVATE, 3000, "launch", Reason.NEW_LIVE),
     *STOPS,
     unchanged=120,
     errors=[
@@ -342,8 +349,8 @@ def test_the_oversized_plan_fits_and_keeps_the_summary_stops_and_errors() -> Non
 
 
 MIXED = plan(
-    *many(Action.ACTIVATE, 40, "launch", "new campaign; the manifest says live"),
-    *many(Action.CREATE, 40, "draft", "new campaign; the manifest says draft"),
+    *many(Action.ACTIVATE, 40, "launch", Reason.NEW_LIVE),
+    *many(Action.CREATE, 40, "draft", Reason.NEW_DRAFT),
     *STOPS,
     TYPICAL.operations[6],  # the replace, with drift
     errors=ERRORS_ONLY.errors,
@@ -441,8 +448,10 @@ def test_github_escapes_data_and_properties() -> None:
 
 def entries(count: int, changes: int = 0) -> Plan:
     """A plan whose text body is ``2 * count + changes`` lines long."""
-    first = op(Action.CREATE, "c0", "new", changes=created({f"k{i}": i for i in range(changes)}))
-    return plan(first, *(op(Action.CREATE, f"c{i}", "new") for i in range(1, count)))
+    first = op(
+        Action.CREATE, "c0", Reason.NEW_DRAFT, changes=created({f"k{i}": i for i in range(changes)})
+    )
+    return plan(first, *(op(Action.CREATE, f"c{i}", Reason.NEW_DRAFT) for i in range(1, count)))
 
 
 def test_the_summary_comes_first_and_again_last_when_the_body_is_long() -> None:

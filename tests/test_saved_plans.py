@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from factories import EMAIL_YAML, IN_APP_YAML, PUSH_YAML, cli_environment
-from reconciler import api, executor, signing
+from reconciler import api, executor, render, signing
 from reconciler.cli import cli
 from reconciler.errors import PlanError
 from reconciler.model import RuntimeState, canonical_json, spec_hash
@@ -79,6 +79,10 @@ def reseal(data: dict[str, Any], *, hashes: bool = True) -> None:
         if hashes and op["spec"] is not None:
             op["spec_hash"] = spec_hash(op["spec"])
     body = {k: v for k, v in data.items() if k not in ("plan_id", "signature")}
+    # the id is over the plan's data: each operation's reason in words is not part of it
+    body["operations"] = [
+        {k: v for k, v in op.items() if k != "reason"} for op in data["operations"]
+    ]
     data["plan_id"] = "plan-" + hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
 
 
@@ -103,12 +107,13 @@ def injected(data: dict[str, Any]) -> None:
     spec = {"channel": "sms", "audience": {"segment": "everyone"}, "content": {"text": "Win!"}}
     data["operations"].append(
         {
-            "campaign": "prize", "action": "activate", "reason": "new campaign; manifest says live",
+            "campaign": "prize", "action": "activate", "reason_code": "new-live",
             "file": "campaigns/prize.yaml", "from_version": None, "to_version": 1, "changes": [],
             "etag": None, "manifest_hash": None, "spec_hash": None, "kind": "one-time",
             "channel": "sms", "spec": spec, "copied_from": None, "copy_base": None,
             "activate": False, "source_etag": None, "depends_on": [], "drift": None,
-            "next_sendings": [], "sendings_before": [],
+            "next_sendings": [], "sendings_before": [], "reason_params": {}, "zone": None,
+            "zone_before": None, "on_activation": False,
         }
     )  # fmt: skip
     data["summary"]["activate"] += 1
@@ -470,7 +475,9 @@ def test_a_signed_plan_applied_in_part_resumes(repo: Path) -> None:
         write(name, PUSH_YAML.format(name=name, title=name.title()))
     options = api.Options(RUNTIME, "ci-bot", api.parse_since("2026-11-27T12:00:00Z"))
     key = api.plan_key(KEY)
-    api.save_plan(api.plan("campaigns", options), "plan.json", key=key, now=options.clock())
+    api.save_plan(
+        api.plan("campaigns", options), "plan.json", render.plan_json, key=key, now=options.clock()
+    )
     saved = api.load_plan("plan.json")
     runtime = options.open()
     try:
@@ -497,8 +504,8 @@ def test_a_format_1_plan_is_refused() -> None:
     before = state()
     refused(
         run("apply", "--plan", "plan.json"),
-        "plan.json: plan format 1 was made by an older reconciler, which neither hashed specs "
-        "nor signed plans (this one reads format 2); nothing was applied. Plan again",
+        "plan.json: plan format 1 was made by an older reconciler (this one reads format 3); "
+        "nothing was applied. Plan again",
         before,
     )
 

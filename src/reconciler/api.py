@@ -289,18 +289,20 @@ def _apply_locked(
 def save_plan(
     the_plan: Plan,
     plan_file: str | os.PathLike[str],
+    document: Callable[[Plan], str],
     *,
     key: PlanKey | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Write the plan whole or not at all (a reader never sees half a plan); signed at ``now``
-    (the clock's time when None) with ``key``, when there is one."""
+    """Write the plan, as ``document`` words it (the JSON view), whole or not at all (a reader
+    never sees half a plan); signed at ``now`` (the clock's time when None) with ``key``, when
+    there is one."""
     if key is not None:
         the_plan = signing.sign(the_plan, key, now or datetime.now(UTC))
     target = Path(plan_file)
     partial = target.with_name(f".{target.name}.partial")
     try:
-        partial.write_text(the_plan.dumps(), encoding="utf-8")
+        partial.write_text(document(the_plan), encoding="utf-8")
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)

@@ -181,7 +181,7 @@ def plan(
     key = api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")) if out is not None else None
     the_plan = api.plan(path, options, prune=prune, targets=targets)
     if out is not None:
-        api.save_plan(the_plan, out, key=key, now=options.clock())
+        api.save_plan(the_plan, out, render.plan_json, key=key, now=options.clock())
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     if fmt == "json":
         click.echo(render.plan_json(the_plan), nl=False)

@@ -26,6 +26,13 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
 
 
+class Hint(enum.StrEnum):
+    """What a command line can do about a diagnostic. The library names it; the CLI's views word
+    it, so that no command-line flag is in the library's data."""
+
+    PRUNE = "prune"  # a campaign left running because its manifest is gone: pruning stops it
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """Something to tell the user about one place: a file, and where known a line and column."""
@@ -36,6 +43,7 @@ class Diagnostic:
     column: int | None = None
     campaign: str | None = None
     severity: Severity = Severity.ERROR
+    hint: Hint | None = None
 
     @property
     def place(self) -> str:
@@ -54,13 +62,14 @@ class Diagnostic:
         return self.line or 0, self.column or 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "file": self.file,
             "line": self.line,
             "column": self.column,
             "campaign": self.campaign,
             "message": self.message,
         }
+        return body if self.hint is None else body | {"hint": self.hint.value}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], severity: Severity) -> Diagnostic:
@@ -71,6 +80,7 @@ class Diagnostic:
             column=data.get("column"),
             campaign=data.get("campaign"),
             severity=severity,
+            hint=Hint(data["hint"]) if data.get("hint") else None,
         )
 
 

@@ -12,32 +12,53 @@ attacker, who can recompute them all; against an attacker a plan is signed (``si
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from reconciler.actions import SUMMARY_ORDER
 from reconciler.errors import Diagnostic, PlanError, Severity
-from reconciler.model import Action, Spec, canonical_json, spec_hash
+from reconciler.model import Action, Spec, canonical_json, parse_moment, spec_hash
 
-#: 2: operations carry ``spec_hash``, and a plan may carry a ``signature``
-FORMAT_VERSION = 2
+#: 2: operations carry ``spec_hash``, and a plan may carry a ``signature``; 3: an operation's
+#: reason is a code and its parameters, its sendings instants and a zone
+FORMAT_VERSION = 3
 
-#: Summary order: the order in which a person wants to read what a plan does.
-ACTION_ORDER: tuple[Action, ...] = (
-    Action.CREATE,
-    Action.ACTIVATE,
-    Action.COPY,
-    Action.UPDATE,
-    Action.REPLACE,
-    Action.DISCARD,
-    Action.STOP,
-    Action.RESUME,
-)
+
+class Reason(enum.StrEnum):
+    """Why an operation is planned: a code, with its parameters in ``Operation.reason_params``
+    (as Terraform's ``ActionReason``). The views word it, each in its own way; the library's data
+    holds no prose (and no command-line flag)."""
+
+    NEW_DRAFT = "new-draft"  # create: not in the runtime, the manifest says draft
+    NEW_LIVE = "new-live"  # activate: not in the runtime, the manifest says live
+    DRAFT_GOES_LIVE = "draft-goes-live"  # activate: a draft that was never live
+    NEW_COPY = "new-copy"  # copy; params: source, state
+    DRAFT_CHANGED = "draft-changed"  # update of a draft that was never live
+    CHANGE_STAGED = "change-staged"  # update of a live campaign; params: draft, live
+    SPEC_CHANGED = "spec-changed"  # replace; params: live
+    STAGED_REPLACES = "staged-replaces"  # replace by the staged draft; params: draft, live
+    DRIFT_RESTORED = "drift-restored"  # replace of an outside version; params: live
+    LIVE_MATCHED = "live-matched"  # discard; params: draft, live
+    #: stop; params: cancels (the sending it cancels, None if none is left; absent when not
+    #: known: planned without a now), in_progress (the sending that goes on, if any)
+    STOP_REQUESTED = "stop-requested"
+    #: stop of a campaign whose manifest was removed (pruning); params as STOP_REQUESTED
+    MANIFEST_REMOVED = "manifest-removed"
+    #: resume; params: staged (a version staged as draft), replaces (the version that replaces
+    #: the live one), discards (a staged draft discarded), each when it happens
+    RESUME_REQUESTED = "resume-requested"
+
+
+#: the actions a plan may hold, in the order of its summary
+ACTION_ORDER: tuple[Action, ...] = SUMMARY_ORDER
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,7 @@ class FieldChange:
 class Operation:
     campaign: str
     action: Action
-    reason: str
+    reason: Reason
     file: str | None = None
     from_version: int | None = None
     to_version: int | None = None
@@ -78,10 +99,16 @@ class Operation:
     depends_on: tuple[str, ...] = ()
     #: who wrote the live version when it is not the reconciler (the plan restores the manifest)
     drift: str | None = None
-    #: the next sendings once applied, and, for a schedule change, the next ones before it (in
-    #: the campaign's timezone, for people): a reviewer sees what a schedule change does
-    next_sendings: tuple[str, ...] = ()
-    sendings_before: tuple[str, ...] = ()
+    #: the parameters of ``reason`` (plain JSON values; instants as RFC 3339 text)
+    reason_params: Mapping[str, Any] = field(default_factory=dict)
+    #: the next sendings once applied, and, for a schedule change, the next ones before it: a
+    #: reviewer sees what a schedule change does. Instants, shown in ``zone`` (the campaign's)
+    next_sendings: tuple[datetime, ...] = ()
+    sendings_before: tuple[datetime, ...] = ()
+    zone: str | None = None
+    zone_before: str | None = None  # the live version's, for the sendings before
+    #: a one-time campaign without a schedule: it sends as it is activated
+    on_activation: bool = False
 
     def key(self, plan_id: str) -> str:
         """The idempotency key: the same operation of the same plan is applied at most once."""
@@ -92,7 +119,8 @@ class Operation:
             "campaign": self.campaign,
             "action": self.action.value,
             "file": self.file,
-            "reason": self.reason,
+            "reason_code": self.reason.value,
+            "reason_params": dict(self.reason_params),
             "from_version": self.from_version,
             "to_version": self.to_version,
             "changes": [c.to_json() for c in self.changes],
@@ -108,8 +136,11 @@ class Operation:
             "source_etag": self.source_etag,
             "depends_on": list(self.depends_on),
             "drift": self.drift,
-            "next_sendings": list(self.next_sendings),
-            "sendings_before": list(self.sendings_before),
+            "zone": self.zone,
+            "next_sendings": [m.isoformat() for m in self.next_sendings],
+            "zone_before": self.zone_before,
+            "sendings_before": [m.isoformat() for m in self.sendings_before],
+            "on_activation": self.on_activation,
         }
 
     @classmethod
@@ -117,7 +148,8 @@ class Operation:
         return cls(
             campaign=data["campaign"],
             action=Action(data["action"]),
-            reason=data["reason"],
+            reason=Reason(data["reason_code"]),
+            reason_params=dict(data.get("reason_params") or {}),
             file=data.get("file"),
             from_version=data.get("from_version"),
             to_version=data.get("to_version"),
@@ -137,8 +169,11 @@ class Operation:
             source_etag=data.get("source_etag"),
             depends_on=tuple(data.get("depends_on", ())),
             drift=data.get("drift"),
-            next_sendings=tuple(data.get("next_sendings", ())),
-            sendings_before=tuple(data.get("sendings_before", ())),
+            zone=data.get("zone"),
+            zone_before=data.get("zone_before"),
+            next_sendings=tuple(map(parse_moment, data.get("next_sendings", ()))),
+            sendings_before=tuple(map(parse_moment, data.get("sendings_before", ()))),
+            on_activation=bool(data.get("on_activation", False)),
         )
 
 
@@ -178,8 +213,9 @@ class Plan:
     #: records these, whenever it runs
     commit: str | None = None
     dirty: bool = False
-    #: --target: the campaigns the plan was limited to (with what they depend on)
+    #: the campaigns the plan was limited to (--target), and how many manifests that left out
     targets: tuple[str, ...] = ()
+    left_out: int = 0
     unchanged: int = 0
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
@@ -217,6 +253,7 @@ class Plan:
             "commit": self.commit,
             "dirty": self.dirty,
             "targets": list(self.targets),
+            "left_out": self.left_out,
             "summary": self.summary(),
             "operations": [op.to_json() for op in self.operations],
             "errors": [d.to_json() for d in self.errors],
@@ -230,14 +267,6 @@ class Plan:
         if "plan_id" not in self.__dict__:
             self.__dict__["plan_id"] = _content_id(body)
         return {"format_version": FORMAT_VERSION, "plan_id": self.plan_id} | body
-
-    def dumps(self) -> str:
-        """``json.dumps(self.to_json(), indent=2, ensure_ascii=False)``, and a line break; the
-        signature, when there is one, last."""
-        body = self.to_json()
-        if self.signature is not None:
-            body["signature"] = self.signature.to_json()
-        return indented_json(body) + "\n"
 
 
 def _content_id(body: Mapping[str, Any]) -> str:
@@ -283,6 +312,7 @@ def indented_json(value: Any, newline: str = "\n") -> str:
 _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"], "minimum": 1}
 _NULLABLE_OBJ = {"type": ["object", "null"]}
+_INSTANT = {"type": "string", "format": "date-time"}
 _DIAGNOSTIC = {
     "type": "object",
     "required": ["message"],
@@ -306,6 +336,7 @@ SHAPE: dict[str, Any] = {
         "commit": _NULLABLE_STR,
         "dirty": {"type": "boolean"},
         "targets": {"type": "array", "items": {"type": "string"}},
+        "left_out": {"type": "integer", "minimum": 0},
         "summary": {
             "type": "object",
             "required": ["unchanged"],
@@ -315,11 +346,19 @@ SHAPE: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["campaign", "action", "reason"],
+                "required": ["campaign", "action", "reason_code"],
                 "properties": {
                     "campaign": {"type": "string"},
                     "action": {"enum": [a.value for a in ACTION_ORDER]},
-                    "reason": {"type": "string"},
+                    "reason": {"type": "string"},  # the wording, for people: not read
+                    "reason_code": {"enum": [r.value for r in Reason]},
+                    "reason_params": {
+                        "type": "object",
+                        "additionalProperties": {"type": ["string", "integer", "boolean", "null"]},
+                    },
+                    "zone": _NULLABLE_STR,
+                    "zone_before": _NULLABLE_STR,
+                    "on_activation": {"type": "boolean"},
                     "file": _NULLABLE_STR,
                     "from_version": _NULLABLE_INT,
                     "to_version": _NULLABLE_INT,
@@ -335,8 +374,8 @@ SHAPE: dict[str, Any] = {
                     "source_etag": _NULLABLE_STR,
                     "depends_on": {"type": "array", "items": {"type": "string"}},
                     "drift": _NULLABLE_STR,
-                    "next_sendings": {"type": "array", "items": {"type": "string"}},
-                    "sendings_before": {"type": "array", "items": {"type": "string"}},
+                    "next_sendings": {"type": "array", "items": _INSTANT},
+                    "sendings_before": {"type": "array", "items": _INSTANT},
                     "changes": {
                         "type": "array",
                         "items": {"type": "object", "required": ["path"]},
@@ -380,11 +419,10 @@ def loads(text: str, source: str = "<plan>") -> Plan:
         raise PlanError(f"{source}: not a saved plan (invalid JSON: {exc})") from exc
     if not isinstance(data, dict) or "format_version" not in data:
         raise PlanError(f"{source}: not a saved plan (no format_version)")
-    if data["format_version"] == 1:
+    if data["format_version"] in (1, 2):
         raise PlanError(
-            f"{source}: plan format 1 was made by an older reconciler, which neither hashed "
-            f"specs nor signed plans (this one reads format {FORMAT_VERSION}); nothing was "
-            "applied. Plan again"
+            f"{source}: plan format {data['format_version']} was made by an older reconciler "
+            f"(this one reads format {FORMAT_VERSION}); nothing was applied. Plan again"
         )
     if data["format_version"] != FORMAT_VERSION:
         raise PlanError(
@@ -406,6 +444,7 @@ def loads(text: str, source: str = "<plan>") -> Plan:
             commit=data.get("commit"),
             dirty=bool(data.get("dirty", False)),
             targets=tuple(data.get("targets", ())),
+            left_out=data.get("left_out", 0),
             unchanged=data["summary"]["unchanged"],
             errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
             warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),

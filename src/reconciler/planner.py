@@ -9,11 +9,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler import lifecycle, schedule
-from reconciler.errors import Diagnostic, Severity
+from reconciler.errors import Diagnostic, Hint, Severity
 from reconciler.lifecycle import Action, Decision
 from reconciler.manifests import copy_cycle, cycle_message, validate_spec
 from reconciler.model import (
@@ -27,10 +27,9 @@ from reconciler.model import (
     allowed,
     kind_of,
     overlay,
-    parse_moment,
     spec_hash,
 )
-from reconciler.plan import FieldChange, Operation, Plan
+from reconciler.plan import FieldChange, Operation, Plan, Reason
 
 #: the manifest field a refusal points at; anything else points at ``spec``
 REFUSAL_FIELD = {
@@ -116,6 +115,8 @@ class _Planning:
     #: the field changes of this plan's operations, to share (see ``diff``)
     known: Known = field(default_factory=dict)
     unchanged: int = 0
+    #: manifests a limited plan (targets) leaves out
+    left_out: int = 0
 
     def error(self, manifest: Manifest, path: str, message: str) -> None:
         at = manifest.where(path)
@@ -163,6 +164,7 @@ def plan(
         runtime_revision=state.revision,
         operations=tuple(_dependency_order(work.operations)),
         targets=tuple(sorted(set(targets))),
+        left_out=work.left_out,
         unchanged=work.unchanged,
         errors=tuple(sorted(work.errors, key=_diagnostic_order)),
         warnings=tuple(sorted(work.warnings, key=_diagnostic_order)),
@@ -179,48 +181,47 @@ class _Sendings:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        #: (channel, schedule) -> the next sendings, described. Nothing else of the spec counts
-        #: (see ``schedule.next_occurrences`` and ``schedule.describe``), and ``now`` is the same
-        #: for the whole plan. The schedule is keyed by its repr: specs are plain data (mappings,
-        #: lists, strings, numbers), whose repr tells one value from another, and it costs less
-        #: than canonical JSON (mappings equal but for key order merely get an entry each).
-        self._upcoming: dict[tuple[Any, str], tuple[str, ...]] = {}
+        #: (channel, schedule) -> the next sendings. Nothing else of the spec counts (see
+        #: ``schedule.next_occurrences``), and ``now`` is the same for the whole plan. The schedule
+        #: is keyed by its repr: specs are plain data (mappings, lists, strings, numbers), whose
+        #: repr tells one value from another, and it costs less than canonical JSON (mappings
+        #: equal but for key order merely get an entry each).
+        self._upcoming: dict[tuple[Any, str], tuple[datetime, ...]] = {}
 
-    def upcoming(self, spec: Spec) -> tuple[str, ...]:
+    def upcoming(self, spec: Spec) -> tuple[datetime, ...]:
         if not spec.get("schedule"):
-            return ("on activation",) if kind_of(spec) is Kind.ONE_TIME else ()
+            return ()
         key = (spec.get("channel"), repr(spec["schedule"]))
         found = self._upcoming.get(key)
         if found is None:
-            times = schedule.next_occurrences(spec, self.now, 3)
-            found = self._upcoming[key] = tuple(schedule.describe(t, spec) for t in times)
+            found = self._upcoming[key] = tuple(schedule.next_occurrences(spec, self.now, 3))
         return found
 
-    def cancelled(self, campaign: Campaign, live: Spec) -> str:
+    def cancelled(self, campaign: Campaign, live: Spec) -> dict[str, Any]:
         """What stopping ``campaign`` cancels: its next sending (one in progress finishes)."""
         upcoming = schedule.next_occurrences(live, self.now, 1)
-        cancelled = (
-            f"the next sending, {schedule.describe(upcoming[0], live)}, is cancelled"
-            if upcoming
-            else "no sending is left to cancel"
-        )
-        if campaign.sending is not None:
-            started = schedule.describe(parse_moment(campaign.sending.scheduled), live)
-            cancelled = f"the sending of {started} is in progress and finishes; " + cancelled
-        return cancelled
+        return {
+            "cancels": instant_text(upcoming[0]) if upcoming else None,
+            "in_progress": campaign.sending.scheduled if campaign.sending is not None else None,
+        }
 
     def for_operation(
         self, campaign: Campaign | None, kind: Kind, goes_live: bool, spec: Spec
-    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    ) -> tuple[tuple[datetime, ...], tuple[datetime, ...]]:
         """For an operation that makes ``spec`` live: its next sendings once applied and, for a
         schedule change, those before."""
         if kind is Kind.INBOUND or not goes_live:
             return (), ()
         live = campaign.live.spec if campaign is not None and campaign.live is not None else None
-        before: tuple[str, ...] = ()
+        before: tuple[datetime, ...] = ()
         if live is not None and live.get("schedule") != spec.get("schedule"):
             before = self.upcoming(live)
         return self.upcoming(spec), before
+
+
+def instant_text(moment: datetime) -> str:
+    """An instant as a plan's parameters hold it: RFC 3339, in UTC."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _targeted(
@@ -242,21 +243,19 @@ def _targeted(
         if name not in by_name and work.state.get(name) is None:
             work.errors.append(
                 Diagnostic(
-                    f"--target {name}: no manifest and no campaign has this name", campaign=name
+                    f"no manifest and no campaign is named {name!r}, which the plan was limited to",
+                    campaign=name,
                 )
             )
     added = sorted(wanted - set(targets))
-    left_out = sorted(set(by_name) - wanted)
-    notes = []
     if added:
-        notes.append("included as copy sources: " + ", ".join(added))
-    if left_out:
-        shown = ", ".join(left_out[:10]) + (
-            f" and {len(left_out) - 10} more" if len(left_out) > 10 else ""
+        work.warnings.append(
+            Diagnostic(
+                "included, as sources of the copies the plan makes: " + ", ".join(added),
+                severity=Severity.WARNING,
+            )
         )
-        notes.append(f"{len(left_out)} left out: {shown}")
-    if notes:
-        work.warnings.append(Diagnostic("--target: " + "; ".join(notes), severity=Severity.WARNING))
+    work.left_out = len(set(by_name) - wanted)
     return {name: m for name, m in by_name.items() if name in wanted}
 
 
@@ -465,88 +464,70 @@ def _operation(
     before_spec: Spec = current.spec if current else {}
     after_spec: Spec = desired
     writes_spec = True
+    params: dict[str, Any] = {}
     versions: tuple[int | None, int | None]
-    if action in (Action.CREATE, Action.COPY):
-        versions, reason = (
-            (None, 1),
-            (
-                f"new copy of {m.copy_from}, to be {m.state.value}"
-                if action is Action.COPY
-                else "new campaign; the manifest says draft"
-            ),
-        )
+    if action is Action.CREATE:
+        versions, reason = (None, 1), Reason.NEW_DRAFT
+    elif action is Action.COPY:
+        versions, reason = (None, 1), Reason.NEW_COPY
+        params = {"source": m.copy_from, "state": m.state.value}
     elif action is Action.ACTIVATE:
         versions = (draft.number if draft else None, promoted)
-        reason = (
-            "new campaign; the manifest says live"
-            if campaign is None
-            else "a draft that was never live; the manifest says live"
-        )
+        reason = Reason.NEW_LIVE if campaign is None else Reason.DRAFT_GOES_LIVE
     elif action is Action.UPDATE:
         versions = (current.number if current else None, count + 1)
-        reason = (
-            f"spec changed; staged as draft version {count + 1} beside live version {live.number}, "
-            "which keeps running"
-            if live
-            else "spec of the draft changed"
-        )
+        reason = Reason.CHANGE_STAGED if live else Reason.DRAFT_CHANGED
+        if live:
+            params = {"draft": count + 1, "live": live.number}
     elif action is Action.REPLACE:
         assert live is not None
         versions = (live.number, promoted)
+        params = {"live": live.number}
         if drifted_by is not None:
-            reason = (
-                f"drift: live version {live.number} was written outside the reconciler by "
-                f"{drifted_by}; the manifest's spec is restored"
-            )
+            reason = Reason.DRIFT_RESTORED
         elif draft is not None and draft.hash == digest:
-            reason = f"the staged draft version {draft.number} replaces live version {live.number}"
+            reason, params = Reason.STAGED_REPLACES, {"draft": draft.number, "live": live.number}
         else:
-            reason = f"spec changed; the new version replaces live version {live.number}"
+            reason = Reason.SPEC_CHANGED
     elif action is Action.DISCARD:
         assert live is not None and draft is not None
         versions, writes_spec = (draft.number, live.number), False
         before_spec, after_spec = draft.spec, live.spec
-        reason = (
-            f"the manifest matches live version {live.number} again; "
-            f"staged draft version {draft.number} is discarded"
-        )
+        reason, params = Reason.LIVE_MATCHED, {"draft": draft.number, "live": live.number}
     elif action is Action.STOP:
-        assert live is not None
+        assert live is not None and campaign is not None
         versions, writes_spec = (live.number, live.number), False
         before_spec = after_spec = live.spec
-        reason = "the manifest says run: stopped; " + (
-            "it stops being shown until it resumes"
-            if kind is Kind.INBOUND
-            else work.sendings.cancelled(campaign, live.spec)
-            if work.sendings is not None and campaign is not None
-            else "the next sending is cancelled"
-        )
+        reason = Reason.STOP_REQUESTED
+        if kind is not Kind.INBOUND and work.sendings is not None:
+            params = work.sendings.cancelled(campaign, live.spec)
     else:  # RESUME: running again, with its versions as the manifest says
         assert live is not None
-        reason = "the manifest says run: running"
+        reason = Reason.RESUME_REQUESTED
         if m.state is DesiredState.DRAFT:
             versions = (live.number, live.number)
             if promoted != live.number and (draft is None or promoted != draft.number):
-                reason += f"; the spec change is staged as draft version {promoted}"
+                params["staged"] = promoted
         else:
             versions = (live.number, promoted)
             if promoted != live.number:
-                reason += f"; version {promoted} replaces live version {live.number}"
+                params["replaces"] = promoted
         if draft is not None and promoted != draft.number:
-            reason += f"; staged draft version {draft.number} is discarded"
+            params["discards"] = draft.number
     if drifted_by is not None and action is not Action.REPLACE:
         assert live is not None
-        reason += f"; live version {live.number} was changed outside the reconciler by {drifted_by}"
-    upcoming: tuple[str, ...] = ()
-    before: tuple[str, ...] = ()
+        params["drift_version"] = live.number
+    upcoming: tuple[datetime, ...] = ()
+    before: tuple[datetime, ...] = ()
+    goes_live = _goes_live(action, m)
     if work.sendings is not None:
-        upcoming, before = work.sendings.for_operation(
-            campaign, kind, _goes_live(action, m), desired
-        )
+        upcoming, before = work.sendings.for_operation(campaign, kind, goes_live, desired)
+    shown = live.spec if action is Action.STOP and live is not None else desired
     return Operation(
         campaign=m.name,
         action=action,
         reason=reason,
+        reason_params=params,
         file=m.file,
         from_version=versions[0],
         to_version=versions[1],
@@ -554,9 +535,7 @@ def _operation(
         etag=campaign.etag if campaign else None,
         manifest_hash=m.hash,
         spec=desired if writes_spec else None,
-        # a new campaign's spec was not hashed for comparing: a saved plan needs its hash all
-        # the same
-        spec_hash=(digest or spec_hash(desired)) if writes_spec else None,
+        spec_hash=spec_hash(desired) if writes_spec else None,
         kind=kind.value,
         channel=str(desired["channel"]),
         copied_from=m.copy_from if action is Action.COPY else None,
@@ -567,7 +546,14 @@ def _operation(
         drift=drifted_by,
         next_sendings=upcoming,
         sendings_before=before,
+        zone=_zone(kind, shown),
+        zone_before=schedule.zone_of(live.spec) if before and live is not None else None,
+        on_activation=goes_live and kind is Kind.ONE_TIME and not desired.get("schedule"),
     )
+
+
+def _zone(kind: Kind, spec: Spec) -> str | None:
+    return None if kind is Kind.INBOUND else schedule.zone_of(spec)
 
 
 def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
@@ -577,20 +563,25 @@ def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
         can_stop = allowed(Action.STOP, campaign.status, campaign.kind)
         if prune and can_stop:
             assert campaign.live is not None
-            reason = "its manifest was removed; --prune stops it"
-            if work.sendings is not None and campaign.kind is not Kind.INBOUND:
-                reason += "; " + work.sendings.cancelled(campaign, campaign.live.spec)
+            cancels = (
+                work.sendings.cancelled(campaign, campaign.live.spec)
+                if work.sendings is not None and campaign.kind is not Kind.INBOUND
+                else {}
+            )
             work.operations[name] = Operation(
                 campaign=name,
                 action=Action.STOP,
-                reason=reason,
+                reason=Reason.MANIFEST_REMOVED,
+                reason_params=cancels,
                 from_version=campaign.live.number,
                 to_version=campaign.live.number,
                 etag=campaign.etag,
                 kind=campaign.kind.value,
                 channel=campaign.channel.value,
+                zone=_zone(campaign.kind, campaign.live.spec),
             )
             continue
+        hint = None
         if prune:
             message = (
                 f"campaign {name!r} has no manifest and cannot be stopped "
@@ -598,15 +589,15 @@ def _plan_orphans(work: _Planning, prune: bool, only: set[str] | None) -> None:
                 "it is left as it is"
             )
         elif can_stop:
-            message = (
-                f"campaign {name!r} has no manifest; it is left running "
-                "(plan with --prune to stop it)"
-            )
+            message = f"campaign {name!r} has no manifest; it is left running"
+            hint = Hint.PRUNE
         elif not campaign.activated:
             message = f"campaign {name!r} has no manifest; the draft is left as it is"
         else:
             message = f"campaign {name!r} has no manifest; it is left as it is"
-        work.warnings.append(Diagnostic(message, campaign=name, severity=Severity.WARNING))
+        work.warnings.append(
+            Diagnostic(message, campaign=name, severity=Severity.WARNING, hint=hint)
+        )
 
 
 def _dependency_order(operations: Mapping[str, Operation]) -> Iterable[Operation]:

@@ -14,32 +14,23 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reconciler import escape
+from reconciler import escape, wording
+from reconciler.actions import FACTS
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.manifests import LoadResult
-from reconciler.model import Action, Campaign, CampaignStatus, Sending, SendingOutcome
-from reconciler.plan import ACTION_ORDER, FieldChange, Plan
-from reconciler.render_markdown import SYMBOLS, plural, short, versions
+from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome
+from reconciler.plan import FieldChange, Plan, indented_json
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
 from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, CycleOutcome
+from reconciler.wording import plural, short, versions
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
 
 # ANSI select graphic rendition codes; text views take ``color`` and never look at the terminal
 BOLD, RED, GREEN, YELLOW = "1", "31", "32", "33"
-ACTION_COLORS = {
-    Action.CREATE: GREEN,
-    Action.ACTIVATE: GREEN,
-    Action.COPY: GREEN,
-    Action.RESUME: GREEN,
-    Action.UPDATE: YELLOW,
-    Action.REPLACE: YELLOW,
-    Action.STOP: RED,
-    Action.DISCARD: RED,
-}
 CHANGE_COLORS = {"+": GREEN, "~": YELLOW, "-": RED}
 OUTCOME_COLORS = {Outcome.DONE: GREEN, Outcome.FAILED: RED, Outcome.SKIPPED: YELLOW}
 
@@ -88,23 +79,18 @@ def change_line(c: FieldChange) -> str:
 
 
 def summary_line(plan: Plan) -> str:
-    counts = plan.summary()
-    parts = [f"{counts[a.value]} to {a.value}" for a in ACTION_ORDER if counts[a.value]]
-    tail = [f"{plan.unchanged} unchanged"]
-    if plan.errors:
-        tail.append(plural(len(plan.errors), "error"))
-    if plan.warnings:
-        tail.append(plural(len(plan.warnings), "warning"))
-    if not parts:
-        head = "No changes." if not plan.errors else "Nothing can be applied."
-        return f"{head} " + ", ".join(tail) + "."
-    return "Plan: " + ", ".join(parts) + "; " + ", ".join(tail) + "."
+    """'Plan: 1 to create, 9 to activate; 0 unchanged, 1 warning.', 'No changes. 11 unchanged.'"""
+    said = wording.summary(plan)
+    tail = ", ".join([*said.tail, *said.problems]) + "."
+    if not said.actions:
+        return f"{said.head}. {tail}"
+    return "Plan: " + ", ".join(said.actions) + "; " + tail
 
 
 def diagnostic_line(d: Diagnostic) -> str:
     if d.file is None and d.campaign is not None:
-        return f"campaign {d.campaign}: {d.message}"
-    return str(d)
+        return f"campaign {d.campaign}: {wording.message(d)}"
+    return f"{d.place}: {wording.message(d)}"
 
 
 def plan_text(plan: Plan, *, color: bool = False) -> str:
@@ -114,15 +100,16 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
     names = [escape.text(op.campaign) for op in plan.operations]  # escaped to measure them
     width = max(map(len, names), default=0)
     for op, name in zip(plan.operations, names, strict=True):
-        symbol = SYMBOLS[op.action]
+        facts = FACTS[op.action]
         rest = f"{'':<{8 - len(op.action.value)}} {name:<{width}}  {versions(op)}"
-        head = (f"{symbol} {op.action.value}", ACTION_COLORS[op.action])
-        body.append(((f"{'':<{3 - len(symbol)}}", None), head, (rest.rstrip(), None)))
-        body.append(f"      # {op.reason}")
+        head = (f"{facts.symbol} {op.action.value}", facts.colour)
+        body.append(((f"{'':<{3 - len(facts.symbol)}}", None), head, (rest.rstrip(), None)))
+        body.append(f"      # {wording.reason(op)}")
         if op.sendings_before:
-            body.append(f"      # sendings before: {', '.join(op.sendings_before)}")
-        if op.next_sendings:
-            body.append(f"      # next sendings: {', '.join(op.next_sendings)}")
+            before = wording.sendings(op.sendings_before, op.zone_before)
+            body.append(f"      # sendings before: {before}")
+        if upcoming := wording.next_sendings(op):
+            body.append(f"      # next sendings: {upcoming}")
         body.extend(
             (("      ", None), (text, CHANGE_COLORS[text[0]]))
             for text in map(change_line, op.changes)
@@ -153,12 +140,13 @@ def _annotation(command: str, d: Diagnostic) -> str:
             if d.column is not None:
                 properties.append(f"col={d.column}")
     properties.append("title=reconciler")
-    message = d.message if d.file is not None or d.campaign is None else diagnostic_line(d)
+    message = wording.message(d) if d.file is not None or d.campaign is None else diagnostic_line(d)
     return f"::{command} {','.join(properties)}::{escape.github_data(message)}"
 
 
 def plan_json(plan: Plan) -> str:
-    return escape.json_document(plan.dumps())
+    """The JSON plan, as `plan --format json` prints it and `plan --out` saves it."""
+    return escape.json_document(indented_json(wording.plan_document(plan))) + "\n"
 
 
 def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
@@ -188,7 +176,7 @@ def ledger_json(ledger: Ledger) -> str:
     done, failed, skipped = (ledger.count(o) for o in Outcome)
     before = ledger.already_applied
     body = {
-        "plan": ledger.plan.to_json(),
+        "plan": wording.plan_document(ledger.plan),
         #: a saved plan an earlier run applied whole: when and by whom; null otherwise
         "already_applied": (
             {"at": before.at, "actor": before.actor} if before is not None else None
@@ -399,7 +387,7 @@ def cycle_json(cycle: Cycle) -> str:
     if cycle.plan is not None:
         body["summary"] = cycle.plan.summary()
         body["operations"] = [
-            {"campaign": o.campaign, "action": o.action.value, "reason": o.reason}
+            {"campaign": o.campaign, "action": o.action.value, "reason": wording.reason(o)}
             for o in cycle.plan.operations
         ]
         body["errors"] = [d.to_json() for d in cycle.plan.errors]

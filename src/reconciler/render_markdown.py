@@ -1,8 +1,5 @@
 """The pull-request view of a plan: markdown that a reviewer reads, and that always fits a comment.
 
-It also holds the small vocabulary every view of a plan shares (action symbols, version changes,
-values on one line), because ``render`` imports this module and never the other way round.
-
 Everything a campaign, a manifest or the runtime supplies (names, files, keys, reasons, messages,
 values) is escaped by :mod:`reconciler.escape` before it reaches the comment: prose with
 ``escape.markdown``, names and files as code spans with ``escape.markdown_code``, field changes in a
@@ -12,88 +9,26 @@ operation, start HTML, a link or an autolink, or mention (and so notify) someone
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from json.encoder import encode_basestring
-from typing import Any
 
-from reconciler import escape
+from reconciler import escape, wording
+from reconciler.actions import FACTS, RISK_ORDER
 from reconciler.errors import Diagnostic
 from reconciler.model import Action
-from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan
+from reconciler.plan import FieldChange, Operation, Plan
+from reconciler.wording import plural, short, versions
 
-SYMBOLS = {
-    Action.CREATE: "+",
-    Action.ACTIVATE: "+",
-    Action.COPY: "+",
-    Action.UPDATE: "~",
-    Action.REPLACE: "-/+",
-    Action.DISCARD: "-",
-    Action.STOP: "-",
-    Action.RESUME: "+",
-}
-VALUE_WIDTH = 70
-
-#: Review order: what can hurt most comes first. A stop cancels sendings for good; a replace swaps
-#: what customers receive; a create only adds a draft nobody sees.
-RISK_ORDER: tuple[Action, ...] = (
-    Action.STOP,
-    Action.REPLACE,
-    Action.RESUME,
-    Action.ACTIVATE,
-    Action.COPY,
-    Action.UPDATE,
-    Action.DISCARD,
-    Action.CREATE,
-)
-NOUNS = {
-    Action.STOP: ("stop", "stops"),
-    Action.REPLACE: ("replacement", "replacements"),
-    Action.RESUME: ("resumption", "resumptions"),
-    Action.ACTIVATE: ("activation", "activations"),
-    Action.COPY: ("copy", "copies"),
-    Action.UPDATE: ("update", "updates"),
-    Action.DISCARD: ("discard", "discards"),
-    Action.CREATE: ("creation", "creations"),
-}
 FULL_PLAN_HINT = (
     "the full plan is in the JSON plan (`reconciler plan --format json`), uploaded as a CI artifact"
 )
 
 
-#: what ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` builds on every call, built once:
-#: a plan shows tens of thousands of values
-_ONE_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
-
-
-def short(value: Any, width: int = VALUE_WIDTH) -> str:
-    """A value as JSON on one line, cut to ``width`` characters."""
-    # most values are strings: the encoder's own first step for them, without the call around it
-    text = encode_basestring(value) if isinstance(value, str) else _ONE_LINE.encode(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def versions(op: Operation) -> str:
-    if op.from_version is None:
-        return f"v{op.to_version}" if op.to_version is not None else ""
-    if op.to_version is None or op.to_version == op.from_version:
-        return f"v{op.from_version}"
-    return f"v{op.from_version} -> v{op.to_version}"
-
-
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
-
-
 def markdown_summary(plan: Plan) -> str:
     """'2 to activate, 1 to replace, 1 to stop; 14 unchanged; 1 error, 2 warnings'."""
-    counts = plan.summary()
-    done = ", ".join(f"{counts[a.value]} to {a.value}" for a in ACTION_ORDER if counts[a.value])
-    head = done or ("Nothing can be applied" if plan.errors else "No changes")
-    problems = [plural(len(plan.errors), "error")] if plan.errors else []
-    problems += [plural(len(plan.warnings), "warning")] if plan.warnings else []
-    return f"{head}; {plan.unchanged} unchanged" + ("; " + ", ".join(problems) if problems else "")
+    said = wording.summary(plan)
+    tail = "; ".join([", ".join(said.actions) or said.head, ", ".join(said.tail)])
+    return tail + ("; " + ", ".join(said.problems) if said.problems else "")
 
 
 @dataclass(frozen=True)
@@ -225,7 +160,8 @@ def _compose(
             if entry.details and i < with_details:
                 out += [entry.details, ""]
         if shown < len(entries):
-            out.append(_count_line(len(entries) - shown, shown, *NOUNS[action]))
+            facts = FACTS[action]
+            out.append(_count_line(len(entries) - shown, shown, facts.noun, facts.nouns))
         if out[-1]:
             out.append("")
     if warnings:
@@ -266,17 +202,18 @@ def _left_out(
 
 
 def _entry(op: Operation) -> _Entry:
-    head = f"`{SYMBOLS[op.action]}` {escape.markdown_code(op.campaign)}"
+    head = f"`{FACTS[op.action].symbol}` {escape.markdown_code(op.campaign)}"
     parts = [f"{head} {versions(op)}".rstrip()]
     if op.drift is not None:  # the reason says what it means; this makes it hard to miss
         parts.append(f"**drift** by {escape.markdown(op.drift)}")
     if op.file is not None:
         parts.append(escape.markdown_code(op.file))
-    parts.append(escape.markdown(op.reason))
+    parts.append(escape.markdown(wording.reason(op)))
     if op.sendings_before:
-        parts.append("sendings before: " + escape.markdown(", ".join(op.sendings_before)))
-    if op.next_sendings:
-        parts.append("next sendings: " + escape.markdown(", ".join(op.next_sendings)))
+        before = wording.sendings(op.sendings_before, op.zone_before)
+        parts.append("sendings before: " + escape.markdown(before))
+    if upcoming := wording.next_sendings(op):
+        parts.append("next sendings: " + escape.markdown(upcoming))
     return _Entry("- " + " · ".join(parts), _details(op.changes))
 
 
@@ -301,8 +238,9 @@ def _details(changes: Sequence[FieldChange]) -> str:
 
 
 def _diagnostic(d: Diagnostic) -> str:
+    message = escape.markdown(wording.message(d))
     if d.file is not None:
-        return f"- {escape.markdown_code(d.place)}: {escape.markdown(d.message)}"
+        return f"- {escape.markdown_code(d.place)}: {message}"
     if d.campaign is not None:
-        return f"- campaign {escape.markdown_code(d.campaign)}: {escape.markdown(d.message)}"
-    return f"- {escape.markdown(d.message)}"
+        return f"- campaign {escape.markdown_code(d.campaign)}: {message}"
+    return f"- {message}"

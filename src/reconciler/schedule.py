@@ -72,7 +72,15 @@ import cronsim
 
 from reconciler.model import INBOUND_CHANNELS, instant
 
-__all__ = ["HORIZON_YEARS", "describe", "next_occurrences", "occurrences"]
+__all__ = [
+    "HORIZON_YEARS",
+    "describe",
+    "describe_in",
+    "local",
+    "next_occurrences",
+    "occurrences",
+    "zone_of",
+]
 
 UTC = dt.UTC
 #: the search gives up after this many years without a single candidate sending
@@ -112,10 +120,25 @@ def describe(moment: dt.datetime, spec: Mapping[str, Any]) -> str:
 
     Seconds are shown only when they are not zero ('Mon 2026-12-07 09:00:30 CET').
     """
+    return describe_in(moment, zone_of(spec))
+
+
+def describe_in(moment: dt.datetime, zone: str) -> str:
+    """A moment for people, in the IANA ``zone``: 'Mon 2026-12-07 09:00 CET'."""
     _require_aware(moment, "moment")
-    local = moment.astimezone(_zone(_schedule(spec)))
+    local = moment.astimezone(_zone({"timezone": zone}))
     seconds = f":{local.second:02d}" if local.second else ""
     return f"{_WEEKDAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M}{seconds} {local.tzname()}"
+
+
+def zone_of(spec: Mapping[str, Any]) -> str:
+    """The IANA zone a campaign's times are read and shown in: its schedule's, else UTC."""
+    return str(_schedule(spec).get("timezone", "UTC"))
+
+
+def local(moment: dt.datetime, zone: str) -> dt.datetime:
+    """``moment`` in the IANA ``zone``."""
+    return moment.astimezone(_zone({"timezone": zone}))
 
 
 # -- the schedule --------------------------------------------------------------------------------

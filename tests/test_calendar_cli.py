@@ -216,3 +216,20 @@ def test_across_a_change_of_offset_every_time_says_its_abbreviation(repo: Path) 
     )
     result = run("calendar", "--from", "2026-10-24", "--days", "1", "--format", "json")
     assert json.loads(result.output)["days"][0]["sendings"][0]["at"] == "2026-10-24T07:00:00+00:00"
+
+
+def test_the_runtime_is_read_only_for_copies(repo: Path) -> None:
+    """Without copies the calendar needs no runtime: it works offline, whatever --runtime says."""
+    write(repo, "launch.yaml", LAUNCH)
+    result = run("calendar", "--from", "2026-12-01", "--days", "1", "--runtime", "nope://x")
+    assert (result.exit_code, result.output) == (
+        0,
+        "Sendings 2026-12-01 to 2026-12-01, times in UTC\n"
+        "Tue 2026-12-01\n"
+        "  12:00  launch  sms  subscribers\n"
+        "1 sending, 0 clashes\n",
+    )
+    write(repo, "digest-nl.yaml", DIGEST_NL)
+    result = run("calendar", "--from", "2026-12-01", "--days", "1", "--runtime", "nope://x")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: unknown runtime URL 'nope://x'; known kinds: ")

@@ -480,17 +480,19 @@ def calendar(
 ) -> tuple[manifests.LoadResult, Calendar | None]:
     """The sendings the manifests under ``path`` would produce, day by day, clashes flagged, from
     ``start`` (today in ``zone`` when None). The runtime is only read: for the live specs of the
-    sources of copies that the repository does not hold."""
+    sources of copies that the repository does not hold, and only when there are copies."""
     loaded = manifests.load(path)
     if not loaded.ok:
         return loaded, None
     try:
         first = start if start is not None else calendar_today(options.clock(), zone)
-        runtime = options.open()
-        try:
-            state = runtime.snapshot()
-        finally:
-            runtime.close()
+        state = None
+        if any(m.copy_from is not None for m in loaded.manifests):  # else no need of a runtime
+            runtime = options.open()
+            try:
+                state = runtime.snapshot()
+            finally:
+                runtime.close()
         return loaded, make_calendar(loaded.manifests, first, days, zone, state)
     except ValueError as exc:
         raise PlanError(f"calendar: {exc}") from exc

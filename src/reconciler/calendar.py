@@ -118,10 +118,11 @@ def calendar(
     start: dt.date,
     days: int,
     zone: str = "UTC",
-    state: RuntimeState = _EMPTY,
+    state: RuntimeState | None = None,
 ) -> Calendar:
     """The sendings of ``manifests`` on the ``days`` local dates from ``start`` on, in ``zone``;
-    ``state`` (the runtime) gives copies their sources' live specs where no manifest does."""
+    ``state`` (the runtime; None: an empty one) gives copies their sources' live specs where no
+    manifest does, and the bases of copies made already."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     tz = _zone(zone)
@@ -136,7 +137,7 @@ def calendar(
     by_name: dict[str, Manifest] = {}
     for manifest in manifests:
         by_name.setdefault(manifest.name, manifest)  # the loader reports duplicates
-    resolver = Resolver(by_name, state)
+    resolver = Resolver(by_name, state or _EMPTY)
     for manifest in sorted(manifests, key=lambda m: m.name):
         status = _state(manifest)
         if status is None:

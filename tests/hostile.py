@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from reconciler import render
-from reconciler.calendar import Calendar, Clash, Day, Entry, calendar_json, calendar_text
+from reconciler.calendar import Calendar, Clash, Day, Entry, NotShown
 from reconciler.errors import Diagnostic, Severity
 from reconciler.executor import Ledger, LedgerEntry, Outcome
 from reconciler.manifests import LoadResult
@@ -30,6 +30,7 @@ from reconciler.model import (
     Version,
 )
 from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan, Reason
+from reconciler.render_calendar import calendar_json, calendar_text
 from reconciler.runtime.base import HistoryEntry
 from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, CycleOutcome, Trigger
@@ -190,7 +191,8 @@ class Views:
         sendings = (Entry(AT, h, h, h, "draft" if i % 2 else "live") for i, h in enumerate(strings))
         clashes = (Clash(h, (h, strings[0]), 2) for h in strings)
         day = Day(AT.date(), tuple(sendings), tuple(clashes))
-        return Calendar((day,), zone="UTC", skipped=strings, truncated=strings)
+        not_shown = tuple(NotShown(h, h) for h in strings)
+        return Calendar((day,), zone="UTC", not_shown=not_shown, truncated=strings)
 
     def text(self, view: str, color: bool = False) -> str:
         views: dict[str, Callable[[], str]] = {

@@ -10,10 +10,18 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from factories import manifest
-from reconciler.calendar import Calendar, Clash, Day, Entry, calendar, calendar_json, calendar_text
+from reconciler.calendar import Calendar, Clash, Day, Entry, NotShown, calendar
 from reconciler.model import Manifest
+from reconciler.render_calendar import calendar_json, calendar_text
 
 AMS = ZoneInfo("Europe/Amsterdam")
+
+
+CONTENT = {
+    "email": {"subject": "s", "body": "b"},
+    "sms": {"text": "t"},
+    "push": {"title": "t", "body": "b"},
+}
 
 
 def spec(
@@ -21,7 +29,7 @@ def spec(
     segment: str | None = "newsletter-subscribers",
     schedule: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"channel": channel, "content": {"subject": "s", "body": "b"}}
+    body: dict[str, Any] = {"channel": channel, "content": CONTENT[channel]}
     if segment is not None:
         body["audience"] = {"segment": segment}
     if schedule is not None:
@@ -61,18 +69,27 @@ MANIFESTS: list[Manifest] = [
     # inbound, and one-time on activation: no time known ahead
     manifest("app-banner", {"channel": "in-app", "content": {"title": "t", "body": "b"}}),
     manifest("launch-now", spec()),
-    # a copy whose channel comes from the source's live version: skipped
+    # a copy with a schedule of its own, and the source's channel and segment: one more sending
+    # in Monday's clash
     manifest(
         "cyber-monday",
         {"schedule": {"once": {"at": "2026-12-07T08:00:00+01:00"}}},
         copy_from="product-news",
     ),
-    # a copy with its own channel and schedule: listed (no segment of its own: never clashes)
+    # a copy with a schedule and a segment of its own: a clash on Wednesday that only the copy makes
     manifest(
         "reminder-copy",
-        spec("sms", None, {"once": {"at": "2026-12-08T19:30:00+01:00"}}),
-        copy_from="product-news",
+        {
+            "audience": {"segment": "deal-hunters"},
+            "schedule": {"once": {"at": "2026-12-09T19:30:00+01:00"}},
+        },
+        copy_from="sms-promo",
     ),
+    # a copy without a schedule of its own: the source's, on Mondays and Thursdays
+    manifest("digest-nl", {"audience": {"segment": "newsletter-nl"}}, copy_from="weekly-digest"),
+    # copies whose source cannot be resolved: not shown, with why
+    manifest("ghost-copy", {}, copy_from="ghost"),
+    manifest("sale-copy", {}, copy_from="winter-sale"),
     # twice a day to one segment from one campaign: not a clash on its own...
     manifest(
         "sms-alerts",
@@ -93,39 +110,51 @@ def at(text: str) -> datetime:
 def test_calendar_per_day() -> None:
     cal = calendar(MANIFESTS, date(2026, 12, 7), 4, "Europe/Amsterdam")
     digest = ("weekly-digest", "email", "newsletter-subscribers", "live")
+    digest_nl = ("digest-nl", "email", "newsletter-nl", "live")
     deal = ("daily-deal", "push", "deal-hunters", "live")
+    news = ("email", "newsletter-subscribers", "live")
+    alerts = ("sms-alerts", "sms", "sms-opted-in", "live")
     assert cal == Calendar(
         days=(
             Day(
                 date(2026, 12, 7),
                 (
+                    Entry(at("2026-12-07 08:00"), "cyber-monday", *news),
+                    Entry(at("2026-12-07 09:00"), *digest_nl),
                     Entry(at("2026-12-07 09:00"), *digest),
-                    Entry(
-                        at("2026-12-07 12:00"),
-                        "product-news",
-                        "email",
-                        "newsletter-subscribers",
-                        "live",
-                    ),
+                    Entry(at("2026-12-07 12:00"), "product-news", *news),
                     Entry(at("2026-12-07 18:00"), *deal),
                 ),
-                (Clash("newsletter-subscribers", ("product-news", "weekly-digest"), 2),),
+                (
+                    Clash(
+                        "newsletter-subscribers",
+                        ("cyber-monday", "product-news", "weekly-digest"),
+                        3,
+                    ),
+                ),
             ),
             Day(
                 date(2026, 12, 8),
                 (
-                    Entry(at("2026-12-08 09:00"), "sms-alerts", "sms", "sms-opted-in", "live"),
+                    Entry(at("2026-12-08 09:00"), *alerts),
                     Entry(at("2026-12-08 13:00"), "sms-promo", "sms", "sms-opted-in", "live"),
                     Entry(at("2026-12-08 18:00"), *deal),
-                    Entry(at("2026-12-08 19:30"), "reminder-copy", "sms", None, "live"),
-                    Entry(at("2026-12-08 21:00"), "sms-alerts", "sms", "sms-opted-in", "live"),
+                    Entry(at("2026-12-08 21:00"), *alerts),
                 ),
                 (Clash("sms-opted-in", ("sms-alerts", "sms-promo"), 3),),
             ),
-            Day(date(2026, 12, 9), (Entry(at("2026-12-09 18:00"), *deal),), ()),
+            Day(
+                date(2026, 12, 9),
+                (
+                    Entry(at("2026-12-09 18:00"), *deal),
+                    Entry(at("2026-12-09 19:30"), "reminder-copy", "sms", "deal-hunters", "live"),
+                ),
+                (Clash("deal-hunters", ("daily-deal", "reminder-copy"), 2),),
+            ),
             Day(
                 date(2026, 12, 10),
                 (
+                    Entry(at("2026-12-10 09:00"), *digest_nl),
                     Entry(at("2026-12-10 09:00"), *digest),
                     Entry(
                         at("2026-12-10 10:00"),
@@ -140,45 +169,62 @@ def test_calendar_per_day() -> None:
             ),
         ),
         zone="Europe/Amsterdam",
-        skipped=("cyber-monday",),
+        abbreviations=("CET",),
+        not_shown=(
+            NotShown("ghost-copy", "copyFrom names 'ghost', which does not exist"),
+            NotShown("sale-copy", NEVER_LIVE),
+        ),
     )
-    assert (cal.sendings, cal.clashes) == (12, 2)
+    assert (cal.sendings, cal.clashes) == (15, 3)
+
+
+NEVER_LIVE = (
+    "copyFrom names 'winter-sale', which has never been live; only a campaign that has been live "
+    "can be duplicated"
+)
 
 
 def test_calendar_text() -> None:
+    """Copies are shown with their sources' channels, segments and schedules: the clashes they
+    make on Monday and Wednesday went unseen, and so did the copies' own sendings."""
     cal = calendar(MANIFESTS, date(2026, 12, 6), 5, "Europe/Amsterdam")
     assert calendar_text(cal) == (
-        "Sendings 2026-12-06 to 2026-12-10, times in Europe/Amsterdam\n"
+        "Sendings 2026-12-06 to 2026-12-10, times in Europe/Amsterdam (CET)\n"
         "Sun 2026-12-06\n"
         "  no sendings\n"
         "Mon 2026-12-07\n"
+        "  08:00  cyber-monday   email  newsletter-subscribers\n"
+        "  09:00  digest-nl      email  newsletter-nl\n"
         "  09:00  weekly-digest  email  newsletter-subscribers\n"
         "  12:00  product-news   email  newsletter-subscribers\n"
         "  18:00  daily-deal     push   deal-hunters\n"
-        "  ! clash: segment newsletter-subscribers gets 2 sendings: product-news, weekly-digest\n"
+        "  ! clash: segment newsletter-subscribers gets 3 sendings: cyber-monday, product-news, "
+        "weekly-digest\n"
         "Tue 2026-12-08\n"
         "  09:00  sms-alerts     sms    sms-opted-in\n"
         "  13:00  sms-promo      sms    sms-opted-in\n"
         "  18:00  daily-deal     push   deal-hunters\n"
-        "  19:30  reminder-copy  sms    -\n"
         "  21:00  sms-alerts     sms    sms-opted-in\n"
         "  ! clash: segment sms-opted-in gets 3 sendings: sms-alerts, sms-promo\n"
         "Wed 2026-12-09\n"
         "  18:00  daily-deal     push   deal-hunters\n"
+        "  19:30  reminder-copy  sms    deal-hunters\n"
+        "  ! clash: segment deal-hunters gets 2 sendings: daily-deal, reminder-copy\n"
         "Thu 2026-12-10\n"
+        "  09:00  digest-nl      email  newsletter-nl\n"
         "  09:00  weekly-digest  email  newsletter-subscribers\n"
         "  10:00  winter-sale    push   newsletter-subscribers  (draft)\n"
         "  18:00  daily-deal     push   deal-hunters\n"
-        "12 sendings, 2 clashes\n"
-        "not shown: cyber-monday (copyFrom without its own channel or schedule: the rest comes"
-        " from the source's live version in the runtime)\n"
+        "15 sendings, 3 clashes\n"
+        "not shown: ghost-copy: copyFrom names 'ghost', which does not exist\n"
+        f"not shown: sale-copy: {NEVER_LIVE}\n"
     )
 
 
 def test_calendar_text_of_one_campaign() -> None:
     cal = calendar(MANIFESTS[:1], date(2026, 12, 7), 1, "Europe/Amsterdam")
     assert calendar_text(cal) == (
-        "Sendings 2026-12-07 to 2026-12-07, times in Europe/Amsterdam\n"
+        "Sendings 2026-12-07 to 2026-12-07, times in Europe/Amsterdam (CET)\n"
         "Mon 2026-12-07\n"
         "  09:00  weekly-digest  email  newsletter-subscribers\n"
         "1 sending, 0 clashes\n"
@@ -189,48 +235,45 @@ def test_calendar_json() -> None:
     cal = calendar(MANIFESTS, date(2026, 12, 7), 1, "Europe/Amsterdam")
     text = calendar_json(cal)
     assert text.endswith("}\n")
+
+    def sending(at: str, campaign: str, segment: str, channel: str = "email") -> dict[str, Any]:
+        return {
+            "at": at,
+            "campaign": campaign,
+            "channel": channel,
+            "segment": segment,
+            "state": "live",
+        }
+
     assert json.loads(text) == {
         "zone": "Europe/Amsterdam",
         "from": "2026-12-07",
         "to": "2026-12-07",
-        "summary": {"sendings": 3, "clashes": 1},
+        "summary": {"sendings": 5, "clashes": 1},
         "days": [
             {
                 "date": "2026-12-07",
                 "weekday": "Mon",
                 "sendings": [
-                    {
-                        "at": "2026-12-07T09:00:00+01:00",
-                        "campaign": "weekly-digest",
-                        "channel": "email",
-                        "segment": "newsletter-subscribers",
-                        "state": "live",
-                    },
-                    {
-                        "at": "2026-12-07T12:00:00+01:00",
-                        "campaign": "product-news",
-                        "channel": "email",
-                        "segment": "newsletter-subscribers",
-                        "state": "live",
-                    },
-                    {
-                        "at": "2026-12-07T18:00:00+01:00",
-                        "campaign": "daily-deal",
-                        "channel": "push",
-                        "segment": "deal-hunters",
-                        "state": "live",
-                    },
+                    sending("2026-12-07T08:00:00+01:00", "cyber-monday", "newsletter-subscribers"),
+                    sending("2026-12-07T09:00:00+01:00", "digest-nl", "newsletter-nl"),
+                    sending("2026-12-07T09:00:00+01:00", "weekly-digest", "newsletter-subscribers"),
+                    sending("2026-12-07T12:00:00+01:00", "product-news", "newsletter-subscribers"),
+                    sending("2026-12-07T18:00:00+01:00", "daily-deal", "deal-hunters", "push"),
                 ],
                 "clashes": [
                     {
                         "segment": "newsletter-subscribers",
-                        "campaigns": ["product-news", "weekly-digest"],
-                        "sendings": 2,
+                        "campaigns": ["cyber-monday", "product-news", "weekly-digest"],
+                        "sendings": 3,
                     }
                 ],
             }
         ],
-        "skipped": ["cyber-monday"],
+        "not_shown": [
+            {"campaign": "ghost-copy", "reason": "copyFrom names 'ghost', which does not exist"},
+            {"campaign": "sale-copy", "reason": NEVER_LIVE},
+        ],
         "truncated": [],
     }
 

@@ -16,6 +16,7 @@ from reconciler import executor, manifests, planner, schedule, signing
 from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
+from reconciler.calendar import today as calendar_today
 from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
 from reconciler.model import (
@@ -473,13 +474,27 @@ def _value(raw: str) -> Any:
 
 
 def calendar(
-    path: str | os.PathLike[str], start: date, days: int, zone: str = "UTC"
+    path: str | os.PathLike[str],
+    options: Options,
+    start: date | None,
+    days: int,
+    zone: str = "UTC",
 ) -> tuple[manifests.LoadResult, Calendar | None]:
-    """The sendings the manifests under ``path`` would produce, day by day, clashes flagged."""
+    """The sendings the manifests under ``path`` would produce, day by day, clashes flagged, from
+    ``start`` (today in ``zone`` when None). The runtime is only read: for the live specs of the
+    sources of copies that the repository does not hold, and only when there are copies."""
     loaded = manifests.load(path)
     if not loaded.ok:
         return loaded, None
     try:
-        return loaded, make_calendar(loaded.manifests, start, days, zone)
+        first = start if start is not None else calendar_today(options.clock(), zone)
+        state = None
+        if any(m.copy_from is not None for m in loaded.manifests):  # else no need of a runtime
+            runtime = options.open()
+            try:
+                state = runtime.snapshot()
+            finally:
+                runtime.close()
+        return loaded, make_calendar(loaded.manifests, first, days, zone, state)
     except ValueError as exc:
         raise PlanError(f"calendar: {exc}") from exc

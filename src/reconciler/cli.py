@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import api, escape, render
-from reconciler.calendar import calendar_json, calendar_text
 from reconciler.errors import ReconcilerError
+from reconciler.render_calendar import calendar_json, calendar_text
 from reconciler.runtime.base import Patience
 from reconciler.runtime.engine import Step
 from reconciler.watch import Cycle, Watcher
@@ -359,20 +359,25 @@ def watch(
 
 @cli.command("calendar")
 @_path_argument
+@_runtime_option
 @click.option(
     "--from",
     "start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     metavar="DATE",
-    help="First day, YYYY-MM-DD [default: today].",
+    help="First day, YYYY-MM-DD [default: today in --zone].",
 )
 @click.option("--days", type=click.IntRange(min=1, max=3660), default=14, show_default=True)
 @click.option("--zone", default="UTC", show_default=True, help="The IANA zone days are counted in.")
 @_format_option("text", "json")
-def calendar_command(path: Path, start: Any, days: int, zone: str, fmt: str) -> None:
-    """The sendings the manifests would produce, per day, with clashes (a segment twice a day)."""
-    first = start.date() if start is not None else _options(None).clock().date()
-    loaded, cal = api.calendar(path, first, days, zone)
+def calendar_command(
+    path: Path, runtime_url: str | None, start: Any, days: int, zone: str, fmt: str
+) -> None:
+    """The sendings the manifests would produce, per day, with clashes (a segment twice a day).
+
+    Copies are shown with their source's live spec: from its manifest, else from the runtime."""
+    first = start.date() if start is not None else None
+    loaded, cal = api.calendar(path, _options(runtime_url), first, days, zone)
     if cal is None:
         click.echo(render.validation_text(loaded), nl=False)
         sys.exit(EXIT_ERROR)

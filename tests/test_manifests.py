@@ -647,6 +647,25 @@ def test_validate_spec_rejects_lifecycle_keys_and_partial_specs() -> None:
     ]
 
 
+def test_a_key_typo_is_one_error_with_a_suggestion() -> None:
+    sms = {"audience": {"segment": "all"}, "content": {"text": "Hi"}}
+    assert validate_spec({"chanel": "sms", **sms}) == [
+        "spec: 'chanel' is not a known property; did you mean 'channel'?"
+    ]
+    # the key it resembles is there already: no suggestion, and nothing else is missing
+    assert validate_spec({"channel": "sms", "chanel": "sms", **sms}) == [
+        "spec: Additional properties are not allowed ('chanel' was unexpected)"
+    ]
+    # 'content' is required too: its 'required' error is the typo's other half, not repeated
+    assert validate_spec({"channel": "sms", "audience": {"segment": "all"}, "contnet": {}}) == [
+        "spec: 'contnet' is not a known property; did you mean 'content'?",
+    ]
+    # a key that is not required is suggested just the same
+    assert validate_spec({"channel": "sms", **sms, "throttel": {"perSecond": 5}}) == [
+        "spec: 'throttel' is not a known property; did you mean 'throttle'?"
+    ]
+
+
 # -- the schema ----------------------------------------------------------------------------------
 
 

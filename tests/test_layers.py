@@ -14,12 +14,13 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "render", "watch", "errors", "runtime", "calendar", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar", "cache", "signing"},
+    | {"errors", "schedule", "calendar", "cache", "signing", "history"},
+    "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"watch", "escape"},
+    | {"watch", "escape", "history"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
     "render_markdown": {"executor", "manifests", "plan", "model", "runtime", "errors", "escape"},
     "executor": {"plan", "manifests", "model", "runtime", "errors"},

@@ -18,6 +18,7 @@ from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
+from reconciler.history import History, field_changes
 from reconciler.model import (
     Action,
     Campaign,
@@ -31,7 +32,6 @@ from reconciler.plan import Plan, loads
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.base import (
     BUSY_SECONDS,
-    HistoryEntry,
     LockOwner,
     Patience,
     Provenance,
@@ -394,17 +394,18 @@ def sendings(options: Options, name: str | None = None) -> list[Sending]:
         runtime.close()
 
 
-def history(
-    options: Options, name: str | None = None, since: datetime | None = None
-) -> list[HistoryEntry]:
-    """The audit trail, newest first; of one campaign, and from a moment on, when asked."""
+def history(options: Options, name: str | None = None, since: datetime | None = None) -> History:
+    """The audit trail, newest first, with each entry's field changes; of one campaign, and from a
+    moment on, when asked (saying how many entries that left out)."""
     runtime = options.open()
     try:
         entries = runtime.history(name)
     finally:
         runtime.close()
-    start = timestamp(since if since.tzinfo else since.replace(tzinfo=UTC)) if since else ""
-    return [e for e in reversed(entries) if e.at >= start]
+    start = timestamp(since if since.tzinfo else since.replace(tzinfo=UTC)) if since else None
+    shown = tuple(e for e in reversed(entries) if start is None or e.at >= start)
+    changes = {e.seq: found for e in shown if (found := field_changes(e))}
+    return History(shown, changes, since=start, earlier=len(entries) - len(shown))
 
 
 def parse_since(text: str, what: str = "--since") -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 from reconciler import escape
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
+from reconciler.history import History
 from reconciler.manifests import LoadResult
 from reconciler.model import Action, Campaign, CampaignStatus, Sending, SendingOutcome
 from reconciler.plan import ACTION_ORDER, FieldChange, Plan
@@ -304,7 +305,12 @@ def sendings_json(sendings: Sequence[Sending]) -> str:
     return _json({"sendings": [x.to_json() for x in sendings]})
 
 
-def history_text(entries: Sequence[HistoryEntry]) -> str:
+def history_text(history: History) -> str:
+    """A table, newest first, with each entry's field changes under it (as a plan shows them)."""
+    entries = history.entries
+    if not entries and history.since is not None and history.earlier:
+        before = plural(history.earlier, "entry", "entries")
+        return _lines([f"No history since {history.since} ({before} before)."])
     if not entries:
         return "No history yet.\n"
     header = ("REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT", "FILE")
@@ -321,7 +327,12 @@ def history_text(entries: Sequence[HistoryEntry]) -> str:
         )
         for e in entries
     ]
-    return _table([header, *rows])
+    head, *table = _table([header, *rows]).splitlines()
+    lines: list[Line] = [head]
+    for e, row in zip(entries, table, strict=True):
+        lines.append(row)  # escaped already, and escaping again changes nothing
+        lines.extend(f"      {change_line(c)}" for c in history.changes.get(e.seq, ()))
+    return _lines(lines)
 
 
 def _commit(e: HistoryEntry) -> str:
@@ -338,8 +349,8 @@ def _version_change(e: HistoryEntry) -> str:
     return f"v{version['number']}" if version else "-"
 
 
-def history_json(entries: Sequence[HistoryEntry]) -> str:
-    return _json({"history": [e.to_json() for e in entries]})
+def history_json(history: History) -> str:
+    return _json({"history": [e.to_json() for e in history.entries]})
 
 
 def _table(rows: Iterable[Sequence[str]]) -> str:

@@ -84,12 +84,31 @@ def test_require_clean_refuses_uncommitted_manifests(repo: Path) -> None:
     with pytest.raises(PlanError) as caught:
         api.apply("campaigns", OPTIONS, require_clean=True)
     assert str(caught.value) == (
-        "--require-clean: campaigns have uncommitted changes; commit them, so that the commit "
-        "recorded holds what is applied"
+        "--require-clean: campaigns have uncommitted changes (campaigns/a.yaml); commit them, so "
+        "that the commit recorded holds what is applied"
     )
     assert api.status(OPTIONS) == []
+    (repo / "campaigns" / "README.md").write_text("not a manifest\n")
+    (repo / "campaigns" / ".cache.yaml").write_text("hidden: not read\n")
     commit(repo)
+    (repo / "campaigns" / "README.md").write_text("changed, still not a manifest\n")
     assert api.apply("campaigns", OPTIONS, require_clean=True).ok
+
+
+def test_require_clean_names_ten_uncommitted_files_at_most(repo: Path) -> None:
+    put(repo, "a")
+    commit(repo)
+    (repo / "campaigns" / "a.yaml").unlink()
+    for name in "bcdefghijklm":
+        put(repo, name)
+    with pytest.raises(PlanError) as caught:
+        api.apply("campaigns", OPTIONS, require_clean=True)
+    assert str(caught.value) == (
+        "--require-clean: campaigns have uncommitted changes (campaigns/a.yaml, campaigns/b.yaml, "
+        "campaigns/c.yaml, campaigns/d.yaml, campaigns/e.yaml, campaigns/f.yaml, "
+        "campaigns/g.yaml, campaigns/h.yaml, campaigns/i.yaml, campaigns/j.yaml and 3 more); "
+        "commit them, so that the commit recorded holds what is applied"
+    )
 
 
 def test_require_clean_refuses_a_saved_plan_made_from_a_dirty_tree(repo: Path) -> None:
@@ -182,3 +201,15 @@ def test_a_runtime_of_the_first_schema_is_brought_up_to_date(tmp_path: Path) -> 
         assert check.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
             str(SCHEMA_VERSION),
         )
+
+
+def test_require_clean_names_both_sides_of_a_rename(repo: Path) -> None:
+    put(repo, "a")
+    commit(repo)
+    git(repo, "mv", "campaigns/a.yaml", "campaigns/renamed.yaml")
+    with pytest.raises(PlanError) as caught:
+        api.apply("campaigns", OPTIONS, require_clean=True)
+    assert str(caught.value).startswith(
+        "--require-clean: campaigns have uncommitted changes (campaigns/renamed.yaml, "
+        "campaigns/a.yaml); "
+    )

@@ -95,6 +95,7 @@ class _Desired:
     targets: tuple[str, ...]
     commit: str | None
     dirty: bool
+    changed: tuple[str, ...] = ()  # the files that make it dirty
 
 
 def _read(
@@ -116,7 +117,7 @@ def _read(
             "would be stopped; check the path"
         )
     git = git_state(Path(path))
-    return _Desired(loaded, whole, prune, tuple(targets), git.commit, git.dirty)
+    return _Desired(loaded, whole, prune, tuple(targets), git.commit, git.dirty, git.changed)
 
 
 def plan(
@@ -182,7 +183,7 @@ def apply(
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
     desired = _read(path, prune, targets, cache)
     if require_clean:
-        _require_clean(desired.commit, desired.dirty, os.fspath(path))
+        _require_clean(desired.commit, desired.dirty, os.fspath(path), desired.changed)
     return _apply_locked(
         options.runtime_url,
         f"apply {os.fspath(path)}",
@@ -246,15 +247,23 @@ def apply_saved(
     )
 
 
-def _require_clean(commit: str | None, dirty: bool, what: str) -> None:
+#: how many of the uncommitted files --require-clean names
+SHOWN_FILES = 10
+
+
+def _require_clean(commit: str | None, dirty: bool, what: str, changed: Sequence[str] = ()) -> None:
+    """``changed``: the files that differ, when known (a saved plan records only that some did)."""
     if commit is None:
         raise PlanError(
             f"--require-clean: {what} are not in a git work tree, so no commit holds them"
         )
     if dirty:
+        files = ", ".join(changed[:SHOWN_FILES])
+        if len(changed) > SHOWN_FILES:
+            files += f" and {len(changed) - SHOWN_FILES} more"
         raise PlanError(
-            f"--require-clean: {what} have uncommitted changes; commit them, so that the commit "
-            "recorded holds what is applied"
+            f"--require-clean: {what} have uncommitted changes{f' ({files})' if files else ''}; "
+            "commit them, so that the commit recorded holds what is applied"
         )
 
 

@@ -25,7 +25,7 @@ from reconciler.render_markdown import SYMBOLS, plural, short, versions
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, CycleOutcome
+from reconciler.watch import Cycle, CycleOutcome, Stopped
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
 
@@ -421,6 +421,16 @@ def cycle_json(cycle: Cycle) -> str:
             for e in cycle.ledger.entries
         ]
     return _json(body, indent=None, ensure_ascii=False, separators=(",", ":"))
+
+
+def stopped_text(stopped: Stopped) -> str:
+    """The watch's last line: what stopped it, after how many cycles."""
+    why = f" ({stopped.reason})" if stopped.reason else ""
+    return _lines([f"watch stopped{why} after {plural(stopped.cycles, 'cycle')}"])
+
+
+def stopped_json(stopped: Stopped) -> str:
+    return _json({"stopped": stopped.reason, "cycles": stopped.cycles}, indent=None)
 
 
 def steps_text(steps: Sequence[Step]) -> str:

@@ -10,7 +10,7 @@ import errno
 import json
 import os
 import tempfile
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,12 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     for i in range(1, 16):  # 9**16 nodes if it were ever expanded
         levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
     path = write(tmp_path / "bomb.yaml", "\n".join(levels) + "\n")
-    started = time.perf_counter()
-    result = load(path)
-    assert time.perf_counter() - started < 0.5
+    results: list[LoadResult] = []
+    loading = threading.Thread(target=lambda: results.append(load(path)), daemon=True)
+    loading.start()
+    loading.join(timeout=60)  # expanded, it would never end: a bound against a hang, not a speed
+    assert results, "the alias bomb was expanded"
+    [result] = results
     assert [(d.line, d.column, d.message) for d in result.diagnostics] == [
         (1, 1, "document too large: over 100000 nodes after alias expansion")
     ]
@@ -367,13 +370,10 @@ def test_a_single_file_of_any_name(tmp_path: Path) -> None:
 def test_a_thousand_small_files(tmp_path: Path) -> None:
     for i in range(1000):
         write(tmp_path / f"team-{i % 10}" / f"c{i:04}.yaml", EMAIL.format(name=f"c-{i:04}"))
-    started = time.perf_counter()
-    result = load(tmp_path)
-    elapsed = time.perf_counter() - started
+    result = load(tmp_path)  # how fast: bench/, not here
     assert result.ok, rendered(result)[:3]
     assert result.files == 1000
     assert sorted(m.name for m in result.manifests) == [f"c-{i:04}" for i in range(1000)]
-    assert elapsed < 15
 
 
 # -- YAML typing ---------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ class Watch:
         if not Path(f"/proc/{self.proc.pid}/fdinfo").is_dir():  # not Linux: give it time
             time.sleep(1.0)
             return cycles
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # a hang guard
         while inotify_watches(self.proc.pid) < folders:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise AssertionError(f"watch set up no inotify watch; stderr: {self.stderr()}")

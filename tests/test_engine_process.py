@@ -34,6 +34,8 @@ from factories import campaigns
 from reconciler.model import Campaign, Status
 from reconciler.runtime.base import open_runtime, timestamp
 
+pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
+
 CLI = (sys.executable, "-m", "reconciler")
 ROUNDS = 10  # rounds applied, each until it succeeds
 HANG = 300.0  # seconds: a bound that only a hang reaches, never a slow machine

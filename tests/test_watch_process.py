@@ -24,6 +24,8 @@ from factories import IN_APP_YAML, PUSH_YAML, campaigns
 from reconciler.model import RECONCILER
 from reconciler.runtime.base import open_runtime
 
+pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
+
 CLI = (sys.executable, "-m", "reconciler")
 RECURRING = PUSH_YAML
 INBOUND = IN_APP_YAML

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "render", "watch", "errors", "runtime", "calendar", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar", "cache", "signing", "history"},
+    | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation"},
     "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},
@@ -23,8 +23,8 @@ ALLOWED = {
     | {"watch", "escape", "history"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
     "render_markdown": {"executor", "manifests", "plan", "model", "runtime", "errors", "escape"},
-    "executor": {"plan", "manifests", "model", "runtime", "errors"},
-    "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule"},
+    "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},
+    "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule", "validation"},
     "plan": {"model", "errors"},
     "lifecycle": {"model"},
     "manifests": {"model", "errors", "validation", "documents"},

@@ -23,8 +23,9 @@ from jsonschema import Draft202012Validator
 from factories import EMAIL_YAML
 from reconciler import documents
 from reconciler.errors import Diagnostic, Severity
-from reconciler.manifests import Cache, LoadResult, load, schema, validate_spec
+from reconciler.manifests import Cache, LoadResult, load
 from reconciler.model import DesiredState, Position, Run, overlay, spec_hash
+from reconciler.validation import schema, validate_spec
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus" / "bad"

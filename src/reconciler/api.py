@@ -43,6 +43,7 @@ from reconciler.runtime.base import (
 )
 from reconciler.runtime.engine import Step
 from reconciler.signing import PlanKey
+from reconciler.validation import validate_spec
 
 
 @dataclass(frozen=True)
@@ -457,7 +458,7 @@ def edit(
                 if not isinstance(node, dict):
                     raise PlanError(f"--set {path}: {part} is not a mapping")
             node[leaf] = _value(raw)
-        problems = manifests.validate_spec(spec)
+        problems = validate_spec(spec)
         if problems:
             raise PlanError(f"the edited spec is not valid: {problems[0]}")
         write = Write(

@@ -17,6 +17,7 @@ from reconciler import render
 from reconciler.calendar import Calendar, Clash, Day, Entry, NotShown
 from reconciler.errors import Diagnostic, Severity
 from reconciler.executor import Ledger, LedgerEntry, Outcome
+from reconciler.history import History
 from reconciler.manifests import LoadResult
 from reconciler.model import (
     Action,
@@ -161,11 +162,15 @@ class Views:
         return [CampaignStatus(campaign(h), AT, sending(h)) for h in self.strings]
 
     @property
-    def history(self) -> list[HistoryEntry]:
-        return [
+    def history(self) -> History:
+        entries = tuple(
             HistoryEntry(i, i, h, h, h, h, h, h, None, {"live": {"number": 1}}, h)
             for i, h in enumerate(self.strings)
-        ]
+        )
+        changes = {
+            i: (FieldChange(f"spec.content.{h}", h, {h: h}),) for i, h in enumerate(self.strings)
+        }
+        return History(entries, changes)
 
     @property
     def sendings(self) -> list[Sending]:

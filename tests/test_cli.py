@@ -405,13 +405,29 @@ def test_status_of_an_unknown_campaign_is_an_error(repo: Path) -> None:
     )
 
 
-def test_history_shows_the_version_each_operation_wrote(repo: Path) -> None:
+def test_history_shows_the_version_each_operation_wrote_and_its_changes(repo: Path) -> None:
     write(repo, "weekly.yaml", weekly())
     run("apply")
     write(repo, "weekly.yaml", weekly(state="draft", subject="Staged"))
     run("apply")
-    rows = [line.split() for line in run("history").output.splitlines()[1:]]
-    assert [(r[3], r[5]) for r in rows] == [("update", "v2"), ("activate", "v1")]  # newest first
+    write(repo, "weekly.yaml", weekly(subject="Staged\\u202e"))  # YAML's escape: U+202E
+    run("apply")
+    at, file = "2026-11-27T12:00:00.000Z", "campaigns/weekly.yaml"
+    assert run("history").output == (  # newest first; each write's field changes, as plan shows
+        "REV  AT                        ACTOR   OPERATION  CAMPAIGN  VERSION  COMMIT  FILE\n"
+        f"3    {at}  tester  replace    weekly    v3       -       {file}\n"
+        '      ~ spec.content.subject: "Week" -> "Staged\\u202e"\n'
+        f"2    {at}  tester  update     weekly    v2       -       {file}\n"
+        '      ~ spec.content.subject: "Week" -> "Staged"\n'
+        f"1    {at}  tester  activate   weekly    v1       -       {file}\n"
+        '      + spec.audience.segment: "subscribers"\n'
+        '      + spec.channel: "email"\n'
+        '      + spec.content.body: "Hello"\n'
+        '      + spec.content.subject: "Week"\n'
+        '      + spec.schedule.recurring.at: "09:00"\n'
+        '      + spec.schedule.recurring.every: "week"\n'
+        '      + spec.schedule.recurring.on: ["mon"]\n'
+    )
 
 
 def test_in_github_actions_plan_annotates_and_fills_the_step_summary(
@@ -443,12 +459,17 @@ def test_history_marks_uncommitted_manifests_and_filters_since(repo: Path) -> No
     head = git(repo, "rev-parse", "HEAD")
     write(repo, "launch.yaml", ONCE)  # not committed
     assert run("apply").exit_code == 0
-    rows = [line.split() for line in run("history").output.splitlines()[1:]]
+    lines = run("history").output.splitlines()[1:]
+    rows = [line.split() for line in lines if not line.startswith(" ")]  # not field changes
     assert [(r[4], r[6]) for r in rows] == [
         ("weekly", head[:12] + "-dirty"),
         ("launch", head[:12] + "-dirty"),
     ]
-    assert run("history", "--since", "2999-01-01").output == "No history yet.\n"
+    assert run("history", "--since", "2999-01-01").output == (
+        "No history since 2999-01-01T00:00:00.000Z (2 entries before).\n"
+    )
+    assert run("history", "--since", "2026-11-27T12:00:00Z").output.startswith("REV  AT")
+    assert run("history", "nosuch", "--since", "2999-01-01").output == "No history yet.\n"
     result = run("history", "--since", "soon")
     assert result.exit_code == 1
     assert result.output.startswith("error: --since 'soon': expected a date or date-time")

@@ -25,6 +25,8 @@ import yaml
 import reconciler
 from reconciler.runtime.base import LockOwner, open_runtime
 
+pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
+
 COUNT = 100
 LOCKED = re.compile(
     r"^error: the runtime is locked by \S+:(?P<pid>\d+) \(apply (?P<path>\S+)\) since \S+, "

@@ -27,7 +27,10 @@ import reconciler as reconciler_package
 from reconciler import api, executor
 from reconciler.runtime.base import open_runtime
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
+    pytest.mark.slow,  # starts processes: `pytest -m "not slow"` leaves it out
+]
 
 BASE = 288  # six kinds of campaign, 48 of each
 COPIES = 12

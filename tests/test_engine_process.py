@@ -2,14 +2,15 @@
 SQLite runtime at the same time: they meet only through campaign etags, and nothing is lost or
 corrupted.
 
-For about ten seconds, round after round, the ~50 manifests change as teams would change them:
+For ten rounds, one after another, the ~50 manifests change as teams would change them:
 subjects edited, recurring campaigns staged as drafts and stopped, inbound ones stopped and resumed,
 one-time campaigns added (sent at once) and removed, and recurring campaigns added whose first
 sending is due four seconds later, then edited and stopped while that sending may be running. Each
 round is applied until it succeeds; an apply may fail only because the engine wrote a campaign
 between plan and write (an etag conflict) or over the lock. Then the runtime is checked whole: plan
 has nothing left to do, the history is gapless, every campaign holds exactly the versions it was
-given, every due sending was sent once and none twice. Every wait has a deadline."""
+given, every due sending was sent once and none twice. The test counts rounds, not seconds (speed
+is measured in ``bench/``): every wait has a deadline, but only to guard against a hang."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ from factories import campaigns
 from reconciler.model import Campaign, Status
 from reconciler.runtime.base import open_runtime, timestamp
 
+pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
+
 CLI = (sys.executable, "-m", "reconciler")
-DURATION = 10.0  # seconds of rounds
+ROUNDS = 10  # rounds applied, each until it succeeds
+HANG = 300.0  # seconds: a bound that only a hang reaches, never a slow machine
 MINUTELY = 10  # cron "* * * * *"
 DAILY = 4  # daily from 2099 on: scheduled all along
 INBOUND = 12
@@ -206,17 +210,17 @@ def test_the_engine_and_apply_run_together_without_losing_or_corrupting_anything
             text=True,
         )
     try:
-        started = time.monotonic()
-        while time.monotonic() - started < DURATION:
+        deadline = time.monotonic() + HANG
+        while repo.round < ROUNDS:
             code, output = reconciler(tmp_path, env, "apply")
             if code == 0:
                 repo.next_round(campaigns(url))
             else:
                 assert any(reason in output for reason in ALLOWED_FAILURES), output
             assert engine.poll() is None, err.read_text()
-        assert repo.round >= 5, f"only {repo.round} rounds in {DURATION}s"
+            assert time.monotonic() < deadline, f"hung: {repo.round} of {ROUNDS} rounds"
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG
         while (result := reconciler(tmp_path, env, "apply"))[0] != 0:
             assert any(reason in result[1] for reason in ALLOWED_FAILURES), result[1]
             assert time.monotonic() < deadline, f"apply never succeeded: {result[1]}"
@@ -224,14 +228,14 @@ def test_the_engine_and_apply_run_together_without_losing_or_corrupting_anything
         assert code == 0, output  # nothing left to do
 
         # the engine, still running, sends what is due: wait until it all has gone out
-        deadline = time.monotonic() + SOON_DELAY + 15
+        deadline = time.monotonic() + HANG
         while pending := settling(campaigns(url), repo):
             assert time.monotonic() < deadline, f"still pending: {pending}"
             assert engine.poll() is None, err.read_text()
             time.sleep(0.1)
 
         engine.send_signal(signal.SIGTERM)
-        assert engine.wait(timeout=5) == 0
+        assert engine.wait(timeout=HANG) == 0
         assert err.read_text() == ""
     finally:
         if engine.poll() is None:

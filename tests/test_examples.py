@@ -339,6 +339,7 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.slow  # starts processes
 def test_the_pull_request_flow(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     validated = reconciler(repo, "validate")
@@ -392,6 +393,7 @@ def apply_step(repo: Path, actor: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # starts processes
 def test_the_merge_flow(repo: Path) -> None:
     if shutil.which("reconciler", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("the reconciler script is not installed beside this Python")
@@ -432,6 +434,7 @@ def saved_plan_step(repo: Path, job: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow  # starts processes
 def test_the_saved_plan_flow(repo: Path) -> None:
     if shutil.which("reconciler", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("the reconciler script is not installed beside this Python")

@@ -14,17 +14,17 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "render", "render_calendar", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar", "cache", "signing"},
+    | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation"},
+    "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"wording", "actions"}
-    | {"watch", "escape"},
+    | {"wording", "actions", "watch", "escape", "history"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
-    "executor": {"plan", "manifests", "model", "runtime", "errors"},
-    "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule"},
+    "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},
+    "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule", "validation"},
     "plan": {"model", "errors", "actions"},
     "actions": {"model"},
     "wording": {"actions", "errors", "model", "plan", "schedule"},
@@ -36,7 +36,7 @@ ALLOWED = {
     "schedule": {"model"},
     "render_calendar": {"calendar", "wording", "escape"},
     "calendar": {"model", "schedule", "effective"},
-    "effective": {"model", "manifests"},
+    "effective": {"model", "manifests", "validation"},
     "escape": set(),  # escaping for every output format: any view may use it
     "model": set(),
     "errors": set(),

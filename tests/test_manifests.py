@@ -10,7 +10,7 @@ import errno
 import json
 import os
 import tempfile
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from jsonschema import Draft202012Validator
 from factories import EMAIL_YAML
 from reconciler import documents
 from reconciler.errors import Diagnostic, Severity
-from reconciler.manifests import Cache, LoadResult, load, schema, validate_spec
+from reconciler.manifests import Cache, LoadResult, load
 from reconciler.model import DesiredState, Position, Run, overlay, spec_hash
+from reconciler.validation import schema, validate_spec
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus" / "bad"
@@ -80,9 +81,12 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     for i in range(1, 16):  # 9**16 nodes if it were ever expanded
         levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
     path = write(tmp_path / "bomb.yaml", "\n".join(levels) + "\n")
-    started = time.perf_counter()
-    result = load(path)
-    assert time.perf_counter() - started < 0.5
+    results: list[LoadResult] = []
+    loading = threading.Thread(target=lambda: results.append(load(path)), daemon=True)
+    loading.start()
+    loading.join(timeout=60)  # expanded, it would never end: a bound against a hang, not a speed
+    assert results, "the alias bomb was expanded"
+    [result] = results
     assert [(d.line, d.column, d.message) for d in result.diagnostics] == [
         (1, 1, "document too large: over 100000 nodes after alias expansion")
     ]
@@ -367,13 +371,10 @@ def test_a_single_file_of_any_name(tmp_path: Path) -> None:
 def test_a_thousand_small_files(tmp_path: Path) -> None:
     for i in range(1000):
         write(tmp_path / f"team-{i % 10}" / f"c{i:04}.yaml", EMAIL.format(name=f"c-{i:04}"))
-    started = time.perf_counter()
-    result = load(tmp_path)
-    elapsed = time.perf_counter() - started
+    result = load(tmp_path)  # how fast: bench/, not here
     assert result.ok, rendered(result)[:3]
     assert result.files == 1000
     assert sorted(m.name for m in result.manifests) == [f"c-{i:04}" for i in range(1000)]
-    assert elapsed < 15
 
 
 # -- YAML typing ---------------------------------------------------------------------------------
@@ -644,6 +645,25 @@ def test_validate_spec_rejects_lifecycle_keys_and_partial_specs() -> None:
     assert validate_spec({}) == [
         "spec: 'channel' is a required property",
         "spec: 'content' is a required property",
+    ]
+
+
+def test_a_key_typo_is_one_error_with_a_suggestion() -> None:
+    sms = {"audience": {"segment": "all"}, "content": {"text": "Hi"}}
+    assert validate_spec({"chanel": "sms", **sms}) == [
+        "spec: 'chanel' is not a known property; did you mean 'channel'?"
+    ]
+    # the key it resembles is there already: no suggestion, and nothing else is missing
+    assert validate_spec({"channel": "sms", "chanel": "sms", **sms}) == [
+        "spec: Additional properties are not allowed ('chanel' was unexpected)"
+    ]
+    # 'content' is required too: its 'required' error is the typo's other half, not repeated
+    assert validate_spec({"channel": "sms", "audience": {"segment": "all"}, "contnet": {}}) == [
+        "spec: 'contnet' is not a known property; did you mean 'content'?",
+    ]
+    # a key that is not required is suggested just the same
+    assert validate_spec({"channel": "sms", **sms, "throttel": {"perSecond": 5}}) == [
+        "spec: 'throttel' is not a known property; did you mean 'throttle'?"
     ]
 
 

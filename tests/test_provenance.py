@@ -12,6 +12,8 @@ import pytest
 from factories import IN_APP_YAML, git
 from reconciler import api, render
 from reconciler.errors import PlanError
+from reconciler.history import History
+from reconciler.plan import FieldChange
 from reconciler.runtime.base import open_runtime
 from reconciler.runtime.sqlite import SCHEMA_VERSION
 
@@ -47,7 +49,7 @@ def test_versions_and_history_record_commit_file_dirty_and_actor(repo: Path) -> 
     assert api.apply("campaigns", OPTIONS).ok
     put(repo, "b")  # not committed: the tree is dirty
     assert api.apply("campaigns", OPTIONS).ok
-    [b_entry, a_entry] = api.history(OPTIONS)  # newest first
+    [b_entry, a_entry] = api.history(OPTIONS).entries  # newest first
     assert (a_entry.campaign, a_entry.commit, a_entry.dirty, a_entry.actor, a_entry.file) == (
         "a", head, False, "ci-bot", "campaigns/a.yaml",
     )  # fmt: skip
@@ -72,7 +74,7 @@ def test_the_actor_comes_from_the_environment_in_order(
     monkeypatch.setenv("RECONCILER_ACTOR", "release-bot")
     put(repo, "b")
     api.apply("campaigns", options)
-    assert [e.actor for e in api.history(options)] == ["release-bot", "octocat"]
+    assert [e.actor for e in api.history(options).entries] == ["release-bot", "octocat"]
 
 
 def test_require_clean_refuses_uncommitted_manifests(repo: Path) -> None:
@@ -82,12 +84,31 @@ def test_require_clean_refuses_uncommitted_manifests(repo: Path) -> None:
     with pytest.raises(PlanError) as caught:
         api.apply("campaigns", OPTIONS, require_clean=True)
     assert str(caught.value) == (
-        "--require-clean: campaigns have uncommitted changes; commit them, so that the commit "
-        "recorded holds what is applied"
+        "--require-clean: campaigns have uncommitted changes (campaigns/a.yaml); commit them, so "
+        "that the commit recorded holds what is applied"
     )
     assert api.status(OPTIONS) == []
+    (repo / "campaigns" / "README.md").write_text("not a manifest\n")
+    (repo / "campaigns" / ".cache.yaml").write_text("hidden: not read\n")
     commit(repo)
+    (repo / "campaigns" / "README.md").write_text("changed, still not a manifest\n")
     assert api.apply("campaigns", OPTIONS, require_clean=True).ok
+
+
+def test_require_clean_names_ten_uncommitted_files_at_most(repo: Path) -> None:
+    put(repo, "a")
+    commit(repo)
+    (repo / "campaigns" / "a.yaml").unlink()
+    for name in "bcdefghijklm":
+        put(repo, name)
+    with pytest.raises(PlanError) as caught:
+        api.apply("campaigns", OPTIONS, require_clean=True)
+    assert str(caught.value) == (
+        "--require-clean: campaigns have uncommitted changes (campaigns/a.yaml, campaigns/b.yaml, "
+        "campaigns/c.yaml, campaigns/d.yaml, campaigns/e.yaml, campaigns/f.yaml, "
+        "campaigns/g.yaml, campaigns/h.yaml, campaigns/i.yaml, campaigns/j.yaml and 3 more); "
+        "commit them, so that the commit recorded holds what is applied"
+    )
 
 
 def test_require_clean_refuses_a_saved_plan_made_from_a_dirty_tree(repo: Path) -> None:
@@ -118,15 +139,20 @@ def test_history_is_newest_first_and_filters_by_campaign_and_since(repo: Path) -
     put(repo, "b")
     api.apply("campaigns", OPTIONS)
     everything = api.history(OPTIONS)
-    assert [(e.campaign, e.operation) for e in everything] == [
+    assert [(e.campaign, e.operation) for e in everything.entries] == [
         ("b", "activate"),
         ("a", "replace"),
         ("a", "activate"),
     ]
-    assert [e.operation for e in api.history(OPTIONS, "a")] == ["replace", "activate"]
-    second = datetime.fromisoformat(everything[1].at.replace("Z", "+00:00"))
-    assert [e.campaign for e in api.history(OPTIONS, since=second)] == ["b", "a"]
-    assert api.history(OPTIONS, since=datetime(2999, 1, 1, tzinfo=UTC)) == []
+    assert (everything.since, everything.earlier) == (None, 0)
+    assert [e.operation for e in api.history(OPTIONS, "a").entries] == ["replace", "activate"]
+    second = datetime.fromisoformat(everything.entries[1].at.replace("Z", "+00:00"))
+    assert [e.campaign for e in api.history(OPTIONS, since=second).entries] == ["b", "a"]
+    assert api.history(OPTIONS, since=datetime(2999, 1, 1, tzinfo=UTC)) == History(
+        (), {}, since="2999-01-01T00:00:00.000Z", earlier=3
+    )
+    [replaced] = api.history(OPTIONS, "a").entries[:1]
+    assert everything.changes[replaced.seq] == (FieldChange("spec.content.title", "Hi", "Two"),)
 
 
 @pytest.mark.parametrize(
@@ -175,3 +201,15 @@ def test_a_runtime_of_the_first_schema_is_brought_up_to_date(tmp_path: Path) -> 
         assert check.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
             str(SCHEMA_VERSION),
         )
+
+
+def test_require_clean_names_both_sides_of_a_rename(repo: Path) -> None:
+    put(repo, "a")
+    commit(repo)
+    git(repo, "mv", "campaigns/a.yaml", "campaigns/renamed.yaml")
+    with pytest.raises(PlanError) as caught:
+        api.apply("campaigns", OPTIONS, require_clean=True)
+    assert str(caught.value).startswith(
+        "--require-clean: campaigns have uncommitted changes (campaigns/renamed.yaml, "
+        "campaigns/a.yaml); "
+    )

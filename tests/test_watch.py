@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from factories import IN_APP_YAML, PUSH_YAML
-from reconciler import api, watch
+from reconciler import api, render, watch
 from reconciler.errors import ConflictError, LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Outcome
 from reconciler.model import Action
@@ -85,7 +85,7 @@ def locked(url: str) -> Iterator[None]:
         runtime.close()
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -338,6 +338,19 @@ def test_a_change_wakes_the_loop_before_the_interval(repo: Path, url: str, fast:
     assert live(url) == {"banner": 1, "deal": 2}
 
 
+def test_an_edit_by_sed_i_is_one_changed_file(repo: Path, url: str, fast: None) -> None:
+    """``sed -i`` writes a temporary file beside the manifest and renames it over it."""
+    w = watcher(url, interval=30)
+    with running(w) as reported:
+        wait_until(lambda: len(reported) == 1, "the start cycle")
+        temporary = repo / "campaigns" / "sedAbC123"
+        temporary.write_text(DEAL.format(title="Deal of the week"))
+        temporary.replace(repo / "campaigns" / "deal.yaml")
+        wait_until(lambda: len(reported) == 2, "a cycle for the change")
+    assert (reported[1].trigger, reported[1].changed_files) == (Trigger.CHANGE, 1)
+    assert cycle_text(reported[1]).split(" (", 1)[1].startswith("change: 1 file): applied 1 of")
+
+
 def test_hidden_and_other_files_do_not_wake_the_loop(repo: Path, url: str, fast: None) -> None:
     w = watcher(url, interval=30)
     with running(w) as reported:
@@ -372,10 +385,7 @@ def test_a_file_written_during_the_start_cycle_is_not_missed(
     monkeypatch.setattr(api, "apply", apply)
     w = watcher(url, interval=30)
     with running(w):
-        deadline = time.monotonic() + 1.5
-        while "late" not in live(url) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    assert "late" in live(url)
+        wait_until(lambda: "late" in live(url), "the late file applied (interval: 30 s)", 20)
 
 
 def test_a_folder_of_manifests_moved_in_wakes_the_loop(repo: Path, url: str, fast: None) -> None:
@@ -386,9 +396,9 @@ def test_a_folder_of_manifests_moved_in_wakes_the_loop(repo: Path, url: str, fas
     with running(w) as reported:
         wait_until(lambda: len(reported) == 1, "the start cycle")
         staging.rename(repo / "campaigns" / "team")
-        deadline = time.monotonic() + 1.5
-        while len(reported) == 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(reported) == 2, "a cycle for the folder moved in (interval: 30 s)", 20
+        )
     assert "team" in live(url)
 
 
@@ -402,6 +412,7 @@ def test_a_folder_of_manifests_moved_out_wakes_the_loop(repo: Path, url: str, fa
         wait_until(lambda: len(reported) == 2, "a cycle for the folder moved out")
     gone = reported[1]
     assert (gone.trigger, gone.outcome) == (Trigger.CHANGE, CycleOutcome.IN_SYNC)
+    assert gone.changed_files == 1  # gone, but it held manifests: it counts
     assert gone.plan is not None
     assert [d.campaign for d in gone.plan.warnings] == ["team"]  # an orphan, reported
     assert live(url) == {"banner": 1, "deal": 1, "team": 1}  # never deleted
@@ -418,10 +429,7 @@ def test_a_manifest_folder_made_again_is_watched_again(repo: Path, url: str, fas
         (repo / "campaigns").mkdir()
         time.sleep(0.3)
         put(repo / "campaigns" / "again.yaml", BANNER.format(name="again"))
-        deadline = time.monotonic() + 1.5
-        while "again" not in live(url) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    assert "again" in live(url)
+        wait_until(lambda: "again" in live(url), "the new folder's file (interval: 30 s)", 20)
 
 
 # -- the parse cache -----------------------------------------------------------------------------
@@ -481,8 +489,23 @@ def test_run_returns_at_once_when_stopped_before_it_starts(repo: Path, url: str)
     w = watcher(url)
     w.stop.set()
     reported: list[Cycle] = []
-    w.run(reported.append)
+    assert w.run(reported.append) == watch.Stopped(None, 0)
     assert reported == [] and w.cycles == 0
+
+
+def test_run_says_what_stopped_it_after_how_many_cycles(repo: Path, url: str) -> None:
+    w = watcher(url, interval=30)
+    stopped: list[watch.Stopped] = []
+    thread = threading.Thread(target=lambda: stopped.append(w.run(lambda cycle: None)))
+    thread.start()
+    wait_until(lambda: w.cycles == 1, "the start cycle")
+    w.shut_down("SIGTERM")
+    w.shut_down("SIGINT")  # a second signal while stopping: the first one stopped it
+    thread.join(timeout=30)
+    assert stopped == [watch.Stopped("SIGTERM", 1)]
+    assert render.stopped_text(stopped[0]) == "watch stopped (SIGTERM) after 1 cycle\n"
+    assert render.stopped_json(stopped[0]) == '{"stopped": "SIGTERM", "cycles": 1}\n'
+    assert render.stopped_text(watch.Stopped(None, 3)) == "watch stopped after 3 cycles\n"
 
 
 # -- views ---------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from factories import IN_APP_YAML, PUSH_YAML, campaigns
 from reconciler.model import RECONCILER
 from reconciler.runtime.base import open_runtime
 
+pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
+
 CLI = (sys.executable, "-m", "reconciler")
 RECURRING = PUSH_YAML
 INBOUND = IN_APP_YAML
@@ -46,6 +48,7 @@ class Watch:
         env["RECONCILER_ACTOR"] = "tester"
         self.stderr_path = cwd / f"{name}.stderr"
         self.cycles: list[dict[str, Any]] = []
+        self.closing: dict[str, Any] | None = None  # the last line, when watch stopped
         self.arrived: list[float] = []  # time.monotonic() of each cycle line
         self._lock = threading.Lock()
         with self.stderr_path.open("w") as stderr:
@@ -66,6 +69,11 @@ class Watch:
             now = time.monotonic()
             cycle = json.loads(line)
             with self._lock:
+                if self.closing is not None:
+                    raise AssertionError(f"a line after the closing one: {line}")
+                if "stopped" in cycle:
+                    self.closing = cycle
+                    continue
                 self.cycles.append(cycle)
                 self.arrived.append(now)
 
@@ -77,9 +85,10 @@ class Watch:
         return self.stderr_path.read_text()
 
     def wait_for(
-        self, what: str, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 5.0
+        self, what: str, condition: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0
     ) -> list[dict[str, Any]]:
-        """Until ``condition(cycles so far)``; fail on the deadline or if the process ends."""
+        """Until ``condition(cycles so far)``; fail if the process ends, or on the deadline, which
+        only guards against a hang: these tests count what happened, never how fast."""
         deadline = time.monotonic() + timeout
         while True:
             cycles = self.seen()
@@ -116,14 +125,14 @@ class Watch:
         if not Path(f"/proc/{self.proc.pid}/fdinfo").is_dir():  # not Linux: give it time
             time.sleep(1.0)
             return cycles
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # a hang guard
         while inotify_watches(self.proc.pid) < folders:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise AssertionError(f"watch set up no inotify watch; stderr: {self.stderr()}")
             time.sleep(0.01)
         return cycles
 
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 5.0) -> tuple[int, float]:
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> tuple[int, float]:
         """Send ``signum``; the exit code and how long the process took to exit."""
         sent = time.monotonic()
         self.proc.send_signal(signum)
@@ -235,7 +244,7 @@ def applied(cycles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in cycles if c["outcome"] == "applied"]
 
 
-def test_a_new_manifest_goes_live_within_two_seconds(
+def test_a_new_manifest_goes_live_on_its_change_cycle(
     workdir: Path, url: str, start: Callable[..., Watch]
 ) -> None:
     write(workdir, "deal")
@@ -243,14 +252,12 @@ def test_a_new_manifest_goes_live_within_two_seconds(
     first = watch.ready(workdir / "campaigns")[0]
     assert (first["cycle"], first["trigger"], first["outcome"]) == (1, "start", "applied")
     assert live(url) == {"deal": 1}
-    written = time.monotonic()
     write(workdir, "banner", INBOUND)
-    took = poll("banner to go live", lambda: "banner" in live(url), timeout=5)
-    assert took < 2.0, f"banner went live {took:.2f}s after it was written"
-    cycles = watch.wait_for("the change cycle", lambda cycles: len(cycles) >= 2)
+    # woken by the change, not by the interval (60 s; the bound only guards against a hang)
+    cycles = watch.wait_for("the change cycle", lambda cycles: len(cycles) >= 2, timeout=30)
     assert cycles[1]["trigger"] == "change" and cycles[1]["changed_files"] == 1
     assert cycles[1]["ledger"] == [{"campaign": "banner", "action": "activate", "outcome": "done"}]
-    assert watch.arrived[1] - written < 2.0
+    assert live(url) == {"deal": 1, "banner": 1}
 
 
 def test_an_edit_to_a_live_recurring_campaign_is_a_replace(
@@ -312,14 +319,11 @@ def test_an_outside_edit_is_healed_on_the_next_interval(
         check=False,
     )
     assert (edit.returncode, edit.stdout) == (0, "deal: live version 2 written by console\n")
-    edited = time.monotonic()
-    poll("the heal", lambda: live(url).get("deal") == 3, timeout=5)
-    healed = time.monotonic() - edited
+    poll("the heal", lambda: live(url).get("deal") == 3, timeout=30)  # a bound against a hang
     deal = campaigns(url)["deal"]
     assert deal.live is not None
     assert deal.live.spec["content"]["title"] == "Deal of the day"
     assert (deal.live.origin, deal.live.actor) == (RECONCILER, "tester")
-    assert healed < 3.0, f"healed {healed:.2f}s after the edit, with --interval 1"
     cycles = watch.wait_for("the heal cycle", lambda cycles: len(applied(cycles)) >= 2)
     heal = applied(cycles)[1]
     assert heal["trigger"] == "interval" and heal["changed_files"] == 0
@@ -334,11 +338,36 @@ def test_a_signal_exits_0_with_the_lock_released(
     write(workdir, "deal")
     watch = start()
     watch.ready(workdir / "campaigns")
-    code, took = watch.stop(signum)
+    code, _ = watch.stop(signum)
     assert code == 0, watch.stderr()
-    assert took < 5.0
     assert lock_rows(workdir) == []
     assert watch.stderr() == ""
+    assert watch.closing == {"stopped": signal.Signals(signum).name, "cycles": 1}
+
+
+def test_in_text_the_last_line_says_what_stopped_watch(workdir: Path, url: str) -> None:
+    write(workdir, "deal")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GITHUB_"))}
+    proc = subprocess.Popen(
+        [*CLI, "watch", "campaigns", "--runtime", url],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the start cycle: the signal handlers are in place
+        assert " cycle 1 (start): applied 1 of 1 operation" in first
+        proc.send_signal(signal.SIGINT)
+        rest, stderr = proc.communicate(timeout=60)  # a bound against a hang only
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, stderr) == (0, "")
+    assert (first + rest).splitlines()[-1] == "watch stopped (SIGINT) after 1 cycle"
 
 
 def test_sigterm_during_an_apply_finishes_cleanly(
@@ -349,9 +378,9 @@ def test_sigterm_during_an_apply_finishes_cleanly(
         write(workdir, f"c{i:03d}", INBOUND if i % 2 else RECURRING, title=f"Title {i}")
     watch = start()
     poll("the first writes", lambda: len(live(url)) > 0, timeout=15, every=0.005)
-    code, took = watch.stop(signal.SIGTERM)
+    code, _ = watch.stop(signal.SIGTERM)
     assert (code, watch.stderr()) == (0, "")
-    assert took < 5.0
+    assert watch.closing == {"stopped": "SIGTERM", "cycles": 1}
     assert lock_rows(workdir) == []
     [cycle] = watch.seen()
     outcomes = Counter(e["outcome"] for e in cycle["ledger"])

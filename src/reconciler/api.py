@@ -19,6 +19,7 @@ from reconciler.calendar import calendar as make_calendar
 from reconciler.calendar import today as calendar_today
 from reconciler.errors import PlanError, Severity
 from reconciler.executor import Ledger
+from reconciler.history import History, field_changes
 from reconciler.model import (
     Action,
     Campaign,
@@ -32,7 +33,6 @@ from reconciler.plan import Plan, loads
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.base import (
     BUSY_SECONDS,
-    HistoryEntry,
     LockOwner,
     Patience,
     Provenance,
@@ -44,6 +44,7 @@ from reconciler.runtime.base import (
 )
 from reconciler.runtime.engine import Step
 from reconciler.signing import PlanKey
+from reconciler.validation import validate_spec
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class _Desired:
     targets: tuple[str, ...]
     commit: str | None
     dirty: bool
+    changed: tuple[str, ...] = ()  # the files that make it dirty
 
 
 def _read(
@@ -117,7 +119,7 @@ def _read(
             "would be stopped; check the path"
         )
     git = git_state(Path(path))
-    return _Desired(loaded, whole, prune, tuple(targets), git.commit, git.dirty)
+    return _Desired(loaded, whole, prune, tuple(targets), git.commit, git.dirty, git.changed)
 
 
 def plan(
@@ -183,7 +185,7 @@ def apply(
     """Plan and apply under the runtime lock. A plan with errors applies nothing."""
     desired = _read(path, prune, targets, cache)
     if require_clean:
-        _require_clean(desired.commit, desired.dirty, os.fspath(path))
+        _require_clean(desired.commit, desired.dirty, os.fspath(path), desired.changed)
     return _apply_locked(
         options.runtime_url,
         f"apply {os.fspath(path)}",
@@ -247,15 +249,23 @@ def apply_saved(
     )
 
 
-def _require_clean(commit: str | None, dirty: bool, what: str) -> None:
+#: how many of the uncommitted files --require-clean names
+SHOWN_FILES = 10
+
+
+def _require_clean(commit: str | None, dirty: bool, what: str, changed: Sequence[str] = ()) -> None:
+    """``changed``: the files that differ, when known (a saved plan records only that some did)."""
     if commit is None:
         raise PlanError(
             f"--require-clean: {what} are not in a git work tree, so no commit holds them"
         )
     if dirty:
+        files = ", ".join(changed[:SHOWN_FILES])
+        if len(changed) > SHOWN_FILES:
+            files += f" and {len(changed) - SHOWN_FILES} more"
         raise PlanError(
-            f"--require-clean: {what} have uncommitted changes; commit them, so that the commit "
-            "recorded holds what is applied"
+            f"--require-clean: {what} have uncommitted changes{f' ({files})' if files else ''}; "
+            "commit them, so that the commit recorded holds what is applied"
         )
 
 
@@ -397,17 +407,18 @@ def sendings(options: Options, name: str | None = None) -> list[Sending]:
         runtime.close()
 
 
-def history(
-    options: Options, name: str | None = None, since: datetime | None = None
-) -> list[HistoryEntry]:
-    """The audit trail, newest first; of one campaign, and from a moment on, when asked."""
+def history(options: Options, name: str | None = None, since: datetime | None = None) -> History:
+    """The audit trail, newest first, with each entry's field changes; of one campaign, and from a
+    moment on, when asked (saying how many entries that left out)."""
     runtime = options.open()
     try:
         entries = runtime.history(name)
     finally:
         runtime.close()
-    start = timestamp(since if since.tzinfo else since.replace(tzinfo=UTC)) if since else ""
-    return [e for e in reversed(entries) if e.at >= start]
+    start = timestamp(since if since.tzinfo else since.replace(tzinfo=UTC)) if since else None
+    shown = tuple(e for e in reversed(entries) if start is None or e.at >= start)
+    changes = {e.seq: found for e in shown if (found := field_changes(e))}
+    return History(shown, changes, since=start, earlier=len(entries) - len(shown))
 
 
 def parse_since(text: str, what: str = "--since") -> datetime:
@@ -450,7 +461,7 @@ def edit(
                 if not isinstance(node, dict):
                     raise PlanError(f"--set {path}: {part} is not a mapping")
             node[leaf] = _value(raw)
-        problems = manifests.validate_spec(spec)
+        problems = validate_spec(spec)
         if problems:
             raise PlanError(f"the edited spec is not valid: {problems[0]}")
         write = Write(

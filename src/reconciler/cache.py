@@ -40,7 +40,7 @@ _Contents = tuple[dict[str, Any], set[tuple[str, str]]]
 
 def _identity() -> str:
     """What every entry depends on besides the file itself."""
-    schema = manifests.canonical_schema()
+    schema = validation.canonical_schema()
     parts = (FORMAT, sys.implementation.cache_tag, reconciler.__version__, schema)
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
 

@@ -343,7 +343,7 @@ def watch(
     watcher = Watcher(path, _options(runtime_url), dry_run=dry_run, interval=interval, prune=prune)
 
     def shut_down(signum: int, frame: object) -> None:
-        watcher.stop.set()
+        watcher.shut_down(signal.Signals(signum).name)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, shut_down)
@@ -354,7 +354,10 @@ def watch(
         click.echo(text, nl=False)
         sys.stdout.flush()
 
-    watcher.run(report)
+    stopped = watcher.run(report)
+    click.echo(
+        render.stopped_json(stopped) if fmt == "json" else render.stopped_text(stopped), nl=False
+    )
 
 
 @cli.command("calendar")

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.manifests import cycle_message, validate_spec
+from reconciler.manifests import cycle_message
 from reconciler.model import DesiredState, Manifest, Run, RuntimeState, Spec, overlay
+from reconciler.validation import validate_spec
 
 __all__ = ["Resolved", "Resolver"]
 

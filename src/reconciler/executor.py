@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
-from reconciler.manifests import validate_spec
 from reconciler.model import Action, RuntimeState
 from reconciler.plan import Operation, Plan
 from reconciler.runtime.base import Applied, LockOwner, Provenance, Runtime, Write, redacted
+from reconciler.validation import validate_spec
 
 HEARTBEAT_SECONDS = 60.0
 # A batch holds at most BATCH_MAX operations and, at the pace of the batch before, about

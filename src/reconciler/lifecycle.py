@@ -127,52 +127,63 @@ class Rule:
         )
 
 
-S, K, D, R = Situation, Kind, DesiredState, Run
-ANY_CHANGE = frozenset({Change.DISCARDABLE, Change.STAGED, Change.NEW})
 DIFFERS_FROM_LIVE = frozenset({Change.STAGED, Change.NEW})
 LIVE_SPEC_RULES: tuple[tuple[DesiredState, frozenset[Change], Action | None, str | None], ...] = (
     # state, change, outcome, warning: what a running recurring or inbound campaign does
-    (D.LIVE, frozenset({Change.NONE}), None, None),
-    (D.LIVE, frozenset({Change.DISCARDABLE}), Action.DISCARD, None),
-    (D.LIVE, DIFFERS_FROM_LIVE, Action.REPLACE, None),
-    (D.DRAFT, frozenset({Change.NONE}), None, BACK_TO_DRAFT),
-    (D.DRAFT, frozenset({Change.DISCARDABLE}), Action.DISCARD, None),
-    (D.DRAFT, frozenset({Change.STAGED}), None, None),
-    (D.DRAFT, frozenset({Change.NEW}), Action.UPDATE, None),
+    (DesiredState.LIVE, frozenset({Change.NONE}), None, None),
+    (DesiredState.LIVE, frozenset({Change.DISCARDABLE}), Action.DISCARD, None),
+    (DesiredState.LIVE, DIFFERS_FROM_LIVE, Action.REPLACE, None),
+    (DesiredState.DRAFT, frozenset({Change.NONE}), None, BACK_TO_DRAFT),
+    (DesiredState.DRAFT, frozenset({Change.DISCARDABLE}), Action.DISCARD, None),
+    (DesiredState.DRAFT, frozenset({Change.STAGED}), None, None),
+    (DesiredState.DRAFT, frozenset({Change.NEW}), Action.UPDATE, None),
 )
 
 RULES: tuple[Rule, ...] = (
     # not in the runtime yet
-    Rule(S.ABSENT, NEW_STOPPED, run=R.STOPPED),
-    Rule(S.ABSENT, Action.COPY, copy=True),
-    Rule(S.ABSENT, Action.CREATE, state=D.DRAFT),
-    Rule(S.ABSENT, Action.ACTIVATE, state=D.LIVE),
+    Rule(Situation.ABSENT, NEW_STOPPED, run=Run.STOPPED),
+    Rule(Situation.ABSENT, Action.COPY, copy=True),
+    Rule(Situation.ABSENT, Action.CREATE, state=DesiredState.DRAFT),
+    Rule(Situation.ABSENT, Action.ACTIVATE, state=DesiredState.LIVE),
     # a draft that was never activated
-    Rule(S.DRAFT, NEVER_LIVE_STOPPED, run=R.STOPPED),
-    Rule(S.DRAFT, Action.ACTIVATE, state=D.LIVE),
-    Rule(S.DRAFT, None, state=D.DRAFT, change=frozenset({Change.NONE})),
-    Rule(S.DRAFT, Action.UPDATE, state=D.DRAFT),
+    Rule(Situation.DRAFT, NEVER_LIVE_STOPPED, run=Run.STOPPED),
+    Rule(Situation.DRAFT, Action.ACTIVATE, state=DesiredState.LIVE),
+    Rule(Situation.DRAFT, None, state=DesiredState.DRAFT, change=frozenset({Change.NONE})),
+    Rule(Situation.DRAFT, Action.UPDATE, state=DesiredState.DRAFT),
     # completed: nothing more can happen to it
-    Rule(S.COMPLETED, COMPLETED_MODIFY, change=DIFFERS_FROM_LIVE),
-    Rule(S.COMPLETED, None),
+    Rule(Situation.COMPLETED, COMPLETED_MODIFY, change=DIFFERS_FROM_LIVE),
+    Rule(Situation.COMPLETED, None),
     # live or scheduled, one-time: it runs as it is
-    Rule(S.ACTIVE, ONE_TIME_STOP, kind=K.ONE_TIME, run=R.STOPPED),
-    Rule(S.ACTIVE, ONE_TIME_MODIFY, kind=K.ONE_TIME, change=DIFFERS_FROM_LIVE),
-    Rule(S.ACTIVE, None, kind=K.ONE_TIME, state=D.DRAFT, warning=BACK_TO_DRAFT),
-    Rule(S.ACTIVE, None, kind=K.ONE_TIME),
+    Rule(Situation.ACTIVE, ONE_TIME_STOP, kind=Kind.ONE_TIME, run=Run.STOPPED),
+    Rule(Situation.ACTIVE, ONE_TIME_MODIFY, kind=Kind.ONE_TIME, change=DIFFERS_FROM_LIVE),
+    Rule(
+        Situation.ACTIVE, None, kind=Kind.ONE_TIME, state=DesiredState.DRAFT, warning=BACK_TO_DRAFT
+    ),
+    Rule(Situation.ACTIVE, None, kind=Kind.ONE_TIME),
     # live or scheduled, recurring or inbound: stop, or stage, replace and discard versions
-    Rule(S.ACTIVE, Action.STOP, run=R.STOPPED, change=DIFFERS_FROM_LIVE, warning=STOP_DROPS_CHANGE),
-    Rule(S.ACTIVE, Action.STOP, run=R.STOPPED),
-    *(Rule(S.ACTIVE, out, state=st, change=ch, warning=w) for st, ch, out, w in LIVE_SPEC_RULES),
+    Rule(
+        Situation.ACTIVE,
+        Action.STOP,
+        run=Run.STOPPED,
+        change=DIFFERS_FROM_LIVE,
+        warning=STOP_DROPS_CHANGE,
+    ),
+    Rule(Situation.ACTIVE, Action.STOP, run=Run.STOPPED),
+    *(
+        Rule(Situation.ACTIVE, out, state=st, change=ch, warning=w)
+        for st, ch, out, w in LIVE_SPEC_RULES
+    ),
     # stopping or stopped: the spec is frozen; inbound campaigns resume, outbound ones are final
-    Rule(S.STOPPED, Action.RESUME, kind=K.INBOUND, run=R.RUNNING),
-    Rule(S.STOPPED, RESTART, run=R.RUNNING),
-    Rule(S.STOPPING, RESTART, run=R.RUNNING),
-    Rule(S.STOPPED, None, kind=K.INBOUND, change=DIFFERS_FROM_LIVE, warning=FROZEN_INBOUND),
-    Rule(S.STOPPED, None, change=DIFFERS_FROM_LIVE, warning=FROZEN_OUTBOUND),
-    Rule(S.STOPPING, None, change=DIFFERS_FROM_LIVE, warning=FROZEN_OUTBOUND),
-    Rule(S.STOPPED, None),
-    Rule(S.STOPPING, None),
+    Rule(Situation.STOPPED, Action.RESUME, kind=Kind.INBOUND, run=Run.RUNNING),
+    Rule(Situation.STOPPED, RESTART, run=Run.RUNNING),
+    Rule(Situation.STOPPING, RESTART, run=Run.RUNNING),
+    Rule(
+        Situation.STOPPED, None, kind=Kind.INBOUND, change=DIFFERS_FROM_LIVE, warning=FROZEN_INBOUND
+    ),
+    Rule(Situation.STOPPED, None, change=DIFFERS_FROM_LIVE, warning=FROZEN_OUTBOUND),
+    Rule(Situation.STOPPING, None, change=DIFFERS_FROM_LIVE, warning=FROZEN_OUTBOUND),
+    Rule(Situation.STOPPED, None),
+    Rule(Situation.STOPPING, None),
 )
 
 

@@ -22,18 +22,15 @@ from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import DesiredState, Manifest, Position, Run
-from reconciler.validation import canonical_schema, clip, schema, show, validate_spec
+from reconciler.validation import clip, show
 
 __all__ = [
     "Cache",
     "FileResult",
     "LoadResult",
-    "canonical_schema",
     "copy_cycle",
     "cycle_message",
     "load",
-    "schema",
-    "validate_spec",
 ]
 
 MAX_FILE_BYTES = 1024 * 1024  # a manifest file larger than this is refused unread

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler import lifecycle, schedule
 from reconciler.errors import Diagnostic, Hint, Severity
 from reconciler.lifecycle import Action, Decision
-from reconciler.manifests import copy_cycle, cycle_message, validate_spec
+from reconciler.manifests import copy_cycle, cycle_message
 from reconciler.model import (
     RECONCILER,
     Campaign,
@@ -30,6 +30,7 @@ from reconciler.model import (
     spec_hash,
 )
 from reconciler.plan import FieldChange, Operation, Plan, Reason
+from reconciler.validation import validate_spec
 
 #: the manifest field a refusal points at; anything else points at ``spec``
 REFUSAL_FIELD = {

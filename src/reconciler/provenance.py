@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from reconciler.runtime.base import current_user
 
@@ -15,6 +15,8 @@ from reconciler.runtime.base import current_user
 class GitState:
     commit: str | None  # None: not in a git work tree (or git is not installed)
     dirty: bool  # the manifests differ from the commit (changed, added or deleted files)
+    #: the files that differ, relative to the working directory, in git's order
+    changed: tuple[str, ...] = ()
 
 
 def git_state(path: Path) -> GitState:
@@ -24,12 +26,44 @@ def git_state(path: Path) -> GitState:
     differ from the commit.
     """
     folder = path if path.is_dir() else path.parent
-    commit = _git(folder, "rev-parse", "HEAD")
-    if commit is None:
+    # the folder's own path in the work tree ("" at its top), and the commit
+    found = (_git(folder, "rev-parse", "--show-prefix", "HEAD") or "").splitlines()
+    if len(found) != 2:
         return GitState(None, False)
+    prefix, commit = found
     scope = path.name if path.is_file() else "."
-    changes = _git(folder, "status", "--porcelain", "--untracked-files=all", "--", scope)
-    return GitState(commit or None, bool(changes))
+    status = _git(folder, "status", "--porcelain", "-z", "--untracked-files=all", "--", scope)
+    changed = tuple(
+        _shown(folder / name.removeprefix(prefix))
+        for name in _porcelain_paths(status or "")
+        if _manifest(name.removeprefix(prefix))
+    )
+    return GitState(commit or None, bool(changed), changed)
+
+
+def _porcelain_paths(status: str) -> list[str]:
+    """The paths of ``git status --porcelain -z`` (relative to the top of the work tree): ``XY
+    path``, and for a rename or copy the old path in a field of its own after it (a renamed
+    manifest is one gone from its old place, too)."""
+    paths, fields = [], iter(status.split("\0"))
+    for entry in fields:
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if "R" in entry[:2] or "C" in entry[:2]:
+                paths.extend(old for old in [next(fields, "")] if old)
+    return paths
+
+
+def _manifest(name: str) -> bool:
+    """Whether a changed file is one the manifests are read from (``*.yaml``/``*.yml``, nothing
+    hidden): the cache in ``.reconciler/``, a README or a plan file beside them do not count."""
+    parts = PurePosixPath(name).parts
+    return name.endswith((".yaml", ".yml")) and not any(p.startswith(".") for p in parts)
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the user named the manifests' folder (relative, or absolute), tidied."""
+    return os.path.normpath(path)
 
 
 def _git(folder: Path, *args: str) -> str | None:
@@ -39,7 +73,7 @@ def _git(folder: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    return out.stdout if out.returncode == 0 else None  # unstripped: porcelain starts with spaces
 
 
 def actor(explicit: str | None) -> str:

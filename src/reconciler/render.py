@@ -18,13 +18,14 @@ from reconciler import escape, wording
 from reconciler.actions import FACTS
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
+from reconciler.history import History
 from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome
 from reconciler.plan import FieldChange, Plan, indented_json
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, CycleOutcome
+from reconciler.watch import Cycle, CycleOutcome, Stopped
 from reconciler.wording import plural, short, versions
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
@@ -292,7 +293,12 @@ def sendings_json(sendings: Sequence[Sending]) -> str:
     return _json({"sendings": [x.to_json() for x in sendings]})
 
 
-def history_text(entries: Sequence[HistoryEntry]) -> str:
+def history_text(history: History) -> str:
+    """A table, newest first, with each entry's field changes under it (as a plan shows them)."""
+    entries = history.entries
+    if not entries and history.since is not None and history.earlier:
+        before = plural(history.earlier, "entry", "entries")
+        return _lines([f"No history since {history.since} ({before} before)."])
     if not entries:
         return "No history yet.\n"
     header = ("REV", "AT", "ACTOR", "OPERATION", "CAMPAIGN", "VERSION", "COMMIT", "FILE")
@@ -309,7 +315,12 @@ def history_text(entries: Sequence[HistoryEntry]) -> str:
         )
         for e in entries
     ]
-    return _table([header, *rows])
+    head, *table = _table([header, *rows]).splitlines()
+    lines: list[Line] = [head]
+    for e, row in zip(entries, table, strict=True):
+        lines.append(row)  # escaped already, and escaping again changes nothing
+        lines.extend(f"      {change_line(c)}" for c in history.changes.get(e.seq, ()))
+    return _lines(lines)
 
 
 def _commit(e: HistoryEntry) -> str:
@@ -326,8 +337,8 @@ def _version_change(e: HistoryEntry) -> str:
     return f"v{version['number']}" if version else "-"
 
 
-def history_json(entries: Sequence[HistoryEntry]) -> str:
-    return _json({"history": [e.to_json() for e in entries]})
+def history_json(history: History) -> str:
+    return _json({"history": [e.to_json() for e in history.entries]})
 
 
 def _table(rows: Iterable[Sequence[str]]) -> str:
@@ -398,6 +409,16 @@ def cycle_json(cycle: Cycle) -> str:
             for e in cycle.ledger.entries
         ]
     return _json(body, indent=None, ensure_ascii=False, separators=(",", ":"))
+
+
+def stopped_text(stopped: Stopped) -> str:
+    """The watch's last line: what stopped it, after how many cycles."""
+    why = f" ({stopped.reason})" if stopped.reason else ""
+    return _lines([f"watch stopped{why} after {plural(stopped.cycles, 'cycle')}"])
+
+
+def stopped_json(stopped: Stopped) -> str:
+    return _json({"stopped": stopped.reason, "cycles": stopped.cycles}, indent=None)
 
 
 def steps_text(steps: Sequence[Step]) -> str:

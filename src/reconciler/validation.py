@@ -253,18 +253,68 @@ def _schema_problems(which: int, instance: Any, base: Path_) -> list[Problem]:
         pass  # find out exactly what is wrong, and where, below
     else:
         return []
+    errors = list(_validators()[which].iter_errors(instance))
+    wanted: dict[Path_, set[str]] = {}  # the keys each mapping is missing, by its path
+    for error in errors:
+        wanted.setdefault(tuple(error.absolute_path), set()).update(_missing(error))
     problems: list[Problem] = []
-    for error in _validators()[which].iter_errors(instance):
+    meant: dict[Path_, set[str]] = {}  # the missing keys that a typo accounts for
+    for error in errors:
         path = (*base, *error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            missing = wanted.get(tuple(error.absolute_path), set())
             for key in error.instance:
                 if key not in known:
-                    message = f"Additional properties are not allowed ({show(key)} was unexpected)"
-                    problems.append(Problem(path, message, key=key))
+                    absent = [name for name in known if name not in error.instance]
+                    guess = _guess(key, sorted(missing)) or _guess(key, absent)
+                    if guess in missing:
+                        meant.setdefault(tuple(error.absolute_path), set()).add(guess)
+                    problems.append(Problem(path, _unexpected(key, guess), key=key))
+    for error in errors:
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             continue
-        problems.append(Problem(path, _message(error)))
+        missing = _missing(error)
+        if missing & meant.get(tuple(error.absolute_path), set()):
+            continue  # a typo's other half: the key is there, misspelled, and said so
+        problems.append(Problem((*base, *error.absolute_path), _message(error)))
     return problems
+
+
+def _unexpected(key: object, guess: str | None) -> str:
+    if guess is None:
+        return f"Additional properties are not allowed ({show(key)} was unexpected)"
+    return f"{show(key)} is not a known property; did you mean {show(guess)}?"
+
+
+def _guess(key: object, names: list[str]) -> str | None:
+    """The one of ``names`` that ``key`` is most likely a misspelling of, if any is close."""
+    if not isinstance(key, str) or not names:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(key, names, n=1)
+    return close[0] if close else None
+
+
+def _missing(error: ValidationError) -> set[str]:
+    """The keys whose absence ``error`` is about, at its own mapping: a ``required`` error, or a
+    ``oneOf``/``anyOf`` none of whose ``required`` branches is met."""
+    if not isinstance(error.instance, dict):
+        return set()
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        return {
+            name
+            for name in error.validator_value
+            if isinstance(name, str)
+            and name not in error.instance
+            and error.message == f"{name!r} is a required property"
+        }
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        branches = [e for e in error.context if not e.relative_path]
+        if all(e.validator == "required" for e in branches):
+            return set().union(*(_missing(e) for e in branches))
+    return set()
 
 
 def _message(error: ValidationError) -> str:

@@ -70,6 +70,15 @@ class Cycle:
     retry_in: float | None = None  # for LOCKED and UNREACHABLE: when the next try comes
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """How a watch ended: what stopped it (a signal's name, or None for the stop event alone),
+    after how many cycles."""
+
+    reason: str | None
+    cycles: int
+
+
 @dataclass
 class Watcher:
     """One watch: its settings, and the state carried from cycle to cycle."""
@@ -84,8 +93,14 @@ class Watcher:
     clock: Callable[[], float] = time.monotonic
     failures: int = 0
     cycles: int = 0
+    stopped_by: str | None = None
 
-    def run(self, report: Callable[[Cycle], None]) -> None:
+    def shut_down(self, reason: str) -> None:
+        """Stop after the batch in flight (safe from a signal handler), saying why."""
+        self.stopped_by = self.stopped_by or reason
+        self.stop.set()
+
+    def run(self, report: Callable[[Cycle], None]) -> Stopped:
         """Reconcile until ``stop`` is set: at start, on changes, every interval, with backoff."""
         trigger, changed = Trigger.START, 0
         last_failure: CycleOutcome | None = None
@@ -102,6 +117,7 @@ class Watcher:
             last_failure = cycle.outcome if failing else None
             wait = cycle.retry_in if cycle.retry_in is not None else self.interval
             trigger, changed = self._wait(events, wait, Trigger.RETRY if failing else None)
+        return Stopped(self.stopped_by, self.cycles)
 
     def reconcile(self, trigger: Trigger, changed: int = 0) -> Cycle:
         """One level-based cycle: read everything, plan from scratch, apply unless dry-run."""
@@ -209,6 +225,23 @@ class Watcher:
         # a manifest, or a folder (of manifests, perhaps) moved in or out
         return parts[-1].endswith((".yaml", ".yml")) or Path(path).is_dir() or "." not in parts[-1]
 
+    def _counted(self, changes: set[tuple[watchfiles.Change, str]]) -> int:
+        """How many manifests and folders of manifests a burst changed. The filter lets through
+        every name without a dot, as a folder might have one; of those, only folders that are
+        there, or that held manifests when last read, count: ``sed -i`` and many editors write a
+        temporary file (``sedAbC123``) and rename it over the manifest, which is one change."""
+        paths = {Path(path) for _, path in changes}
+        held: set[Path] | None = None  # the folders of the manifests last read, when needed
+        counted = 0
+        for path in paths:
+            if path.name.endswith((".yaml", ".yml")) or path.is_dir():
+                counted += 1
+                continue
+            if held is None:
+                held = {folder for file, _ in self.cache for folder in Path(file).resolve().parents}
+            counted += path.resolve() in held
+        return counted
+
     def _wait(
         self,
         events: Iterator[set[tuple[watchfiles.Change, str]]],
@@ -220,8 +253,8 @@ class Watcher:
         for changes in events:
             if self.stop.is_set():
                 break
-            if changes and retry is None:
-                return Trigger.CHANGE, len({path for _, path in changes})
+            if retry is None and (counted := self._counted(changes)):
+                return Trigger.CHANGE, counted
             if self.clock() >= deadline:
                 break
         return retry or Trigger.INTERVAL, 0

@@ -424,6 +424,7 @@ def in_read_only_folder(folder: Path, *args: str) -> subprocess.CompletedProcess
     )  # fmt: skip
 
 
+@pytest.mark.slow  # starts processes
 def test_reading_commands_work_on_a_runtime_in_a_read_only_folder(
     applied: str, tmp_path: Path
 ) -> None:
@@ -453,6 +454,7 @@ def held_write_lock(url: str) -> sqlite3.Connection:
     return other
 
 
+@pytest.mark.slow  # waits for real seconds, as a user would
 def test_apply_says_what_it_waits_for_while_another_process_writes(applied: str) -> None:
     other = held_write_lock(applied)
     threading.Timer(1.5, other.rollback).start()
@@ -463,6 +465,7 @@ def test_apply_says_what_it_waits_for_while_another_process_writes(applied: str)
     )
 
 
+@pytest.mark.slow  # waits for real seconds, as a user would
 def test_apply_gives_up_on_another_writer_after_the_lock_timeout(
     applied: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

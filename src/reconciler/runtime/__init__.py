@@ -1,25 +1,5 @@
-"""Campaign runtimes: one small interface, backends chosen by URL."""
+"""Campaign runtimes: one small interface (``base``), backends chosen by URL (``open_runtime``).
 
-from reconciler.runtime.base import (
-    DEFAULT_URL,
-    Applied,
-    HistoryEntry,
-    LockInfo,
-    LockOwner,
-    Provenance,
-    Runtime,
-    Write,
-    open_runtime,
-)
-
-__all__ = [
-    "DEFAULT_URL",
-    "Applied",
-    "HistoryEntry",
-    "LockInfo",
-    "LockOwner",
-    "Provenance",
-    "Runtime",
-    "Write",
-    "open_runtime",
-]
+Import from the modules themselves (``reconciler.runtime.base``, ``.sqlite``, ``.memory``, ...):
+this package re-exports nothing: importing one of its modules loads only what that module needs.
+"""

@@ -447,8 +447,38 @@ def test_in_github_actions_plan_annotates_and_fills_the_step_summary(
     text = summary.read_text()
     assert text.startswith("earlier step\n### ")  # appended, never overwritten
     assert "a new campaign cannot start stopped" in text
-    # an explicit format wins over the automatic one
+    # an explicit format wins over the automatic one, and writes no summary: a workflow that
+    # plans in several formats shows its plan once
     assert run("plan", "--format", "text").output.startswith("Nothing can be applied.")
+    assert run("plan", "--format", "markdown").output.startswith("### reconciler plan")
+    assert run("plan", "--format", "json").exit_code == 1
+    assert summary.read_text() == text
+
+
+def test_apply_writes_its_plan_and_verdict_to_the_step_summary(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = repo / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    write(repo, "weekly.yaml", weekly())
+    assert run("apply").exit_code == 0
+    assert summary.read_text().endswith("\n**Apply: 1 done, 0 failed, 0 skipped.**\n\n")
+    summary.unlink()
+    write(repo, "weekly.yaml", weekly(run="stopped").replace("Week", "Changed"))
+    write(repo, "launch.yaml", ONCE.replace("state: live", "state: live\n  run: stopped"))
+    assert run("apply").exit_code == 1
+    assert summary.read_text().endswith("\n**Nothing was applied: 1 error.**\n\n")
+
+
+def test_apply_with_errors_ends_with_its_verdict(repo: Path) -> None:
+    """CI logs were misread: the plan and its errors, then nothing to say nothing was applied."""
+    write(repo, "weekly.yaml", weekly(run="stopped"))
+    result = run("apply")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "a new campaign cannot start stopped; set run: running (or remove run), and stop it "
+        "once it is live\n\nNothing was applied: 1 error.\n"
+    )
 
 
 def test_history_marks_uncommitted_manifests_and_filters_since(repo: Path) -> None:

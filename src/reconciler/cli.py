@@ -138,7 +138,9 @@ def _color() -> bool:
 
 
 def _publish_summary(markdown: str) -> None:
-    """In GitHub Actions, the markdown plan goes to the job's summary page as well."""
+    """In GitHub Actions (GITHUB_STEP_SUMMARY set), the job's summary page gets ``markdown``
+    too: from `plan --format github` and from `apply` only, so a workflow that plans in several
+    formats shows its plan once."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with Path(summary).open("a", encoding="utf-8") as handle:
@@ -152,7 +154,8 @@ def _publish_summary(markdown: str) -> None:
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "markdown", "github"]),
-    help="Output format [default: github when GITHUB_ACTIONS=true, else text].",
+    help="Output format [default: github when GITHUB_ACTIONS=true, else text]. With github, the "
+    "markdown plan is also written to the job summary ($GITHUB_STEP_SUMMARY).",
 )
 @click.option(
     "--out",
@@ -191,7 +194,7 @@ def plan(
         click.echo(render.plan_github(the_plan), nl=False)
     else:
         click.echo(render.plan_text(the_plan, color=_color()), nl=False)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
+    if fmt == "github":  # the workflow's own view: its job summary gets the markdown plan
         _publish_summary(render.plan_markdown(the_plan))
     if not the_plan.ok:
         sys.exit(EXIT_ERROR)
@@ -241,7 +244,11 @@ def apply(
     actor: str | None,
     require_clean: bool,
 ) -> None:
-    """Plan and apply the manifests under PATH (default campaigns/), or a saved plan (FILE.json)."""
+    """Plan and apply the manifests under PATH (default campaigns/), or a saved plan (FILE.json).
+
+    In GitHub Actions, the plan and what was applied also go to the job summary
+    ($GITHUB_STEP_SUMMARY).
+    """
     if plan_file is None and path is not None and path.suffix == ".json":
         plan_file, path = path, None  # `apply plan.json`: a saved plan, as `apply --plan` takes
     if plan_file is not None and (path is not None or prune or targets):
@@ -274,13 +281,9 @@ def apply(
         )
     if fmt == "json":
         click.echo(render.ledger_json(ledger), nl=False)
-    elif ledger.already_applied is not None:
-        click.echo(render.already_applied_text(ledger), nl=False)
     else:
-        click.echo(render.plan_text(ledger.plan, color=_color()), nl=False)
-        if ledger.plan.ok and ledger.entries:
-            click.echo("")
-            click.echo(render.ledger_text(ledger, color=_color()), nl=False)
+        click.echo(render.apply_text(ledger, color=_color()), nl=False)
+    _publish_summary(render.apply_markdown(ledger))
     sys.exit(EXIT_OK if ledger.ok else EXIT_ERROR)
 
 

@@ -158,8 +158,7 @@ def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
         rest = f"{'':<{7 - len(e.outcome.value)}} {e.action.value:<8} {e.campaign}"
         outcome = (e.outcome.value, OUTCOME_COLORS[e.outcome])
         lines.append((("  ", None), outcome, (rest + (f": {note}" if note else ""), None)))
-    done, failed, skipped = (ledger.count(o) for o in Outcome)
-    lines.append(((f"Apply: {done} done, {failed} failed, {skipped} skipped.", BOLD),))
+    lines.append(((verdict(ledger), BOLD),))
     return _lines(lines, color)
 
 
@@ -167,10 +166,34 @@ def already_applied_text(ledger: Ledger) -> str:
     """A saved plan an earlier run applied whole: when and by whom, and that nothing was redone."""
     before = ledger.already_applied
     when = f" ({before.at} by {before.actor})" if before and before.at is not None else ""
-    return (
-        f"the saved plan {ledger.plan.plan_id} was already applied{when}; "
-        "nothing was applied again\n"
-    )
+    done = f"the saved plan {ledger.plan.plan_id} was already applied{when}"
+    return _lines([f"{done}; nothing was applied again"])
+
+
+def verdict(ledger: Ledger) -> str:
+    """An apply's last word: what it did, or that it did nothing and why."""
+    if not ledger.plan.ok:
+        return f"Nothing was applied: {plural(len(ledger.plan.errors), 'error')}."
+    done, failed, skipped = (ledger.count(o) for o in Outcome)
+    return f"Apply: {done} done, {failed} failed, {skipped} skipped."
+
+
+def apply_text(ledger: Ledger, *, color: bool = False) -> str:
+    """What `apply` prints: the plan, then what was done (a line per operation) and the verdict;
+    an invalid plan applies nothing, and says so as its last line, where CI logs are read."""
+    if ledger.already_applied is not None:
+        return already_applied_text(ledger)
+    text = plan_text(ledger.plan, color=color)
+    if not ledger.plan.ok:
+        return text + "\n" + _lines([((verdict(ledger), BOLD),)], color)
+    return text + ("\n" + ledger_text(ledger, color=color) if ledger.entries else "")
+
+
+def apply_markdown(ledger: Ledger) -> str:
+    """An apply for GitHub's job summary: the plan as a pull request shows it, and the verdict."""
+    if ledger.already_applied is not None:
+        return escape.markdown(already_applied_text(ledger).rstrip("\n")) + "\n"
+    return plan_markdown(ledger.plan) + "\n" + f"**{escape.markdown(verdict(ledger))}**\n"
 
 
 def ledger_json(ledger: Ledger) -> str:

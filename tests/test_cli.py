@@ -543,3 +543,51 @@ def test_a_file_name_that_is_not_utf8_plans(
     assert result.exit_code == 0, result.output
     (operation,) = json.loads(result.output)["operations"]
     assert operation["file"] == "campaigns/a\\xff\\xfe.yaml"
+
+
+ONE_TIME_SMS = """\
+apiVersion: reconciler/v1
+kind: Campaign
+metadata: {{name: launch}}
+spec:
+  state: live
+  channel: sms
+  audience: {{segment: everyone}}
+  content:
+    text: "{text}"
+  schedule:
+    once: {{at: "{at}"}}
+    timezone: Europe/Amsterdam
+"""
+
+
+def test_a_one_time_campaign_whose_sending_has_passed_is_refused_at_its_time(repo: Path) -> None:
+    """It activated silently, was completed at the next tick with its sending skipped, and could
+    never be edited again."""
+    write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T08:00:00+01:00"))
+    result = run("plan")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Nothing can be applied. 0 unchanged, 1 error.\n"
+        "\n"
+        "Errors:\n"
+        "  campaigns/launch.yaml:11:16: its only sending, Fri 2026-11-27 08:00 CET, has passed "
+        "(now is Fri 2026-11-27 13:00 CET): activated, it would send nothing and be completed. "
+        "Set a future time, or remove schedule.once to send it on activation\n",
+    )
+    write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T18:00:00+01:00"))
+    assert run("plan").output.startswith("Plan: 1 to activate; 0 unchanged.\n")
+
+
+def test_a_refused_change_is_placed_at_the_changed_field(repo: Path) -> None:
+    """It was placed at spec (the state line) and named no field: on GitHub the annotation fell
+    outside the diff, and the reviewer never saw it by the changed line."""
+    write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-28T09:00:00+01:00"))
+    assert run("apply").exit_code == 0
+    write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Went", at="2026-11-28T09:00:00+01:00"))
+    result = run("plan", "--format", "github")
+    assert result.output == (
+        "::error file=campaigns/launch.yaml,line=9,col=11,title=reconciler::spec.content.text "
+        "changed: one-time campaigns cannot be modified once live; duplicate it with copyFrom\n"
+        "Nothing can be applied. 0 unchanged, 1 error.\n"
+    )

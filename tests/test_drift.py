@@ -81,13 +81,16 @@ def test_drift_on_a_one_time_campaign_is_refused_with_who_made_it(repo: Path) ->
     run("runtime", "edit", "launch", "--set", "content.text=Changed in the console")
     result = run("apply")
     assert result.exit_code == 1
-    assert result.output.startswith(
+    assert result.output == (
         "Nothing can be applied. 1 unchanged, 1 error.\n"
         "\n"
         "Errors:\n"
-        "  campaigns/launch.yaml:5:3: live version 2 was changed outside the reconciler by "
-        "console; one-time campaigns cannot be modified once live; duplicate it with copyFrom; "
-        "or accept the outside change by setting the manifest to the live version\n"
+        "  campaigns/launch.yaml:8:19: spec.content.text changed: live version 2 was changed "
+        "outside the reconciler by console; one-time campaigns cannot be modified once live; "
+        "duplicate it with copyFrom; or accept the outside change by setting the manifest to the "
+        "live version\n"
+        "\n"
+        "Nothing was applied: 1 error.\n"
     )
 
 

@@ -23,6 +23,8 @@ from click.testing import CliRunner, Result
 from factories import cli_environment
 from reconciler import api
 from reconciler.cli import cli
+from reconciler.model import Action
+from reconciler.runtime.base import Provenance, Write
 from reconciler.runtime.engine import DEFAULT_RATE, DEFAULT_SEGMENT_SIZE, GRACE, MISSED
 
 APPLIED = "2026-12-01T08:00:00Z"  # when the manifests are first applied, unless a test says else
@@ -725,8 +727,23 @@ def test_inbound_campaigns_never_send(lab: Lab) -> None:
 
 
 def test_a_once_campaign_activated_after_its_time_is_skipped_and_completed(lab: Lab) -> None:
+    """The plan refuses it; a console (or a reconciler from before that refusal) may not."""
     lab.write("late", manifest("late", segment="vip", schedule=ONCE))  # 10:00
-    lab.apply("2026-12-01T11:00:00Z")
+    refused = lab.cli("apply", now="2026-12-01T11:00:00Z")
+    assert refused.exit_code == 1
+    assert "its only sending, Tue 2026-12-01 10:00 UTC, has passed" in refused.output
+    spec = {
+        "channel": "email",
+        "audience": {"segment": "vip"},
+        "content": {"subject": "Hello", "body": "Hi"},
+        "schedule": {"once": {"at": "2026-12-01T10:00:00Z"}, "timezone": "UTC"},
+    }
+    runtime = lab.options("2026-12-01T11:00:00Z").open()
+    try:
+        console = Provenance("console", origin="console")
+        runtime.apply(Write("console/late", Action.ACTIVATE, "late", None, console, spec=spec))
+    finally:
+        runtime.close()
     lab.tick("2026-12-01T11:00:05Z")
     assert lab.sendings() == [skipped("late", "2026-12-01T10:00:00Z")]
     assert lab.state("late", "2026-12-01T11:00:05Z") == ("completed", 1)

@@ -528,8 +528,14 @@ def test_a_multi_document_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "spec.schedule": (17, 5),
     }
     assert {k: digest.where(k) for k in expected} == expected
-    assert digest.where("spec.schedule.once") == digest.position  # sections and their fields only
-    assert digest.where("spec.nothing") == digest.position
+    # every depth of mappings; a field not in the file is pointed at by the one above it
+    assert digest.where("spec.schedule.once") == (17, 11)
+    assert digest.where("spec.schedule.once.at") == (17, 16)
+    assert digest.where("spec.content.subject") == (15, 22)
+    assert digest.where("spec.content.tags") == (15, 47)
+    assert digest.where("spec.schedule.recurring.at") == (17, 5)
+    assert digest.where("spec.nothing") == (11, 3)
+    assert digest.where("nothing") == digest.position
 
     assert copy.name == "weekly-digest-2027"
     assert copy.copy_from == "weekly-digest"

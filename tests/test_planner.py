@@ -154,7 +154,8 @@ def test_draft_state_on_an_unchanged_live_campaign_warns(rt: Runtime) -> None:
         (
             with_subject(ONE_TIME, "New"),
             "running",
-            "one-time campaigns cannot be modified once live; duplicate it with copyFrom",
+            "spec.content.subject changed: one-time campaigns cannot be modified once live; "
+            "duplicate it with copyFrom",
         ),
         (
             ONE_TIME,
@@ -165,14 +166,16 @@ def test_draft_state_on_an_unchanged_live_campaign_warns(rt: Runtime) -> None:
         (
             {**ONE_TIME, "channel": "sms", "content": {"text": "hi"}},
             "running",
-            "the channel of a campaign that has been live cannot change (email -> sms); "
-            "duplicate it with copyFrom",
+            "spec.channel, spec.content.body, spec.content.subject and 1 more changed: the "
+            "channel of a campaign that has been live cannot change (email -> sms); duplicate it "
+            "with copyFrom",
         ),
         (
             RECURRING,
             "running",
-            "the kind of a campaign that has been live cannot change (one-time -> recurring); "
-            "duplicate it with copyFrom",
+            "spec.schedule.once.at, spec.schedule.recurring.at, spec.schedule.recurring.every "
+            "and 1 more changed: the kind of a campaign that has been live cannot change "
+            "(one-time -> recurring); duplicate it with copyFrom",
         ),
     ],
     ids=["modify", "stop", "channel", "kind"],
@@ -206,12 +209,15 @@ def test_stop_with_a_spec_change_warns_that_the_change_is_not_applied(rt: Runtim
     changed = [manifest("r", with_subject(RECURRING, "New"), run="stopped")]
     plan = converge(rt, changed)
     assert actions(plan) == [("r", "stop", 1, 1)]
-    assert warnings(plan) == ["r: the campaign is being stopped; its spec change is not applied"]
+    assert warnings(plan) == [
+        "r: spec.content.subject changed: the campaign is being stopped; its spec change is not "
+        "applied"
+    ]
     again = plan_of(rt, changed)
     assert again.operations == () and again.errors == ()
     assert warnings(again) == [
-        "r: a stopped outbound campaign cannot be modified; its spec change is not applied "
-        "(duplicate it with copyFrom to send the new version)"
+        "r: spec.content.subject changed: a stopped outbound campaign cannot be modified; its "
+        "spec change is not applied (duplicate it with copyFrom to send the new version)"
     ]
 
 
@@ -222,7 +228,8 @@ def test_resume_of_an_inbound_campaign_applies_its_changed_spec(rt: Runtime) -> 
     plan = plan_of(rt, [manifest("i", changed, run="stopped")])
     assert plan.operations == ()
     assert warnings(plan) == [
-        "i: the campaign is stopped; its spec change is applied when it resumes (run: running)"
+        "i: spec.content.title changed: the campaign is stopped; its spec change is applied when "
+        "it resumes (run: running)"
     ]
     plan = converge(rt, [manifest("i", changed)])
     assert actions(plan) == [("i", "resume", 1, 2)]
@@ -422,9 +429,9 @@ def test_drift_on_a_one_time_campaign_is_refused_with_who_made_it(rt: Runtime) -
     converge(rt, [manifest("o", ONE_TIME)])
     _outside_edit(rt, "o", with_subject(ONE_TIME, "Edited"))
     assert messages(plan_of(rt, [manifest("o", ONE_TIME)])) == [
-        "o: live version 2 was changed outside the reconciler by alice; one-time campaigns "
-        "cannot be modified once live; duplicate it with copyFrom; or accept the outside change "
-        "by setting the manifest to the live version"
+        "o: spec.content.subject changed: live version 2 was changed outside the reconciler by "
+        "alice; one-time campaigns cannot be modified once live; duplicate it with copyFrom; or "
+        "accept the outside change by setting the manifest to the live version"
     ]
 
 
@@ -445,7 +452,8 @@ def test_completed_campaigns_refuse_changes(rt: Runtime) -> None:
     store.campaigns["o"] = replace(store.campaigns["o"], status=Status.COMPLETED)
     assert plan_of(rt, [manifest("o", ONE_TIME)]).operations == ()
     assert messages(plan_of(rt, [manifest("o", with_subject(ONE_TIME, "x"))])) == [
-        "o: a completed campaign cannot be changed; duplicate it with copyFrom"
+        "o: spec.content.subject changed: a completed campaign cannot be changed; duplicate it "
+        "with copyFrom"
     ]
 
 

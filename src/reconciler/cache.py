@@ -30,7 +30,7 @@ from typing import Any
 import reconciler
 from reconciler import manifests, validation
 
-FORMAT = 4  # 4: validators compiled with our date-time check and Python-meaning patterns
+FORMAT = 5  # 5: positions of fields at every depth
 SHARDS = 64
 VALIDATORS = "validators.marshal"  # the schema compiled to code, as validation.compiled() gives
 

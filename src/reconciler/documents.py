@@ -409,17 +409,28 @@ def _child(node: Node, step: str | int) -> tuple[Node, Node] | None:
 
 
 def _positions(root: MappingNode) -> str:
-    """Where the top-level sections and their fields are ("spec", "spec.run"), packed as
-    Manifest.positions: what the planner points at when it refuses something. Only called for a
-    valid manifest, whose section and field names the schema limits to plain words."""
+    """Where each field is ("spec", "spec.run", "spec.content.text"), packed as
+    Manifest.positions: what the planner points at when it refuses a change. Mappings are walked
+    to every depth, lists are not (a list is one value). A key holding a space or a line break,
+    which the packing cannot hold, is left out with what is under it: it is pointed at by its
+    parent. A node met again through an alias is not walked again."""
     lines = [""]
-    for key, section in root.value:
-        mark = section.start_mark
-        lines.append(f"{key.value} {mark.line + 1} {mark.column + 1}")
-        if section.__class__ is MappingNode:
-            for field_key, value in section.value:
-                mark = value.start_mark
-                lines.append(f"{key.value}.{field_key.value} {mark.line + 1} {mark.column + 1}")
+    seen: set[int] = set()
+    pending: list[tuple[str, MappingNode]] = [("", root)]
+    while pending:
+        prefix, node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for key, value in node.value:
+            name = key.value
+            if not isinstance(name, str) or not name or " " in name or "\n" in name:
+                continue
+            path = prefix + name
+            mark = value.start_mark
+            lines.append(f"{path} {mark.line + 1} {mark.column + 1}")
+            if value.__class__ is MappingNode:
+                pending.append((path + ".", value))
     lines.append("")
     return "\n".join(lines)
 

@@ -228,21 +228,25 @@ class Manifest(NamedTuple):
     title: str | None = None
     labels: Mapping[str, str] = _NOTHING
     annotations: Mapping[str, str] = _NOTHING
-    #: where the keys the planner may need to point at are, one per line: ``"\nspec.run 12 8\n"``
-    #: for the key ``run`` of ``spec`` at line 12, column 8. One string rather than a dict of
-    #: tuples: manifests are many, cached, and seldom pointed at
+    #: where the fields the planner may need to point at are, one per line: ``"\nspec.run 12 8\n"``
+    #: for the key ``run`` of ``spec`` at line 12, column 8 (its value's place). One string rather
+    #: than a dict of tuples: manifests are many, cached, and seldom pointed at
     positions: str = ""
     #: identity of the whole document; a saved plan records it per operation
     hash: str = ""
 
     def where(self, path: str) -> Position:
-        start = self.positions.find(f"\n{path} ")
-        if start < 0:
-            return self.position
-        line, column = self.positions[
-            start + len(path) + 2 : self.positions.find("\n", start + 1)
-        ].split()
-        return Position(int(line), int(column))
+        """Where the field at ``path`` is, or the nearest field above it that is in the file (a
+        removed field is pointed at by the mapping it was in), or else the document."""
+        while path:
+            start = self.positions.find(f"\n{path} ")
+            if start >= 0:
+                line, column = self.positions[
+                    start + len(path) + 2 : self.positions.find("\n", start + 1)
+                ].split()
+                return Position(int(line), int(column))
+            path = path.rpartition(".")[0]
+        return self.position
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ is walked in sorted order and nothing depends on time or on dictionary order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from reconciler.model import (
     RuntimeState,
     Spec,
     allowed,
+    instant,
     kind_of,
     overlay,
     spec_hash,
@@ -32,6 +33,8 @@ from reconciler.model import (
 from reconciler.plan import FieldChange, Operation, Plan, Reason
 from reconciler.validation import validate_spec
 
+#: refusals caused by a change of the spec: placed at the changed field that comes first
+CHANGE_REFUSALS = frozenset({lifecycle.ONE_TIME_MODIFY, lifecycle.COMPLETED_MODIFY})
 #: the manifest field a refusal points at; anything else points at ``spec``
 REFUSAL_FIELD = {
     lifecycle.NEW_STOPPED: "spec.run",
@@ -383,18 +386,21 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
             else ""
         )
         accept = "; or accept the outside change by setting the manifest to the live version"
-        work.error(
-            m,
-            REFUSAL_FIELD.get(decision.refusal, "spec"),
-            prefix + decision.refusal + (accept if prefix else ""),
-        )
+        message = prefix + decision.refusal + (accept if prefix else "")
+        if decision.refusal in CHANGE_REFUSALS or decision.refusal == refusal:
+            _at_change(work, m, campaign, desired, message, work.error)
+        else:
+            work.error(m, REFUSAL_FIELD.get(decision.refusal, "spec"), message)
         return
-    if decision.warning is not None:
-        work.warn(
-            m,
-            "spec.state" if decision.warning == lifecycle.BACK_TO_DRAFT else "spec",
-            decision.warning,
-        )
+    if decision.warning == lifecycle.BACK_TO_DRAFT:
+        work.warn(m, "spec.state", decision.warning)
+    elif decision.warning is not None:  # a change that is not applied: said where it is
+        _at_change(work, m, campaign, desired, decision.warning, work.warn)
+    if _goes_live(decision.action, m) and work.sendings is not None:
+        passed = _passed(desired, work.sendings.now)
+        if passed is not None:
+            work.error(m, "spec.schedule.once.at", passed)
+            return
     work.live_after[m.name] = _live_after(campaign, decision.action, desired, m)
     if decision.action is None:
         work.unchanged += 1
@@ -405,6 +411,43 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
         work, m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by,
         source.etag if source is not None and untouched_source else None,
     )  # fmt: skip
+
+
+def _at_change(
+    work: _Planning,
+    m: Manifest,
+    campaign: Campaign | None,
+    desired: Spec,
+    message: str,
+    report: Callable[[Manifest, str, str], None],
+) -> None:
+    """Report ``message``, caused by a change to the manifest's spec, at the changed field that
+    comes first in the file (where a reviewer sees the change, and GitHub its annotation), naming
+    the changed fields."""
+    current = campaign.live or campaign.draft if campaign is not None else None
+    paths = [c.path for c in diff(current.spec if current else {}, desired)]
+    if not paths:
+        report(m, "spec", message)
+        return
+    first = min(paths, key=lambda path: tuple(m.where(path)))
+    named = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    report(m, first, f"{named} changed: {message}")
+
+
+def _passed(spec: Spec, now: datetime) -> str | None:
+    """Why a one-time campaign whose only sending lies in the past must not go live, or None:
+    activated, it would send nothing, complete, and never be editable again."""
+    once = (spec.get("schedule") or {}).get("once")
+    if kind_of(spec) is not Kind.ONE_TIME or not isinstance(once, Mapping):
+        return None
+    at = instant(once["at"])
+    if at > now:
+        return None
+    return (
+        f"its only sending, {schedule.describe(at, spec)}, has passed (now is "
+        f"{schedule.describe(now, spec)}): activated, it would send nothing and be completed. "
+        "Set a future time, or remove schedule.once to send it on activation"
+    )
 
 
 def _identity_refusal(campaign: Campaign | None, desired: Spec, kind: Kind) -> str | None:

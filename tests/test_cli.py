@@ -71,7 +71,7 @@ def test_plan_apply_replan(repo: Path) -> None:
     result = run("plan")
     assert result.exit_code == 0
     assert result.output == (
-        "Plan: 2 to activate; 0 unchanged.\n"
+        "Plan: 2 to activate; 0 unchanged, 1 warning.\n"
         "\n"
         "  + activate launch  v1\n"
         "      # new campaign; the manifest says live\n"
@@ -89,6 +89,10 @@ def test_plan_apply_replan(repo: Path) -> None:
         '      + spec.schedule.recurring.at: "09:00"\n'
         '      + spec.schedule.recurring.every: "week"\n'
         '      + spec.schedule.recurring.on: ["mon"]\n'
+        "\n"
+        "Warnings:\n"
+        "  runtime sqlite:///.reconciler/runtime.db does not exist yet: planning against an "
+        "empty runtime\n"
     )
     assert not (repo / ".reconciler" / "runtime.db").exists()  # plan changes nothing
     result = run("apply")
@@ -241,7 +245,7 @@ def test_markdown_plan(repo: Path) -> None:
     write(repo, "weekly.yaml", weekly())
     out = run("plan", "--format", "markdown").output
     assert out.startswith(
-        "### reconciler plan\n\n**1 to activate; 0 unchanged**\n\n#### Activate (1)\n\n"
+        "### reconciler plan\n\n**1 to activate; 0 unchanged; 1 warning**\n\n#### Activate (1)\n\n"
         "- `+` `weekly` v1 · `campaigns/weekly.yaml` · new campaign; the manifest says live · "
         f"next sendings: {MONDAYS}\n"
         "  <details><summary>7 fields changed</summary>\n"
@@ -306,7 +310,13 @@ def test_the_readme_quick_start_on_the_example_campaigns(repo: Path) -> None:
     shutil.copytree(REPO / "campaigns", repo / "campaigns")
     result = run("plan")
     assert result.exit_code == 0
-    assert result.output.endswith("Plan: 1 to create, 9 to activate, 1 to copy; 0 unchanged.\n")
+    assert result.output.endswith(
+        "Warnings:\n"
+        "  runtime sqlite:///.reconciler/runtime.db does not exist yet: planning against an "
+        "empty runtime\n"
+        "\n"
+        "Plan: 1 to create, 9 to activate, 1 to copy; 0 unchanged, 1 warning.\n"
+    )
     assert run("apply").exit_code == 0
     assert run("plan").output == "No changes. 11 unchanged.\n"
 
@@ -568,7 +578,11 @@ def test_a_one_time_campaign_whose_sending_has_passed_is_refused_at_its_time(rep
     result = run("plan")
     assert (result.exit_code, result.output) == (
         1,
-        "Nothing can be applied. 0 unchanged, 1 error.\n"
+        "Nothing can be applied. 0 unchanged, 1 error, 1 warning.\n"
+        "\n"
+        "Warnings:\n"
+        "  runtime sqlite:///.reconciler/runtime.db does not exist yet: planning against an "
+        "empty runtime\n"
         "\n"
         "Errors:\n"
         "  campaigns/launch.yaml:11:16: its only sending, Fri 2026-11-27 08:00 CET, has passed "
@@ -576,7 +590,7 @@ def test_a_one_time_campaign_whose_sending_has_passed_is_refused_at_its_time(rep
         "Set a future time, or remove schedule.once to send it on activation\n",
     )
     write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T18:00:00+01:00"))
-    assert run("plan").output.startswith("Plan: 1 to activate; 0 unchanged.\n")
+    assert run("plan").output.startswith("Plan: 1 to activate; 0 unchanged, 1 warning.\n")
 
 
 def test_a_refused_change_is_placed_at_the_changed_field(repo: Path) -> None:
@@ -590,4 +604,24 @@ def test_a_refused_change_is_placed_at_the_changed_field(repo: Path) -> None:
         "::error file=campaigns/launch.yaml,line=9,col=11,title=reconciler::spec.content.text "
         "changed: one-time campaigns cannot be modified once live; duplicate it with copyFrom\n"
         "Nothing can be applied. 0 unchanged, 1 error.\n"
+    )
+
+
+def test_empty_inputs_are_warned_about_with_their_place(repo: Path) -> None:
+    """An empty manifest folder planned 'No changes. 0 unchanged.', and a mistyped runtime path
+    planned everything as new, in silence."""
+    result = run("plan", "--runtime", "sqlite:///nonexistent-dir/x.db")
+    assert (result.exit_code, result.output) == (
+        0,
+        "No changes. 0 unchanged, 2 warnings.\n"
+        "\n"
+        "Warnings:\n"
+        "  no manifests under campaigns/\n"
+        "  runtime sqlite:///nonexistent-dir/x.db does not exist yet: planning against an empty "
+        "runtime\n",
+    )
+    assert not (repo / "nonexistent-dir").exists()
+    assert run("plan", "--format", "github", "--runtime", "memory://").output == (
+        "::warning title=reconciler::no manifests under campaigns/\n"
+        "No changes. 0 unchanged, 1 warning.\n"
     )

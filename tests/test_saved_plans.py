@@ -113,6 +113,7 @@ def injected(data: dict[str, Any]) -> None:
             "channel": "sms", "spec": spec, "copied_from": None, "copy_base": None,
             "activate": False, "source_etag": None, "depends_on": [], "drift": None,
             "next_sendings": [], "sendings_before": [], "reason_params": {}, "zone": None,
+            "inherited": 0,
             "zone_before": None, "on_activation": False,
         }
     )  # fmt: skip

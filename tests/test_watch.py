@@ -552,7 +552,9 @@ def test_cycle_text_first_lines(repo: Path, url: str, monkeypatch: pytest.Monkey
     heads = {o: cycle_text(c).split("\n", 1)[0] for o, c in cycles.items()}
     ms = r" \[\d+ ms\]"
     expected = {
-        CycleOutcome.PLANNED: r"cycle 1 \(start\): would apply: Plan: 2 to activate; 0 unchanged\.",
+        # a dry run against a runtime that does not exist yet says so
+        CycleOutcome.PLANNED: r"cycle 1 \(start\): would apply: Plan: 2 to activate; 0 unchanged, "
+        r"1 warning\.",
         CycleOutcome.APPLIED: r"cycle 1 \(start\): applied 2 of 2 operations",
         CycleOutcome.IN_SYNC: r"cycle 2 \(interval\): in sync \(2 campaigns\)",
         CycleOutcome.INVALID: r"cycle 3 \(change: 3 files\): invalid, nothing applied",
@@ -580,7 +582,9 @@ def test_cycle_text_bodies(repo: Path, url: str, monkeypatch: pytest.MonkeyPatch
     assert "  done    activate banner\n" in applied
     assert applied.endswith("Apply: 2 done, 0 failed, 0 skipped.\n")
     planned = texts[CycleOutcome.PLANNED].split("\n", 1)[1]
-    assert planned.startswith("Plan: 2 to activate; 0 unchanged.\n") and "done" not in planned
+    assert planned.startswith("Plan: 2 to activate; 0 unchanged, 1 warning.\n")
+    assert "done" not in planned
+    assert planned.endswith("does not exist yet: planning against an empty runtime\n")
     assert (
         "skipped  replace  deal" in texts[CycleOutcome.FAILED]
         or "skipped" in (texts[CycleOutcome.FAILED])

@@ -17,7 +17,7 @@ from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.calendar import today as calendar_today
-from reconciler.errors import PlanError, Severity
+from reconciler.errors import Diagnostic, PlanError, Severity
 from reconciler.executor import Ledger
 from reconciler.history import History, field_changes
 from reconciler.model import (
@@ -98,6 +98,7 @@ class _Desired:
     commit: str | None
     dirty: bool
     changed: tuple[str, ...] = ()  # the files that make it dirty
+    path: str = ""  # where the manifests were read, as given
 
 
 def _read(
@@ -119,7 +120,9 @@ def _read(
             "would be stopped; check the path"
         )
     git = git_state(Path(path))
-    return _Desired(loaded, whole, prune, tuple(targets), git.commit, git.dirty, git.changed)
+    return _Desired(
+        loaded, whole, prune, tuple(targets), git.commit, git.dirty, git.changed, os.fspath(path)
+    )
 
 
 def plan(
@@ -161,13 +164,33 @@ def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
         targets=desired.targets,
         now=now,
     )
+    runtime_id = runtime.runtime_id()
     return replace(
         planned,
         runtime=redacted(runtime.url),
-        runtime_id=runtime.runtime_id(),
+        runtime_id=runtime_id,
         commit=desired.commit,
         dirty=desired.dirty,
+        warnings=(*_surprises(desired, runtime, runtime_id), *planned.warnings),
     )
+
+
+def _surprises(desired: _Desired, runtime: Runtime, runtime_id: str | None) -> list[Diagnostic]:
+    """What an empty input makes of a plan, said: a mistyped path plans nothing at all, a
+    mistyped runtime URL plans everything as new."""
+    found = []
+    if desired.whole and not desired.loaded.manifests and not desired.loaded.diagnostics:
+        where = desired.path.rstrip("/") + "/"
+        found.append(Diagnostic(f"no manifests under {where}", severity=Severity.WARNING))
+    if runtime_id is None:
+        found.append(
+            Diagnostic(
+                f"runtime {redacted(runtime.url)} does not exist yet: planning against an empty "
+                "runtime",
+                severity=Severity.WARNING,
+            )
+        )
+    return found
 
 
 def apply(

@@ -79,7 +79,10 @@ class Operation:
     file: str | None = None
     from_version: int | None = None
     to_version: int | None = None
+    #: the fields it changes; a copy's, those that differ from its source's live spec, with
+    #: ``inherited`` counting the fields taken from the source as they are
     changes: tuple[FieldChange, ...] = ()
+    inherited: int = 0
     #: the campaign's etag when planned; None means the campaign must not exist yet
     etag: str | None = None
     #: the hash of the manifest document the operation comes from
@@ -124,6 +127,7 @@ class Operation:
             "from_version": self.from_version,
             "to_version": self.to_version,
             "changes": [c.to_json() for c in self.changes],
+            "inherited": self.inherited,
             "etag": self.etag,
             "manifest_hash": self.manifest_hash,
             "spec_hash": self.spec_hash,
@@ -157,6 +161,7 @@ class Operation:
                 FieldChange(c["path"], c.get("before"), c.get("after"))
                 for c in data.get("changes", ())
             ),
+            inherited=data.get("inherited", 0),
             etag=data.get("etag"),
             manifest_hash=data.get("manifest_hash"),
             spec=data.get("spec"),
@@ -362,6 +367,7 @@ SHAPE: dict[str, Any] = {
                     "file": _NULLABLE_STR,
                     "from_version": _NULLABLE_INT,
                     "to_version": _NULLABLE_INT,
+                    "inherited": {"type": "integer", "minimum": 0},
                     "etag": _NULLABLE_STR,
                     "manifest_hash": _NULLABLE_STR,
                     "spec_hash": _NULLABLE_STR,

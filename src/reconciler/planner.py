@@ -512,9 +512,11 @@ def _operation(
     versions: tuple[int | None, int | None]
     if action is Action.CREATE:
         versions, reason = (None, 1), Reason.NEW_DRAFT
-    elif action is Action.COPY:
-        versions, reason = (None, 1), Reason.NEW_COPY
+    elif action is Action.COPY:  # shown against its source: what differs, and how much does not
+        assert copy_base is not None and m.copy_from is not None
+        versions, reason, before_spec = (None, 1), Reason.NEW_COPY, copy_base
         params = {"source": m.copy_from, "state": m.state.value}
+        params["source_version"] = _version_after(work, m.copy_from)
     elif action is Action.ACTIVATE:
         versions = (draft.number if draft else None, promoted)
         reason = Reason.NEW_LIVE if campaign is None else Reason.DRAFT_GOES_LIVE
@@ -567,6 +569,11 @@ def _operation(
     if work.sendings is not None:
         upcoming, before = work.sendings.for_operation(campaign, kind, goes_live, desired)
     shown = live.spec if action is Action.STOP and live is not None else desired
+    changes = tuple(diff(before_spec, after_spec, known=work.known))
+    inherited = 0
+    if action is Action.COPY:
+        differing = {c.path for c in changes}
+        inherited = sum(1 for c in diff({}, desired, known=work.known) if c.path not in differing)
     return Operation(
         campaign=m.name,
         action=action,
@@ -575,7 +582,8 @@ def _operation(
         file=m.file,
         from_version=versions[0],
         to_version=versions[1],
-        changes=tuple(diff(before_spec, after_spec, known=work.known)),
+        changes=changes,
+        inherited=inherited,
         etag=campaign.etag if campaign else None,
         manifest_hash=m.hash,
         spec=desired if writes_spec else None,
@@ -594,6 +602,15 @@ def _operation(
         zone_before=schedule.zone_of(live.spec) if before and live is not None else None,
         on_activation=goes_live and kind is Kind.ONE_TIME and not desired.get("schedule"),
     )
+
+
+def _version_after(work: _Planning, name: str) -> int | None:
+    """The live version a campaign has once the plan is applied (a copy's source)."""
+    op = work.operations.get(name)
+    if op is not None:
+        return op.to_version
+    campaign = work.state.get(name)
+    return campaign.live.number if campaign is not None and campaign.live is not None else None
 
 
 def _zone(kind: Kind, spec: Spec) -> str | None:

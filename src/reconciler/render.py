@@ -89,8 +89,9 @@ def summary_line(plan: Plan) -> str:
 
 
 def diagnostic_line(d: Diagnostic) -> str:
-    if d.file is None and d.campaign is not None:
-        return f"campaign {d.campaign}: {wording.message(d)}"
+    if d.file is None:
+        campaign = f"campaign {d.campaign}: " if d.campaign is not None else ""
+        return campaign + wording.message(d)
     return f"{d.place}: {wording.message(d)}"
 
 
@@ -115,6 +116,8 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
             (("      ", None), (text, CHANGE_COLORS[text[0]]))
             for text in map(change_line, op.changes)
         )
+        if op.inherited:
+            body.append((("      ", None), (f"+ {wording.inherited(op)}", GREEN)))
     for title, items, code in (("Warnings", plan.warnings, YELLOW), ("Errors", plan.errors, RED)):
         if items:
             body += [*([""] if body else []), ((f"{title}:", code),)]

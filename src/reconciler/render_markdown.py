@@ -16,7 +16,7 @@ from reconciler import escape, wording
 from reconciler.actions import FACTS, RISK_ORDER
 from reconciler.errors import Diagnostic
 from reconciler.model import Action
-from reconciler.plan import FieldChange, Operation, Plan
+from reconciler.plan import Operation, Plan
 from reconciler.wording import plural, short, versions
 
 FULL_PLAN_HINT = (
@@ -214,24 +214,32 @@ def _entry(op: Operation) -> _Entry:
         parts.append("sendings before: " + escape.markdown(before))
     if upcoming := wording.next_sendings(op):
         parts.append("next sendings: " + escape.markdown(upcoming))
-    return _Entry("- " + " · ".join(parts), _details(op.changes))
+    return _Entry("- " + " · ".join(parts), _details(op))
 
 
-def _details(changes: Sequence[FieldChange]) -> str:
-    """The field-level before/after, collapsed, indented into the operation's list item."""
-    if not changes:
+def _details(op: Operation) -> str:
+    """The field-level before/after, collapsed, indented into the operation's list item; a copy's
+    against its source, the fields it takes as they are counted."""
+    changes = op.changes
+    if not changes and not op.inherited:
         return ""
     summary = f"{plural(len(changes), 'field')} changed"
+    if op.inherited:
+        total = plural(len(changes) + op.inherited, "field")
+        summary = f"{len(changes)} of {total} differ from the source"
     diff = []
     for c in changes:
         if c.before is not None:
             diff.append(f"- {c.path}: {short(c.before)}")
         if c.after is not None:
             diff.append(f"+ {c.path}: {short(c.after)}")
+    if op.inherited:
+        diff.append(f"  {wording.inherited(op)}")
     # A fenced block rather than an HTML-escaped <pre>: GitHub colours a ```diff block's removed
     # and added lines, which a <pre> would not. Inside a fence nothing is HTML, a link or a
     # mention; the fence is longer than any backtick run in it, each key and value is escaped
-    # onto its line alike, and every line starts with "- " or "+ ": no key or value can end it.
+    # onto its line alike, and every line starts with "- ", "+ " or two spaces and a count: no
+    # key or value can end it.
     lines = [f"  <details><summary>{summary}</summary>", ""]
     lines += [*escape.markdown_fence(diff, "diff", indent="  "), "", "  </details>"]
     return "\n".join(lines)

@@ -119,6 +119,12 @@ def next_sendings(op: Operation) -> str:
     return sendings(op.next_sendings, op.zone)
 
 
+def inherited(op: Operation) -> str:
+    """A copy's fields taken from its source as they are: '7 fields as in weekly-digest v3'."""
+    source, version = op.reason_params.get("source"), op.reason_params.get("source_version")
+    return f"{plural(op.inherited, 'field')} as in {source}" + (f" v{version}" if version else "")
+
+
 def message(d: Diagnostic) -> str:
     """A diagnostic's message with what the command line can do about it."""
     return d.message + HINTS[d.hint] if d.hint is not None else d.message

@@ -27,6 +27,7 @@ from reconciler.model import (
     Kind,
     Sending,
     SendingOutcome,
+    Sendings,
     Status,
     Version,
 )
@@ -101,7 +102,8 @@ def diagnostics(strings: Sequence[str], severity: Severity) -> tuple[Diagnostic,
 
 
 def sending(h: str) -> Sending:
-    return Sending(h, h, 1, h, SendingOutcome.RUNNING, started=h, ends=h, reason=h)
+    """A sending of campaign ``h`` (its times are the runtime's own: instants, not free text)."""
+    return Sending(h, h, 1, STAMP, SendingOutcome.RUNNING, started=STAMP, ends=STAMP, reason=h)
 
 
 def campaign(h: str) -> Campaign:
@@ -173,8 +175,9 @@ class Views:
         return History(entries, changes)
 
     @property
-    def sendings(self) -> list[Sending]:
-        return [sending(h) for h in self.strings]
+    def sendings(self) -> Sendings:
+        items = tuple(sending(h) for h in self.strings)
+        return Sendings(items, dict.fromkeys(self.strings, "Europe/Amsterdam"))
 
     @property
     def steps(self) -> list[Step]:

@@ -20,7 +20,7 @@ ALLOWED = {
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"wording", "actions", "watch", "escape", "history"},
+    | {"wording", "actions", "watch", "escape", "history", "schedule"},
     "watch": {"api", "manifests", "executor", "plan", "errors"},
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},

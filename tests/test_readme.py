@@ -52,11 +52,23 @@ def nothing() -> None:
     pass
 
 
+def steps(*changes: Callable[[], None]) -> Callable[[], None]:
+    def change() -> None:
+        for each in changes:
+            each()
+
+    return change
+
+
+SUBJECT = 'subject: "This week at Northwind"'
+
+
 # what the reader does before each console block, in the README's order
 BEFORE = [
-    nothing,
-    nothing,
-    edit('subject: "This week at Northwind"', 'subject: "This week at Northwind: our picks"'),
+    nothing,  # the quick start's commands, which the first block shows
+    edit(SUBJECT, 'subject: "This week at Northwind: our picks"'),
+    steps(edit("  state: live\n", "  state: draft\n"), edit(": our picks", ": the winter edition")),
+    edit("  state: draft\n", "  state: live\n"),
     edit("  state: live\n", "  state: live\n  run: stopped\n"),
     edit("  run: stopped\n", "  run: running\n"),
     add_copy,
@@ -76,13 +88,27 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     return True
 
 
-def test_the_walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def quick_start() -> list[str]:
+    """The commands the quick start's first line runs after installing, in its order."""
+    block = re.search(r"```sh\n(.*?)```", README, flags=re.S)
+    assert block is not None
+    first = next(line for line in block.group(1).splitlines() if line and line[0] != "#")
+    return [part.strip().removeprefix(".venv/bin/") for part in first.split("&&")][2:]
+
+
+def test_the_walkthrough_follows_the_quick_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader runs the quick start, then the walkthrough's commands block by block: the first
+    block shows what the quick start printed, the others what each step prints after it."""
     shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
     monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
     blocks = console_blocks()
     assert len(blocks) == len(BEFORE)
+    assert quick_start() == ["reconciler plan", "reconciler apply"]
+    assert [command for command, _ in blocks[0][:2]] == quick_start()
     for before, steps in zip(BEFORE, blocks, strict=True):
         before()
         for command, expected in steps:

@@ -26,6 +26,7 @@ from reconciler.model import (
     CampaignStatus,
     Sending,
     SendingOutcome,
+    Sendings,
     Status,
     parse_moment,
 )
@@ -422,12 +423,20 @@ def set_segment(options: Options, name: str, size: int) -> None:
         runtime.close()
 
 
-def sendings(options: Options, name: str | None = None) -> list[Sending]:
+def sendings(options: Options, name: str | None = None) -> Sendings:
+    """Sendings, oldest slot first (of ``name``'s, when given), with their campaigns' zones."""
     runtime = options.open()
     try:
-        return runtime.sendings(name)
+        found = runtime.sendings(name)
+        campaigns = runtime.snapshot().campaigns
     finally:
         runtime.close()
+    zones = {
+        n: schedule.zone_of(c.live.spec)
+        for n in {x.campaign for x in found}
+        if (c := campaigns.get(n)) is not None and c.live is not None
+    }
+    return Sendings(tuple(found), zones)
 
 
 def history(options: Options, name: str | None = None, since: datetime | None = None) -> History:

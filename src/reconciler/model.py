@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -333,6 +333,15 @@ class Sending:
             ends=data.get("ends"),
             reason=data.get("reason"),
         )
+
+
+@dataclass(frozen=True)
+class Sendings:
+    """Sendings as `runtime sendings` lists them, with the zone each campaign's times are read in
+    (its schedule's): people read a sending's time in the campaign's own zone."""
+
+    items: tuple[Sending, ...]
+    zones: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reconciler import escape, wording
+from reconciler import escape, schedule, wording
 from reconciler.actions import FACTS
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.history import History
 from reconciler.manifests import LoadResult
-from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome
+from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
 from reconciler.plan import FieldChange, Plan, indented_json
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
@@ -285,38 +285,39 @@ def status_text(rows: Sequence[CampaignStatus]) -> str:
             f"v{row.campaign.draft.number}" if row.campaign.draft else "-",
             row.campaign.copied_from or "-",
             f"by {row.campaign.live.actor}" if row.campaign.drifted and row.campaign.live else "-",
-            timestamp(row.next_sending) if row.next_sending else "-",
+            wording.when(row.next_sending, _zone(row.campaign)) if row.next_sending else "-",
         )
         for row in rows
     ]
     return _table([header, *lines])
 
 
+def _zone(c: Campaign) -> str:
+    """The zone a campaign's times are shown in: its live version's schedule's, else UTC."""
+    return schedule.zone_of(c.live.spec) if c.live is not None else "UTC"
+
+
 def status_json(rows: Sequence[CampaignStatus]) -> str:
     return _json({"campaigns": [campaign_json(r) for r in rows]})
 
 
-def sendings_text(sendings: Sequence[Sending]) -> str:
-    if not sendings:
+def sendings_text(sendings: Sendings) -> str:
+    """A table of sendings, their times in each campaign's zone, as a plan shows them."""
+    if not sendings.items:
         return "No sendings yet.\n"
     header = ("CAMPAIGN", "SCHEDULED", "VERSION", "OUTCOME", "STARTED", "ENDS", "ID")
-    lines = [
-        (
-            x.campaign,
-            x.scheduled,
-            f"v{x.version}",
-            x.outcome.value,
-            x.started or "-",
-            x.ends or "-",
-            x.id,
-        )
-        for x in sendings
-    ]
+    lines = []
+    for x in sendings.items:
+        zone = sendings.zones.get(x.campaign, "UTC")
+        started = wording.when(x.started, zone) if x.started else "-"
+        ends = wording.when(x.ends, zone) if x.ends else "-"
+        scheduled = wording.when(x.scheduled, zone)
+        lines.append((x.campaign, scheduled, f"v{x.version}", x.outcome.value, started, ends, x.id))
     return _table([header, *lines])
 
 
-def sendings_json(sendings: Sequence[Sending]) -> str:
-    return _json({"sendings": [x.to_json() for x in sendings]})
+def sendings_json(sendings: Sendings) -> str:
+    return _json({"sendings": [x.to_json() for x in sendings.items]})
 
 
 def history_text(history: History) -> str:
@@ -453,12 +454,13 @@ def steps_text(steps: Sequence[Step]) -> str:
     for step in steps:
         c = step.campaign
         done = ", ".join(step.events) if step.events else "skipped"
-        sent = "; ".join(_sending_line(x) for x in step.sendings)
+        sent = "; ".join(_sending_line(x, _zone(c)) for x in step.sendings)
         lines.append(f"{c.name}: {done} ({c.status.value})" + (f" - {sent}" if sent else ""))
     return _lines(lines)
 
 
-def _sending_line(x: Sending) -> str:
-    """'running 2026-12-01T09:00:00.000Z until ...', 'sent ...', 'skipped ...'."""
-    until = f" until {x.ends}" if x.ends and x.outcome is SendingOutcome.RUNNING else ""
-    return f"{x.outcome.value} {x.scheduled}{until}"
+def _sending_line(x: Sending, zone: str) -> str:
+    """'running Tue 2026-12-01 09:00 CET until Tue 2026-12-01 09:01:40 CET', 'sent ...'."""
+    running = x.ends and x.outcome is SendingOutcome.RUNNING
+    until = f" until {wording.when(x.ends, zone)}" if x.ends and running else ""
+    return f"{x.outcome.value} {wording.when(x.scheduled, zone)}{until}"

@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 import click
 
 from reconciler import api, escape, render
+from reconciler.cycles import Cycle
 from reconciler.errors import ReconcilerError
 from reconciler.render_calendar import calendar_json, calendar_text
 from reconciler.runtime.base import Patience
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, Watcher
+from reconciler.watch import Watcher
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_PATH = "campaigns"

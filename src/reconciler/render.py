@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler import escape, wording
 from reconciler.actions import FACTS
+from reconciler.cycles import Cycle, CycleOutcome, Stopped
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.history import History
@@ -25,7 +26,6 @@ from reconciler.plan import FieldChange, Plan, indented_json
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, CycleOutcome, Stopped
 from reconciler.wording import plural, short, versions
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is

@@ -22,7 +22,8 @@ ALLOWED = {
     "views": {"render", "render_calendar", "calendar", "cycles", "executor", "history", "manifests"}
     | {"model", "plan"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"wording", "actions", "cycles", "escape", "history"},
+    | {"wording", "actions", "cycles", "escape", "history", "render_json"},
+    "render_json": {"escape"},
     "watch": {"api", "manifests", "executor", "plan", "errors", "cycles"},
     "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
@@ -37,7 +38,7 @@ ALLOWED = {
     "validation": {"model"},
     "runtime": {"model", "errors", "runtime", "schedule"},
     "schedule": {"model"},
-    "render_calendar": {"calendar", "wording", "escape"},
+    "render_calendar": {"calendar", "wording", "escape", "render_json"},
     "calendar": {"model", "schedule", "effective"},
     "effective": {"model", "manifests", "validation"},
     "escape": set(),  # escaping for every output format: any view may use it
@@ -74,7 +75,7 @@ def test_imports_follow_the_layers(path: Path) -> None:
 
 
 #: the views, and the loop and the commands they must never reach, directly or through another
-VIEWS = ("views", "render", "render_markdown", "render_calendar", "wording")
+VIEWS = ("views", "render", "render_markdown", "render_calendar", "render_json", "wording")
 LOOP = {"watch", "api", "cli"}
 
 

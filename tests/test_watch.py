@@ -505,7 +505,8 @@ def test_run_says_what_stopped_it_after_how_many_cycles(repo: Path, url: str) ->
     thread.join(timeout=30)
     assert stopped == [Stopped("SIGTERM", 1)]
     assert render.stopped_text(stopped[0]) == "watch stopped (SIGTERM) after 1 cycle\n"
-    assert render.stopped_json(stopped[0]) == '{"stopped": "SIGTERM", "cycles": 1}\n'
+    # one line, with no spaces, as every cycle's line is
+    assert render.stopped_json(stopped[0]) == '{"stopped":"SIGTERM","cycles":1}\n'
     assert render.stopped_text(Stopped(None, 3)) == "watch stopped after 3 cycles\n"
 
 

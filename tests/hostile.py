@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from reconciler import render
 from reconciler.calendar import Calendar, Clash, Day, Entry, NotShown
+from reconciler.cycles import Cycle, CycleOutcome, Trigger
 from reconciler.errors import Diagnostic, Severity
 from reconciler.executor import Ledger, LedgerEntry, Outcome
 from reconciler.history import History
@@ -35,7 +36,6 @@ from reconciler.plan import ACTION_ORDER, FieldChange, Operation, Plan, Reason
 from reconciler.render_calendar import calendar_json, calendar_text
 from reconciler.runtime.base import HistoryEntry
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, CycleOutcome, Trigger
 
 OSC8 = "\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\"
 

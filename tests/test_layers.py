@@ -1,5 +1,5 @@
-"""The layering, checked: each module imports only the layers below it, and only the CLI talks to
-the terminal."""
+"""The layering, checked: each module imports only the layers below it, the views sit below the
+loop, and only the CLI talks to the terminal."""
 
 from __future__ import annotations
 
@@ -12,16 +12,20 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 
 # module -> the project modules it may import (the runtime package counts as one layer)
 ALLOWED = {
-    "cli": {"api", "render", "render_calendar", "watch", "errors", "runtime", "escape"},
+    "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
     | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation"},
     "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
+    "views": {"render", "render_calendar", "calendar", "cycles", "executor", "history", "manifests"}
+    | {"model", "plan"},
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"wording", "actions", "watch", "escape", "history", "schedule"},
-    "watch": {"api", "manifests", "executor", "plan", "errors"},
+    | {"wording", "actions", "cycles", "escape", "history", "render_json", "schedule"},
+    "render_json": {"escape"},
+    "watch": {"api", "manifests", "executor", "plan", "errors", "cycles"},
+    "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},
     "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule", "validation"},
@@ -34,7 +38,7 @@ ALLOWED = {
     "validation": {"model"},
     "runtime": {"model", "errors", "runtime", "schedule"},
     "schedule": {"model"},
-    "render_calendar": {"calendar", "wording", "escape"},
+    "render_calendar": {"calendar", "wording", "escape", "render_json"},
     "calendar": {"model", "schedule", "effective"},
     "effective": {"model", "manifests", "validation"},
     "escape": set(),  # escaping for every output format: any view may use it
@@ -68,6 +72,32 @@ MODULES = sorted(p for p in SRC.rglob("*.py") if layer_of(p) in ALLOWED)
 @pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(SRC)) for p in MODULES])
 def test_imports_follow_the_layers(path: Path) -> None:
     assert project_imports(path) <= ALLOWED[layer_of(path)]
+
+
+#: the views, and the loop and the commands they must never reach, directly or through another
+VIEWS = ("views", "render", "render_markdown", "render_calendar", "render_json", "wording")
+LOOP = {"watch", "api", "cli"}
+
+
+def reached_from(layer: str) -> set[str]:
+    """Every layer ``layer`` imports, directly or through the layers it imports."""
+    imports: dict[str, set[str]] = {}
+    for path in MODULES:
+        imports.setdefault(layer_of(path), set()).update(project_imports(path))
+    reached, todo = set(), [layer]
+    while todo:
+        for found in imports.get(todo.pop(), set()) - reached:
+            reached.add(found)
+            todo.append(found)
+    return reached
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_views_sit_below_the_loop(view: str) -> None:
+    """A view shows data; the loop (watch), the library's entry points (api) and the command line
+    (cli) use views, never the other way round (issue 11)."""
+    assert (SRC / f"{view}.py").is_file()
+    assert not reached_from(view) & LOOP
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(SRC)) for p in MODULES])

@@ -21,13 +21,14 @@ import pytest
 
 from factories import IN_APP_YAML, PUSH_YAML
 from reconciler import api, render, watch
+from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
 from reconciler.errors import ConflictError, LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Outcome
 from reconciler.model import Action
 from reconciler.render import cycle_json, cycle_text
 from reconciler.runtime.base import Applied, LockOwner, Write, open_runtime
 from reconciler.runtime.sqlite import SQLiteRuntime
-from reconciler.watch import Cycle, CycleOutcome, Trigger, Watcher
+from reconciler.watch import Watcher
 
 DEAL = PUSH_YAML.replace("{name}", "deal")
 BANNER = IN_APP_YAML.replace("{title}", "Hello")
@@ -489,23 +490,24 @@ def test_run_returns_at_once_when_stopped_before_it_starts(repo: Path, url: str)
     w = watcher(url)
     w.stop.set()
     reported: list[Cycle] = []
-    assert w.run(reported.append) == watch.Stopped(None, 0)
+    assert w.run(reported.append) == Stopped(None, 0)
     assert reported == [] and w.cycles == 0
 
 
 def test_run_says_what_stopped_it_after_how_many_cycles(repo: Path, url: str) -> None:
     w = watcher(url, interval=30)
-    stopped: list[watch.Stopped] = []
+    stopped: list[Stopped] = []
     thread = threading.Thread(target=lambda: stopped.append(w.run(lambda cycle: None)))
     thread.start()
     wait_until(lambda: w.cycles == 1, "the start cycle")
     w.shut_down("SIGTERM")
     w.shut_down("SIGINT")  # a second signal while stopping: the first one stopped it
     thread.join(timeout=30)
-    assert stopped == [watch.Stopped("SIGTERM", 1)]
+    assert stopped == [Stopped("SIGTERM", 1)]
     assert render.stopped_text(stopped[0]) == "watch stopped (SIGTERM) after 1 cycle\n"
-    assert render.stopped_json(stopped[0]) == '{"stopped": "SIGTERM", "cycles": 1}\n'
-    assert render.stopped_text(watch.Stopped(None, 3)) == "watch stopped after 3 cycles\n"
+    # one line, with no spaces, as every cycle's line is
+    assert render.stopped_json(stopped[0]) == '{"stopped":"SIGTERM","cycles":1}\n'
+    assert render.stopped_text(Stopped(None, 3)) == "watch stopped after 3 cycles\n"
 
 
 # -- views ---------------------------------------------------------------------------------------

@@ -9,18 +9,18 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from reconciler import api, escape, render
+from reconciler import api, escape, render, views
+from reconciler.cycles import Cycle
 from reconciler.errors import ReconcilerError
-from reconciler.render_calendar import calendar_json, calendar_text
 from reconciler.runtime.base import Patience
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, Watcher
+from reconciler.watch import Watcher
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_PATH = "campaigns"
@@ -79,11 +79,12 @@ def _runtime_option(f: F) -> F:
     )(f)
 
 
-def _format_option(*choices: str) -> Callable[[F], F]:
+def _format_option(table: Mapping[str, object]) -> Callable[[F], F]:
+    """--format, its choices the command's table of views (in ``views``)."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(choices),
+        type=click.Choice(list(table)),
         default="text",
         show_default=True,
         help="Output format.",
@@ -101,14 +102,11 @@ def cli() -> None:
 
 @cli.command()
 @_path_argument
-@_format_option("text", "json")
+@_format_option(views.VALIDATE_VIEWS)
 def validate(path: Path, fmt: str) -> None:
     """Parse and check the manifests under PATH (default campaigns/)."""
     result = api.validate(path)
-    click.echo(
-        render.validation_json(result) if fmt == "json" else render.validation_text(result),
-        nl=False,
-    )
+    click.echo(views.VALIDATE_VIEWS[fmt](result, _color()), nl=False)
     sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
@@ -153,7 +151,7 @@ def _publish_summary(markdown: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown", "github"]),
+    type=click.Choice(list(views.PLAN_VIEWS)),
     help="Output format [default: github when GITHUB_ACTIONS=true, else text]. With github, the "
     "markdown plan is also written to the job summary ($GITHUB_STEP_SUMMARY).",
 )
@@ -186,16 +184,9 @@ def plan(
     if out is not None:
         api.save_plan(the_plan, out, render.plan_json, key=key, now=options.clock())
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    if fmt == "json":
-        click.echo(render.plan_json(the_plan), nl=False)
-    elif fmt == "markdown":
-        click.echo(render.plan_markdown(the_plan), nl=False)
-    elif fmt == "github":
-        click.echo(render.plan_github(the_plan), nl=False)
-    else:
-        click.echo(render.plan_text(the_plan, color=_color()), nl=False)
-    if fmt == "github":  # the workflow's own view: its job summary gets the markdown plan
-        _publish_summary(render.plan_markdown(the_plan))
+    click.echo(views.PLAN_VIEWS[fmt](the_plan, _color()), nl=False)
+    if (summary := views.PLAN_SUMMARIES.get(fmt)) is not None:
+        _publish_summary(summary(the_plan))
     if not the_plan.ok:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
@@ -204,7 +195,7 @@ def plan(
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @_runtime_option
-@_format_option("text", "json")
+@_format_option(views.APPLY_VIEWS)
 @click.option(
     "--plan",
     "plan_file",
@@ -279,10 +270,7 @@ def apply(
             lock_timeout=lock_timeout,
             require_clean=require_clean,
         )
-    if fmt == "json":
-        click.echo(render.ledger_json(ledger), nl=False)
-    else:
-        click.echo(render.apply_text(ledger, color=_color()), nl=False)
+    click.echo(views.APPLY_VIEWS[fmt](ledger, _color()), nl=False)
     _publish_summary(render.apply_markdown(ledger))
     sys.exit(EXIT_OK if ledger.ok else EXIT_ERROR)
 
@@ -290,22 +278,20 @@ def apply(
 @cli.command()
 @click.argument("name", required=False)
 @_runtime_option
-@_format_option("text", "json")
+@_format_option(views.STATUS_VIEWS)
 def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
     """Show the runtime state of every campaign, or of NAME."""
     campaigns = api.status(_options(runtime_url), name)
     if name is not None and not campaigns:
         click.echo(f"error: no campaign named {escape.text(repr(name))} in the runtime", err=True)
         sys.exit(EXIT_ERROR)
-    click.echo(
-        render.status_json(campaigns) if fmt == "json" else render.status_text(campaigns), nl=False
-    )
+    click.echo(views.STATUS_VIEWS[fmt](campaigns, _color()), nl=False)
 
 
 @cli.command()
 @click.argument("name", required=False)
 @_runtime_option
-@_format_option("text", "json")
+@_format_option(views.HISTORY_VIEWS)
 @click.option(
     "--since",
     metavar="DATE",
@@ -315,15 +301,13 @@ def history(name: str | None, runtime_url: str | None, fmt: str, since: str | No
     """Show the audit trail of writes to the runtime, newest first; of NAME's only, if given."""
     moment = api.parse_since(since) if since is not None else None
     entries = api.history(_options(runtime_url), name, moment)
-    click.echo(
-        render.history_json(entries) if fmt == "json" else render.history_text(entries), nl=False
-    )
+    click.echo(views.HISTORY_VIEWS[fmt](entries, _color()), nl=False)
 
 
 @cli.command()
 @_path_argument
 @_runtime_option
-@_format_option("text", "json")
+@_format_option(views.WATCH_VIEWS)
 @click.option("--dry-run", is_flag=True, help="Print the plan of each cycle; change nothing.")
 @click.option(
     "--interval",
@@ -350,17 +334,14 @@ def watch(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, shut_down)
-    color = _color()
+    view, color = views.WATCH_VIEWS[fmt], _color()
 
     def report(cycle: Cycle) -> None:
-        text = render.cycle_json(cycle) if fmt == "json" else render.cycle_text(cycle, color=color)
-        click.echo(text, nl=False)
+        click.echo(view.cycle(cycle, color), nl=False)
         sys.stdout.flush()
 
     stopped = watcher.run(report)
-    click.echo(
-        render.stopped_json(stopped) if fmt == "json" else render.stopped_text(stopped), nl=False
-    )
+    click.echo(view.stopped(stopped), nl=False)
 
 
 @cli.command("calendar")
@@ -375,7 +356,7 @@ def watch(
 )
 @click.option("--days", type=click.IntRange(min=1, max=3660), default=14, show_default=True)
 @click.option("--zone", default="UTC", show_default=True, help="The IANA zone days are counted in.")
-@_format_option("text", "json")
+@_format_option(views.CALENDAR_VIEWS)
 def calendar_command(
     path: Path, runtime_url: str | None, start: Any, days: int, zone: str, fmt: str
 ) -> None:
@@ -387,7 +368,7 @@ def calendar_command(
     if cal is None:
         click.echo(render.validation_text(loaded), nl=False)
         sys.exit(EXIT_ERROR)
-    click.echo(calendar_json(cal) if fmt == "json" else calendar_text(cal), nl=False)
+    click.echo(views.CALENDAR_VIEWS[fmt](cal, _color()), nl=False)
 
 
 @cli.group()
@@ -467,14 +448,12 @@ def runtime_segment(name: str, size: int, runtime_url: str | None) -> None:
 
 @runtime.command("sendings")
 @click.argument("name", required=False)
-@_format_option("text", "json")
+@_format_option(views.SENDINGS_VIEWS)
 @_runtime_option
 def runtime_sendings(name: str | None, fmt: str, runtime_url: str | None) -> None:
     """List sendings (oldest first), of NAME when given."""
     found = api.sendings(_options(runtime_url), name)
-    click.echo(
-        render.sendings_json(found) if fmt == "json" else render.sendings_text(found), nl=False
-    )
+    click.echo(views.SENDINGS_VIEWS[fmt](found, _color()), nl=False)
 
 
 def main() -> None:

@@ -112,13 +112,14 @@ def github_property(value: str) -> str:
     return github_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-#: the characters of :data:`_UNSAFE` that ``json.dumps`` writes raw (it escapes C0 itself)
+#: the characters of :data:`_UNSAFE` that orjson and ``json.dumps`` write raw (they escape C0
+#: themselves; orjson refuses lone surrogates, which ``json.dumps`` writes raw)
 _JSON_UNSAFE = re.compile(rf"[\x7f-\x9f{_BIDI}\u2028\u2029\ud800-\udfff]")
 
 
 def json_document(document: str) -> str:
-    """A JSON document (from ``json.dumps``) with what :func:`text` would escape written as
-    ``\\uXXXX``. These characters occur only inside its strings, where the escape reads back as
+    """A JSON document (from orjson or ``json.dumps``) with what :func:`text` would escape written
+    as ``\\uXXXX``. These characters occur only inside its strings, where the escape reads back as
     the same character: the document parses to the same value, and is valid UTF-8 to print."""
     if document.isascii() and "\x7f" not in document:  # the common case, checked in O(1) and memchr
         return document

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.actions import SUMMARY_ORDER
@@ -276,42 +275,6 @@ class Plan:
 
 def _content_id(body: Mapping[str, Any]) -> str:
     return "plan-" + hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
-
-
-def indented_json(value: Any, newline: str = "\n") -> str:
-    """``json.dumps(value, indent=2, ensure_ascii=False)``, to the byte, for a value written after
-    ``newline`` (a line break and the indentation of the line the value starts on).
-
-    The standard library writes indented JSON with its pure-Python encoder, a generator per
-    container and a chunk per separator; a plan of 10,000 campaigns is two million values. This
-    writes what plans hold (strings, mappings with string keys, lists, null, booleans, integers)
-    with one call per value and plain joins, and leaves anything else (floats, other keys, values
-    JSON cannot hold) to the standard library: a value indented one level deeper is the same text
-    with every line break followed by two more spaces (a string in JSON never holds a raw line
-    break).
-    """
-    if isinstance(value, str):
-        return encode_basestring(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is int:
-        return int.__repr__(value)
-    inner = newline + "  "
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "[]"
-        items = [indented_json(v, inner) for v in value]
-        return "[" + inner + ("," + inner).join(items) + newline + "]"
-    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        if not value:
-            return "{}"
-        fields = [encode_basestring(k) + ": " + indented_json(v, inner) for k, v in value.items()]
-        return "{" + inner + ("," + inner).join(fields) + newline + "}"
-    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", newline)
 
 
 _NULLABLE_STR = {"type": ["string", "null"]}

@@ -5,27 +5,27 @@ data to strings: whether to colour is the caller's decision, passed in as ``colo
 Every string in them may come from a pull request or the runtime, so escaping is not left to each
 call site: a text view composes its lines from raw data and hands them to :func:`_lines`, which
 escapes each part of each line (:func:`reconciler.escape.text`) and only then paints it; a JSON view
-returns :func:`_json`'s output. A view that forgot to escape would have no other way to its output.
+returns what :mod:`reconciler.render_json` writes. A view that forgot to escape would have no other
+way to its output.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reconciler import escape, schedule, wording
+from reconciler import escape, render_json, schedule, wording
 from reconciler.actions import FACTS
+from reconciler.cycles import Cycle, CycleOutcome, Stopped
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.history import History
 from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
-from reconciler.plan import FieldChange, Plan, indented_json
+from reconciler.plan import FieldChange, Plan
 from reconciler.render_markdown import plan_markdown as plan_markdown
 from reconciler.runtime.base import HistoryEntry, timestamp
 from reconciler.runtime.engine import Step
-from reconciler.watch import Cycle, CycleOutcome, Stopped
 from reconciler.wording import plural, short, versions
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
@@ -62,12 +62,6 @@ def _lines(lines: Iterable[Line], color: bool = False) -> str:
                 )
             )
     return "".join(f"{line}\n" for line in out)
-
-
-def _json(body: Any, *, indent: int | None = 2, **options: Any) -> str:
-    """The one way out of a JSON view: dumped, then with every control a terminal must not see
-    raw written as an escape (the JSON reads back the same)."""
-    return escape.json_document(json.dumps(body, indent=indent, **options)) + "\n"
 
 
 def change_line(c: FieldChange) -> str:
@@ -150,7 +144,7 @@ def _annotation(command: str, d: Diagnostic) -> str:
 
 def plan_json(plan: Plan) -> str:
     """The JSON plan, as `plan --format json` prints it and `plan --out` saves it."""
-    return escape.json_document(indented_json(wording.plan_document(plan))) + "\n"
+    return render_json.document(wording.plan_document(plan))
 
 
 def ledger_text(ledger: Ledger, *, color: bool = False) -> str:
@@ -220,7 +214,7 @@ def ledger_json(ledger: Ledger) -> str:
         ],
         "summary": {"done": done, "failed": failed, "skipped": skipped},
     }
-    return _json(body, ensure_ascii=False)
+    return render_json.document(body)
 
 
 def validation_text(result: LoadResult) -> str:
@@ -242,7 +236,7 @@ def validation_json(result: LoadResult) -> str:
         "errors": [d.to_json() for d in result.diagnostics if d.severity == "error"],
         "warnings": [d.to_json() for d in result.diagnostics if d.severity == "warning"],
     }
-    return _json(body, ensure_ascii=False)
+    return render_json.document(body)
 
 
 def campaign_json(row: CampaignStatus) -> dict[str, Any]:
@@ -298,7 +292,7 @@ def _zone(c: Campaign) -> str:
 
 
 def status_json(rows: Sequence[CampaignStatus]) -> str:
-    return _json({"campaigns": [campaign_json(r) for r in rows]})
+    return render_json.document({"campaigns": [campaign_json(r) for r in rows]}, ascii=True)
 
 
 def sendings_text(sendings: Sendings) -> str:
@@ -317,7 +311,7 @@ def sendings_text(sendings: Sendings) -> str:
 
 
 def sendings_json(sendings: Sendings) -> str:
-    return _json({"sendings": [x.to_json() for x in sendings.items]})
+    return render_json.document({"sendings": [x.to_json() for x in sendings.items]}, ascii=True)
 
 
 def history_text(history: History) -> str:
@@ -365,7 +359,7 @@ def _version_change(e: HistoryEntry) -> str:
 
 
 def history_json(history: History) -> str:
-    return _json({"history": [e.to_json() for e in history.entries]})
+    return render_json.document({"history": [e.to_json() for e in history.entries]}, ascii=True)
 
 
 def _table(rows: Iterable[Sequence[str]]) -> str:
@@ -435,7 +429,7 @@ def cycle_json(cycle: Cycle) -> str:
             {"campaign": e.campaign, "action": e.action.value, "outcome": e.outcome.value}
             for e in cycle.ledger.entries
         ]
-    return _json(body, indent=None, ensure_ascii=False, separators=(",", ":"))
+    return render_json.line(body)
 
 
 def stopped_text(stopped: Stopped) -> str:
@@ -445,7 +439,7 @@ def stopped_text(stopped: Stopped) -> str:
 
 
 def stopped_json(stopped: Stopped) -> str:
-    return _json({"stopped": stopped.reason, "cycles": stopped.cycles}, indent=None)
+    return render_json.line({"stopped": stopped.reason, "cycles": stopped.cycles}, ascii=True)
 
 
 def steps_text(steps: Sequence[Step]) -> str:

@@ -2,16 +2,16 @@
 
 Campaign names, channels, segments and reasons come from manifests and the runtime, so escaping is
 not left to each line: the text view composes its lines raw and hands them to :func:`_lines`, which
-escapes each one (:func:`reconciler.escape.text`); the JSON view returns :func:`_json`'s output.
+escapes each one (:func:`reconciler.escape.text`); the JSON view returns
+:func:`reconciler.render_json.document`'s output.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler import calendar, escape
+from reconciler import calendar, escape, render_json
 from reconciler.calendar import DRAFT, WEEKDAYS, Calendar, Entry
 from reconciler.wording import plural
 
@@ -93,7 +93,7 @@ def calendar_json(cal: Calendar) -> str:
         "not_shown": [{"campaign": n.campaign, "reason": n.reason} for n in cal.not_shown],
         "truncated": list(cal.truncated),
     }
-    return _json(body)
+    return render_json.document(body)
 
 
 def _cells(entry: Entry, abbreviated: bool) -> list[str]:
@@ -110,8 +110,3 @@ def _cells(entry: Entry, abbreviated: bool) -> list[str]:
 def _lines(lines: Iterable[str]) -> str:
     """The one way out of the text view: every line escaped."""
     return "".join(f"{escape.text(line)}\n" for line in lines)
-
-
-def _json(body: Any) -> str:
-    """The one way out of the JSON view: what a terminal must not see raw written as escapes."""
-    return escape.json_document(json.dumps(body, indent=2, ensure_ascii=False)) + "\n"

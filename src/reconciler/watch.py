@@ -14,7 +14,6 @@ The library does not print: each cycle is handed to ``report``.
 
 from __future__ import annotations
 
-import enum
 import random
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import api, manifests
+from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
 from reconciler.errors import LockedError, ReconcilerError, RuntimeBackendError
 from reconciler.executor import Ledger
 from reconciler.plan import Plan
@@ -36,47 +36,6 @@ DEBOUNCE_MS = 300  # how long a burst of writes may go on and still be one cycle
 STEP_MS = 50  # quiet time that ends a burst
 TICK_MS = 250  # how often the loop looks at the clock and the stop event when nothing happens
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
-
-
-class Trigger(enum.StrEnum):
-    START = "start"
-    CHANGE = "change"
-    INTERVAL = "interval"
-    RETRY = "retry"
-
-
-class CycleOutcome(enum.StrEnum):
-    IN_SYNC = "in sync"
-    APPLIED = "applied"
-    PLANNED = "planned"  # --dry-run, with changes to make
-    INVALID = "invalid"  # manifest errors or refused changes: nothing applied
-    FAILED = "failed"  # some operations failed
-    STOPPED = "stopped"  # a shutdown came during the apply: the rest is for the next run
-    LOCKED = "locked"  # someone else holds the runtime lock
-    UNREACHABLE = "unreachable"
-
-
-@dataclass(frozen=True)
-class Cycle:
-    number: int
-    at: datetime
-    trigger: Trigger
-    changed_files: int
-    outcome: CycleOutcome
-    seconds: float
-    plan: Plan | None = None
-    ledger: Ledger | None = None
-    error: str | None = None
-    retry_in: float | None = None  # for LOCKED and UNREACHABLE: when the next try comes
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """How a watch ended: what stopped it (a signal's name, or None for the stop event alone),
-    after how many cycles."""
-
-    reason: str | None
-    cycles: int
 
 
 @dataclass

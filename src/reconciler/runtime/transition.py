@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from reconciler.errors import ConflictError, ReconcilerError, RefusedError
+from reconciler.errors import ConflictError, LockedError, ReconcilerError, RefusedError
 from reconciler.model import (
     Action,
     Campaign,
@@ -25,7 +25,20 @@ from reconciler.model import (
     kind_of,
     spec_hash,
 )
-from reconciler.runtime.base import Applied, Clock, Write, fence_check, timestamp
+from reconciler.runtime.base import Applied, Clock, Write, timestamp
+
+
+def fence_check(write: Write, held: tuple[str, str] | None, now: datetime) -> None:
+    """Refuse a write whose writer lost the lock (it expired, or another process took it over):
+    a paused apply must not go on writing a plan checked against a runtime that has moved."""
+    if write.lock_owner is None:
+        return
+    if held is None or held[0] != write.lock_owner or held[1] <= timestamp(now):
+        holder = f"now held by {held[0]}" if held and held[0] != write.lock_owner else "expired"
+        raise LockedError(
+            f"the runtime lock of {write.lock_owner} was lost ({holder}); {write.campaign} was "
+            "not written. Run apply again"
+        )
 
 
 def _start_of(spec: Spec) -> datetime | None:

@@ -18,7 +18,12 @@ from click.testing import CliRunner
 
 from factories import cli_environment
 from reconciler.cli import cli
-from reconciler.errors import RuntimeBackendError
+from reconciler.errors import (
+    RuntimeBackendError,
+    RuntimeRefused,
+    RuntimeStoreError,
+    RuntimeUnavailable,
+)
 from reconciler.model import Action, Status
 from reconciler.runtime.base import (
     DEFAULT_URL,
@@ -318,6 +323,29 @@ def test_a_folder_in_place_of_the_file_is_a_backend_error(db_path: Path) -> None
     rt = open_sqlite(db_path)
     with pytest.raises(RuntimeBackendError, match=r"^cannot open runtime sqlite:///"):
         rt.acquire_lock(LockOwner.current("apply"))
+
+
+def test_what_cannot_be_opened_is_unavailable_and_what_is_damaged_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Unavailable (retry later, as watch does) apart from refused (retrying will not mend it)."""
+    (tmp_path / "plain-file").write_text("")
+    unreachable = open_sqlite(tmp_path / "plain-file" / "rt.db")
+    with pytest.raises(RuntimeUnavailable, match=r"^cannot open runtime sqlite:///"):
+        unreachable.acquire_lock(LockOwner.current("apply"))
+    (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
+    junk = open_sqlite(tmp_path / "junk.db")
+    with pytest.raises(RuntimeStoreError) as caught:
+        junk.snapshot()
+    assert isinstance(caught.value, RuntimeRefused)
+    damaged = open_sqlite(tmp_path / "damaged.db")
+    activate(damaged)
+    with raw(tmp_path / "damaged.db") as db:
+        db.execute("UPDATE campaigns SET data = '{}'")
+    with pytest.raises(RuntimeStoreError, match=r" is damaged: a stored value cannot be read "):
+        damaged.snapshot()
+    for runtime in (unreachable, junk, damaged):
+        runtime.close()
 
 
 @pytest.mark.parametrize("url", ["sqlite://relative", "sqlite://", "sqlite:///"])

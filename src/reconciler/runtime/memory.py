@@ -90,8 +90,9 @@ class MemoryTx:
     def claim(self, name: str) -> Campaign | None:
         return self._rows.campaigns.get(name)
 
-    def put_campaigns(self, campaigns: Sequence[Campaign]) -> None:
-        for campaign in campaigns:
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        # one writer at a time, and the platform checked each etag in this transaction
+        for campaign, _ in rows:
             self._put(self._rows.campaigns, campaign.name, _copy(campaign))
 
     def applied(self, keys: Sequence[str]) -> set[str]:

@@ -126,7 +126,9 @@ class Platform:
             )
             # a refused write was never stored: leaving it out rolls it back alone
             if batch.staged:
-                tx.put_campaigns([s.after for s in batch.staged])
+                tx.put_campaigns(
+                    [(s.after, s.before.etag if s.before else None) for s in batch.staged]
+                )
                 tx.append_history([_entry(s) for s in batch.staged])
                 tx.put_applied([(s.write.key, s.revision) for s in batch.staged])
                 tx.set_revision(batch.revision)
@@ -170,7 +172,7 @@ class Platform:
                     continue
                 revision = tx.revision() + 1
                 after = replace(step.campaign, etag=str(revision))
-                tx.put_campaigns([after])
+                tx.put_campaigns([(after, before.etag)])
                 tx.append_history(
                     [
                         HistoryEntry(

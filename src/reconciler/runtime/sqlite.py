@@ -440,11 +440,12 @@ class SQLiteTx:
         row = self._db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
         return _decoded(Campaign.from_json, row[0]) if row else None
 
-    def put_campaigns(self, campaigns: Sequence[Campaign]) -> None:
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        # BEGIN IMMEDIATE made this the only writer, and the platform checked each etag in it
         self._db.executemany(
             "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
-            [(c.name, c.etag, canonical_json(c.to_json())) for c in campaigns],
+            [(c.name, c.etag, canonical_json(c.to_json())) for c, _ in rows],
         )
 
     def applied(self, keys: Sequence[str]) -> set[str]:

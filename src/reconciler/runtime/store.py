@@ -43,8 +43,15 @@ class Tx(Protocol):
         another transaction holds it (a store that can tell: PostgreSQL's ``SKIP LOCKED``, so
         engine workers on several machines advance disjoint campaigns)."""
 
-    def put_campaigns(self, campaigns: Sequence[Campaign]) -> None:
-        """Insert or replace each campaign's row (its etag with it)."""
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        """Write each campaign's row (its etag with it), in order, each with the etag its row has
+        until then (None: there is no row yet).
+
+        The platform has checked every etag against rows read in this transaction. A store whose
+        write transactions exclude every other writer (SQLite, memory) needs no more; one that
+        does not lock the rows it read checks the etag in the statement (``UPDATE ... WHERE etag
+        = ...``) and raises :class:`~reconciler.errors.ConflictError` when a row moved.
+        """
 
     def applied(self, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` were applied already."""
@@ -136,7 +143,7 @@ class _Empty:
     def claim(self, name: str) -> Campaign | None:
         return None
 
-    def put_campaigns(self, campaigns: Sequence[Campaign]) -> None:
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
         self.set_revision(0)
 
     def applied(self, keys: Sequence[str]) -> set[str]:

@@ -36,7 +36,8 @@ from typing import Any
 from reconciler import executor, manifests, planner, render
 from reconciler.model import Manifest, RuntimeState
 from reconciler.plan import Plan
-from reconciler.runtime.base import LockOwner, Provenance, open_runtime
+from reconciler.runtime.base import LockOwner, Provenance
+from reconciler.runtime.registry import open_runtime
 
 NOW = datetime.fromisoformat("2026-11-27T12:00:00+00:00")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from backends import BACKENDS
 from reconciler import manifests
 
 
@@ -19,3 +20,9 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(manifests, "_parse_file", counting)
     return seen
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each runtime backend in turn (``backends.BACKENDS``)."""
+    return str(request.param)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.model import Campaign, DesiredState, Manifest, Position, Run, spec_hash
-from reconciler.runtime.base import open_runtime
+from reconciler.runtime.registry import open_runtime
 
 EMAIL = {
     "channel": "email",

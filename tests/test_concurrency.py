@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 import reconciler
-from reconciler.runtime.base import LockOwner, open_runtime
+from reconciler.runtime.base import LockOwner
+from reconciler.runtime.registry import open_runtime
 
 pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
 

@@ -25,7 +25,7 @@ import yaml
 
 import reconciler as reconciler_package
 from reconciler import api, executor
-from reconciler.runtime.base import open_runtime
+from reconciler.runtime.registry import open_runtime
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
@@ -261,7 +261,7 @@ from reconciler.runtime import sqlite
 
 prefix, count = sys.argv[1], int(sys.argv[2])
 seen = 0
-opened = sqlite.SQLiteRuntime._open
+opened = sqlite.SQLiteStore._open
 
 
 def trace(statement):
@@ -279,7 +279,7 @@ def traced_open(self, *args):
     return db
 
 
-sqlite.SQLiteRuntime._open = traced_open
+sqlite.SQLiteStore._open = traced_open
 sys.argv[1:] = sys.argv[3:]
 cli.main()
 """

@@ -10,7 +10,6 @@ the arithmetic is plain: 2026-12-01 is a Tuesday; the daily campaign sends at 09
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from backends import backend_url
 from factories import cli_environment
 from reconciler import api
 from reconciler.cli import cli
@@ -162,14 +162,9 @@ def at(moment: str) -> datetime:
     return datetime.fromisoformat(moment)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def lab(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Lab]:
-    if request.param == "memory":
-        url = f"memory://test-engine-{uuid.uuid4().hex}"
-    else:
-        url = f"sqlite:///{tmp_path}/runtime.db"
+@pytest.fixture
+def lab(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    url = backend_url(backend, tmp_path, label="test-engine", file="runtime.db")
     monkeypatch.chdir(tmp_path)
     cli_environment(monkeypatch, runtime=url, now=None)
     (tmp_path / "campaigns").mkdir()

@@ -32,7 +32,8 @@ import pytest
 
 from factories import campaigns
 from reconciler.model import Campaign, Status
-from reconciler.runtime.base import open_runtime, timestamp
+from reconciler.runtime.base import timestamp
+from reconciler.runtime.registry import open_runtime
 
 pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
 

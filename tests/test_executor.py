@@ -8,7 +8,6 @@ import dataclasses
 import json
 import re
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from backends import backend_url
 from reconciler import api, executor, render
 from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
 from reconciler.executor import AppliedBefore, Ledger, Outcome, hold_lock
@@ -30,8 +30,8 @@ from reconciler.runtime.base import (
     Provenance,
     Runtime,
     Write,
-    open_runtime,
 )
+from reconciler.runtime.registry import open_runtime
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OWNER = LockOwner(owner="tester@host:1", pid=1, host="elsewhere", reason="test")
@@ -106,11 +106,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     return Repo(tmp_path)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return f"memory://executor-{uuid.uuid4().hex}"
-    return f"sqlite:///{tmp_path}/rt.db"
+@pytest.fixture
+def url(backend: str, tmp_path: Path) -> str:
+    return backend_url(backend, tmp_path, label="executor")
 
 
 @pytest.fixture
@@ -1037,7 +1035,7 @@ def test_with_keep_going_a_copy_whose_source_fails_in_the_same_batch_is_skipped(
     assert [e.campaign for e in rt.history()] == ["beta", "alpha", "gamma"]
 
 
-@pytest.mark.parametrize("url", ["sqlite"], indirect=True)  # a trigger makes the database fail
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a trigger makes the database fail
 def test_a_batch_the_backend_fails_on_is_done_again_one_by_one(
     repo: Repo, options: api.Options, rt: Runtime, url: str, batches: list[list[str]]
 ) -> None:
@@ -1107,14 +1105,10 @@ def test_the_lock_is_renewed_between_batches_and_a_lost_lock_stops_the_run(
 
 
 def test_history_and_state_are_the_same_batched_or_one_by_one(
-    repo: Repo, url: str, rt: Runtime, tmp_path: Path
+    repo: Repo, backend: str, url: str, rt: Runtime, tmp_path: Path
 ) -> None:
     """Each step is planned against the batched runtime and applied to both."""
-    other = (
-        f"sqlite:///{tmp_path}/single.db"
-        if url.startswith("sqlite")
-        else f"memory://single-{uuid.uuid4().hex}"
-    )
+    other = backend_url(backend, tmp_path, label="single", file="single.db")
     single = open_runtime(other, clock=lambda: NOW)
     options = api.Options(runtime_url=url, actor="ci-bot", now=NOW)
     provenance = Provenance("ci-bot", "c0ffee")

@@ -119,3 +119,49 @@ def test_only_the_cli_talks_to_the_terminal(path: Path) -> None:
 def test_every_module_is_placed_in_a_layer() -> None:
     placed = {layer_of(p) for p in SRC.rglob("*.py")}
     assert placed - set(ALLOWED) == {"__init__", "__main__"}
+
+
+# inside the runtime package: the interface names no backend (backends depend on it, never the
+# other way round); the platform names no store; a store names no platform; only the registry
+# composes them
+RUNTIME_ALLOWED = {
+    "base": {"engine"},  # Step, the type of a tick's result: under TYPE_CHECKING only
+    "transition": {"base"},
+    "engine": {"base", "transition"},
+    "store": {"base"},
+    "platform": {"base", "engine", "store", "transition"},
+    "memory": {"base", "store"},
+    "sqlite": {"base", "store"},
+    "registry": {"base", "platform", "memory", "sqlite"},
+}
+
+
+def runtime_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+            if node.module == "reconciler.runtime":
+                names = [f"reconciler.runtime.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {n.split(".")[2] for n in names if n.startswith("reconciler.runtime.")}
+    return found
+
+
+RUNTIME = sorted((SRC / "runtime").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", RUNTIME, ids=[p.stem for p in RUNTIME])
+def test_runtime_modules_import_one_way(path: Path) -> None:
+    if path.stem == "__init__":
+        assert runtime_imports(path) == set()
+        return
+    assert runtime_imports(path) <= RUNTIME_ALLOWED[path.stem]
+
+
+def test_the_interface_does_not_import_its_backends_or_the_registry() -> None:
+    imported = runtime_imports(SRC / "runtime" / "base.py")
+    assert not imported & {"registry", "platform", "memory", "sqlite", "store"}

@@ -16,7 +16,8 @@ from reconciler.errors import Hint
 from reconciler.lifecycle import Action
 from reconciler.model import Manifest, Status, Version
 from reconciler.plan import FieldChange, Plan
-from reconciler.runtime.base import LockOwner, Provenance, Runtime, Write, open_runtime
+from reconciler.runtime.base import LockOwner, Provenance, Runtime, Write
+from reconciler.runtime.registry import open_runtime
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 OWNER = LockOwner("test@host:1", 1, "host", "test")
@@ -442,13 +443,13 @@ def _outside_edit(rt: Runtime, name: str, spec: dict) -> None:
         number=campaign.versions + 1, spec=spec, hash=planner.spec_hash(spec), commit=None,
         file=None, actor="alice", applied_at="2026-11-27T12:00:00Z", origin="console",
     )  # fmt: skip
-    store = rt._store  # type: ignore[attr-defined]
+    store = rt.store.rows  # type: ignore[attr-defined]
     store.campaigns[name] = replace(campaign, live=version, versions=version.number, etag="x")
 
 
 def test_completed_campaigns_refuse_changes(rt: Runtime) -> None:
     converge(rt, [manifest("o", ONE_TIME)])
-    store = rt._store  # type: ignore[attr-defined]
+    store = rt.store.rows  # type: ignore[attr-defined]
     store.campaigns["o"] = replace(store.campaigns["o"], status=Status.COMPLETED)
     assert plan_of(rt, [manifest("o", ONE_TIME)]).operations == ()
     assert messages(plan_of(rt, [manifest("o", with_subject(ONE_TIME, "x"))])) == [

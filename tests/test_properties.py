@@ -17,8 +17,10 @@ from factories import SPECS, manifest, with_subject
 from reconciler import executor, planner, render
 from reconciler.model import Manifest, RuntimeState, Status, Version, allowed, kind_of, spec_hash
 from reconciler.plan import Plan
-from reconciler.runtime.base import LockOwner, Provenance, open_runtime
-from reconciler.runtime.memory import MemoryRuntime
+from reconciler.runtime.base import LockOwner, Provenance
+from reconciler.runtime.memory import MemoryStore
+from reconciler.runtime.platform import Platform
+from reconciler.runtime.registry import open_runtime
 
 NAMES = ("a", "b", "c", "d", "e")
 OWNER = LockOwner("prop@host:1", 1, "host", "property test")
@@ -67,7 +69,7 @@ def check_plan(plan: Plan, state: RuntimeState, shuffled: list[Manifest]) -> Non
     assert render.plan_json(again) == render.plan_json(plan)
 
 
-def apply_valid_part(runtime: MemoryRuntime, wanted: list[Manifest]) -> None:
+def apply_valid_part(runtime: Platform, wanted: list[Manifest]) -> None:
     """Apply what can be applied, as a user would after dropping the refused manifests."""
     state = runtime.snapshot()
     plan = planner.plan(wanted, state)
@@ -86,8 +88,10 @@ def apply_valid_part(runtime: MemoryRuntime, wanted: list[Manifest]) -> None:
     assert after.errors == ()
 
 
-def disturb(runtime: MemoryRuntime, events: list[tuple[str, str]]) -> None:
-    store = runtime._store
+def disturb(runtime: Platform, events: list[tuple[str, str]]) -> None:
+    """Change campaigns behind the platform's back, as a console or a completion would."""
+    assert isinstance(runtime.store, MemoryStore)
+    store = runtime.store.rows
     for name, happening in events:
         campaign = store.campaigns.get(name)
         if campaign is None or campaign.live is None or happening == "none":
@@ -111,7 +115,7 @@ def test_apply_converges_and_plans_stay_inside_the_lifecycle(
     steps: list[tuple[list[Manifest], list[tuple[str, str]]]],
 ) -> None:
     runtime = open_runtime("memory://", clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
-    assert isinstance(runtime, MemoryRuntime)
+    assert isinstance(runtime, Platform)
     for wanted, events in steps:
         apply_valid_part(runtime, wanted)
         disturb(runtime, events)

@@ -14,7 +14,7 @@ from reconciler import api, render
 from reconciler.errors import PlanError
 from reconciler.history import History
 from reconciler.plan import FieldChange
-from reconciler.runtime.base import open_runtime
+from reconciler.runtime.registry import open_runtime
 from reconciler.runtime.sqlite import SCHEMA_VERSION
 
 DIGEST = IN_APP_YAML

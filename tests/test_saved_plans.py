@@ -26,7 +26,8 @@ from reconciler.cli import cli
 from reconciler.errors import PlanError
 from reconciler.model import RuntimeState, canonical_json, spec_hash
 from reconciler.plan import loads
-from reconciler.runtime.base import HistoryEntry, Provenance, open_runtime
+from reconciler.runtime.base import HistoryEntry, Provenance
+from reconciler.runtime.registry import open_runtime
 
 RUNTIME = "sqlite:///.reconciler/runtime.db"
 KEY = "5d41402abc4b2a76b9719d911017c592" + "7e2c1a3f"  # 40 characters

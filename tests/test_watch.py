@@ -22,12 +22,19 @@ import pytest
 from factories import IN_APP_YAML, PUSH_YAML
 from reconciler import api, render, watch
 from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
-from reconciler.errors import ConflictError, LockedError, ReconcilerError, RuntimeBackendError
+from reconciler.errors import (
+    ConflictError,
+    LockedError,
+    ReconcilerError,
+    RuntimeStoreError,
+    RuntimeUnavailable,
+)
 from reconciler.executor import Outcome
 from reconciler.model import Action
 from reconciler.render import cycle_json, cycle_text
-from reconciler.runtime.base import Applied, LockOwner, Write, open_runtime
-from reconciler.runtime.sqlite import SQLiteRuntime
+from reconciler.runtime.base import Applied, LockOwner, Write
+from reconciler.runtime.platform import Platform
+from reconciler.runtime.registry import open_runtime
 from reconciler.watch import Watcher
 
 DEAL = PUSH_YAML.replace("{name}", "deal")
@@ -237,6 +244,34 @@ def test_an_unreachable_runtime(repo: Path) -> None:
     assert cycle.retry_in is not None and 0.5 <= cycle.retry_in <= 1.0
 
 
+def test_a_refusing_runtime_is_reported_as_refused_and_not_retried(
+    repo: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that refuses (here: damaged) will refuse again: no backoff, no "unreachable"."""
+    w = watcher(url)
+    with locked(url):
+        assert w.reconcile(Trigger.START).outcome is CycleOutcome.LOCKED  # one failure counted
+    damaged = RuntimeStoreError(f"runtime {url} is damaged: a stored value cannot be read (x)")
+
+    def apply(*args: Any, **kwargs: Any) -> Any:
+        raise damaged
+
+    monkeypatch.setattr(api, "apply", apply)
+    cycle = w.reconcile(Trigger.INTERVAL)
+    assert (cycle.outcome, cycle.error, cycle.retry_in) == (
+        CycleOutcome.REFUSED,
+        str(damaged),
+        None,
+    )
+    assert w.failures == 0  # the next unavailable runtime backs off from the first step
+    assert (
+        cycle_text(cycle)
+        .split(" ", 1)[1]
+        .startswith(f"cycle 2 (interval): refused, nothing applied: runtime {url} is damaged")
+    )
+    assert json.loads(cycle_json(cycle))["outcome"] == "refused"
+
+
 def test_backoff_grows_is_capped_jittered_and_resets(repo: Path, url: str) -> None:
     w = watcher(url)
     with locked(url):
@@ -298,9 +333,9 @@ def test_run_reports_each_change_of_failure(
     script: list[Exception] = [
         LockedError("locked 1"),
         LockedError("locked 2"),
-        RuntimeBackendError("down 1"),
-        RuntimeBackendError("down 2"),
-        RuntimeBackendError("down 3"),
+        RuntimeUnavailable("down 1"),
+        RuntimeUnavailable("down 2"),
+        RuntimeUnavailable("down 3"),
         LockedError("locked 3"),
     ]
     real = api.apply
@@ -529,18 +564,16 @@ def cycles_of_every_outcome(
     (repo / "campaigns" / "deal.yaml").write_text(DEAL.format(title="Deal of the week"))
     (repo / "campaigns" / "more.yaml").write_text(BANNER.format(name="more"))
     with monkeypatch.context() as patch:
-        real = SQLiteRuntime.apply_batch
+        real = Platform.apply_batch
 
-        def apply_batch(
-            self: SQLiteRuntime, writes: Sequence[Write]
-        ) -> list[Applied | ReconcilerError]:
+        def apply_batch(self: Platform, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
             at = next((i for i, w in enumerate(writes) if w.campaign == "deal"), None)
             if at is None:
                 return real(self, writes)
             # a refusal ends the batch: what comes before it lands, nothing after it is attempted
             return [*real(self, writes[:at]), ConflictError("deal was changed meanwhile")]
 
-        patch.setattr(SQLiteRuntime, "apply_batch", apply_batch)
+        patch.setattr(Platform, "apply_batch", apply_batch)
         cycles[CycleOutcome.FAILED] = w.reconcile(Trigger.CHANGE, 2)
     (repo / "plain-file").write_text("")
     down = watcher(f"sqlite:///{repo / 'plain-file' / 'x.db'}")

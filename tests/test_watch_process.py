@@ -22,7 +22,7 @@ import pytest
 
 from factories import IN_APP_YAML, PUSH_YAML, campaigns
 from reconciler.model import RECONCILER
-from reconciler.runtime.base import open_runtime
+from reconciler.runtime.registry import open_runtime
 
 pytestmark = pytest.mark.slow  # starts processes: `pytest -m "not slow"` leaves it out
 

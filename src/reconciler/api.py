@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -17,11 +16,10 @@ from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.calendar import today as calendar_today
-from reconciler.errors import Diagnostic, PlanError, Severity
+from reconciler.errors import Diagnostic, ForbiddenError, PlanError, Severity
 from reconciler.executor import Ledger
 from reconciler.history import History, field_changes
 from reconciler.model import (
-    Action,
     Campaign,
     CampaignStatus,
     Sending,
@@ -38,12 +36,12 @@ from reconciler.runtime.base import (
     Patience,
     Provenance,
     Runtime,
-    Write,
-    open_runtime,
+    Simulator,
     redacted,
     timestamp,
 )
 from reconciler.runtime.engine import Step
+from reconciler.runtime.registry import open_runtime
 from reconciler.signing import PlanKey
 from reconciler.validation import validate_spec
 
@@ -64,6 +62,7 @@ class Options:
         return self.now or datetime.now(UTC)
 
     def open(self, url: str | None = None) -> Runtime:
+        """The runtime, open: use it as a context manager, which closes it."""
         return open_runtime(url or self.runtime_url, clock=self.clock, patience=self.patience)
 
     def waiting(self, seconds: float) -> Options:
@@ -136,11 +135,8 @@ def plan(
 ) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations."""
     desired = _read(path, prune, targets, cache)
-    runtime = options.open()
-    try:
+    with options.open() as runtime:
         return _plan(desired, runtime, options.clock())
-    finally:
-        runtime.close()
 
 
 def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
@@ -304,21 +300,20 @@ def _apply_locked(
     stop: Callable[[], bool] = lambda: False,
 ) -> Ledger:
     """Take the lock, then plan (or check a saved plan) and apply: never on a stale reading."""
-    runtime = options.waiting(lock_timeout).open(url)
     owner = LockOwner.current(reason)
-    try:
-        with executor.hold_lock(runtime, owner, timeout=lock_timeout):
-            the_plan = plan_for(runtime)
-            if isinstance(the_plan, Ledger):  # nothing to do
-                return the_plan
-            if not the_plan.ok:
-                return Ledger(plan=the_plan)
-            who = Provenance(actor(options.actor), the_plan.commit, the_plan.dirty)
-            return executor.execute(
-                runtime, the_plan, who, owner=owner, keep_going=keep_going, stop=stop
-            )
-    finally:
-        runtime.close()
+    with (
+        options.waiting(lock_timeout).open(url) as runtime,
+        executor.hold_lock(runtime, owner, timeout=lock_timeout),
+    ):
+        the_plan = plan_for(runtime)
+        if isinstance(the_plan, Ledger):  # nothing to do
+            return the_plan
+        if not the_plan.ok:
+            return Ledger(plan=the_plan)
+        who = Provenance(actor(options.actor), the_plan.commit, the_plan.dirty)
+        return executor.execute(
+            runtime, the_plan, who, owner=owner, keep_going=keep_going, stop=stop
+        )
 
 
 def save_plan(
@@ -355,12 +350,9 @@ def load_plan(plan_file: str | os.PathLike[str]) -> Plan:
 def status(
     options: Options, name: str | None = None, now: datetime | None = None
 ) -> list[CampaignStatus]:
-    runtime = options.open()
-    try:
+    with options.open() as runtime:
         campaigns = runtime.snapshot().campaigns
         sendings = runtime.sendings(name)
-    finally:
-        runtime.close()
     moment = now or options.clock()
     last: dict[str, Sending] = {}
     for sending in sendings:  # oldest first: the last one wins
@@ -381,13 +373,20 @@ def _next_sending(c: Campaign, now: datetime) -> datetime | None:
     return upcoming[0] if upcoming else None
 
 
+def _simulator(runtime: Runtime) -> Simulator:
+    """The runtime's simulator controls, which only the embedded platform has."""
+    if not isinstance(runtime, Simulator):
+        raise ForbiddenError(
+            f"runtime {redacted(runtime.url)} has no simulator controls (the engine's ticks, "
+            "segments, console edits): only the embedded platform has them"
+        )
+    return runtime
+
+
 def tick(options: Options, now: datetime | None = None) -> list[Step]:
     """Advance the runtime's engine once, as if at ``now``."""
-    runtime = options.open()
-    try:
-        return runtime.tick(now or options.clock())
-    finally:
-        runtime.close()
+    with options.open() as runtime:
+        return _simulator(runtime).tick(now or options.clock())
 
 
 def run_engine(
@@ -401,36 +400,28 @@ def run_engine(
     With a pinned now (``RECONCILER_NOW``), the engine's clock starts there and runs at the pace
     of the real one, as every other command takes that moment as now.
     """
-    runtime = options.open()
     origin, began = options.clock(), time.monotonic()
-    try:
+    with options.open() as runtime:
+        engine = _simulator(runtime)
         while not stop():
             started = time.monotonic()
-            steps = runtime.tick(origin + timedelta(seconds=started - began))
+            steps = engine.tick(origin + timedelta(seconds=started - began))
             if steps:
                 report(steps)
             while not stop() and time.monotonic() - started < every:
                 time.sleep(min(0.1, every))
-    finally:
-        runtime.close()
 
 
 def set_segment(options: Options, name: str, size: int) -> None:
-    runtime = options.open()
-    try:
-        runtime.set_segment(name, size)
-    finally:
-        runtime.close()
+    with options.open() as runtime:
+        _simulator(runtime).set_segment(name, size)
 
 
 def sendings(options: Options, name: str | None = None) -> Sendings:
     """Sendings, oldest slot first (of ``name``'s, when given), with their campaigns' zones."""
-    runtime = options.open()
-    try:
+    with options.open() as runtime:
         found = runtime.sendings(name)
         campaigns = runtime.snapshot().campaigns
-    finally:
-        runtime.close()
     zones = {
         n: schedule.zone_of(c.live.spec)
         for n in {x.campaign for x in found}
@@ -442,11 +433,8 @@ def sendings(options: Options, name: str | None = None) -> Sendings:
 def history(options: Options, name: str | None = None, since: datetime | None = None) -> History:
     """The audit trail, newest first, with each entry's field changes; of one campaign, and from a
     moment on, when asked (saying how many entries that left out)."""
-    runtime = options.open()
-    try:
+    with options.open() as runtime:
         entries = runtime.history(name)
-    finally:
-        runtime.close()
     start = timestamp(since if since.tzinfo else since.replace(tzinfo=UTC)) if since else None
     shown = tuple(e for e in reversed(entries) if start is None or e.at >= start)
     changes = {e.seq: found for e in shown if (found := field_changes(e))}
@@ -474,8 +462,7 @@ def edit(
     manifest where the lifecycle allows. ``settings`` are ``path=value`` with a path inside the
     spec (``content.subject=Hi``); a value is read as JSON when it can be, else as text.
     """
-    runtime = options.open()
-    try:
+    with options.open() as runtime:
         campaign = runtime.snapshot().get(name)
         if campaign is None or campaign.live is None:
             raise PlanError(f"no campaign named {name!r} with a live version in the runtime")
@@ -496,17 +483,7 @@ def edit(
         problems = validate_spec(spec)
         if problems:
             raise PlanError(f"the edited spec is not valid: {problems[0]}")
-        write = Write(
-            key=f"edit/{uuid.uuid4().hex}",
-            action=Action.EDIT,
-            campaign=name,
-            expected_etag=campaign.etag,
-            provenance=Provenance(actor or "console", origin="console"),
-            spec=spec,
-        )
-        return runtime.apply(write).campaign
-    finally:
-        runtime.close()
+        return _simulator(runtime).edit(name, spec, campaign.etag, actor or "console")
 
 
 def _value(raw: str) -> Any:
@@ -533,11 +510,8 @@ def calendar(
         first = start if start is not None else calendar_today(options.clock(), zone)
         state = None
         if any(m.copy_from is not None for m in loaded.manifests):  # else no need of a runtime
-            runtime = options.open()
-            try:
+            with options.open() as runtime:
                 state = runtime.snapshot()
-            finally:
-                runtime.close()
         return loaded, make_calendar(loaded.manifests, first, days, zone, state)
     except ValueError as exc:
         raise PlanError(f"calendar: {exc}") from exc

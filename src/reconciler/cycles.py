@@ -29,7 +29,8 @@ class CycleOutcome(enum.StrEnum):
     FAILED = "failed"  # some operations failed
     STOPPED = "stopped"  # a shutdown came during the apply: the rest is for the next run
     LOCKED = "locked"  # someone else holds the runtime lock
-    UNREACHABLE = "unreachable"
+    UNREACHABLE = "unreachable"  # the runtime is unavailable: retried with backoff
+    REFUSED = "refused"  # the runtime refused (not retried: the next cycle comes as usual)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,26 @@
 """Diagnostics and the exception tree.
 
     ReconcilerError                 an expected failure: the CLI prints one line and exits 1
-    ├── PlanError                   a plan cannot be made, saved, read, or applied as it is
+    ├── PlanError                   input: a plan cannot be made, saved, read, or applied as it is
     │   └── StalePlanError          the runtime moved since the plan was made
-    └── RuntimeBackendError         the runtime cannot be reached or understood
-        ├── UnknownRuntimeError     a runtime URL with an unknown scheme
-        ├── LockedError             another process holds the runtime's lock, or took it over
-        ├── ConflictError           a campaign's etag moved under an operation
-        └── RefusedError            the runtime refuses what the lifecycle forbids
+    └── RuntimeBackendError         anything about the runtime (what callers catch as a whole)
+        ├── RuntimeURLError         input: a runtime URL that names no runtime
+        │   └── UnknownRuntimeError     a runtime URL with an unknown scheme
+        ├── RuntimeUnavailable      transient: cannot connect, connection dropped, I/O error.
+        │                           Retrying later may work: watch backs off and retries it
+        └── RuntimeRefused          the runtime answered and said no: reported, never retried
+            ├── LockedError         another process holds the runtime's lock, or took it over, or
+            │                       kept writing past the command's patience (--lock-timeout)
+            ├── ConflictError       a campaign's etag moved under an operation
+            ├── RefusedError        the runtime refuses what the lifecycle forbids
+            ├── ForbiddenError      this credential or process may not do it (a read-only folder,
+            │                       a role that may only read)
+            └── RuntimeStoreError   the store failed in a way retrying will not fix: a damaged
+                                    file or value, a newer schema, a database that is no runtime
+
+A busy database is a LockedError, not RuntimeUnavailable: a one-shot command waits its patience
+and then says so (the user chooses to wait longer); ``watch`` waits for a lock as it waits for the
+apply lock, by retrying at its next cycle.
 
 Invalid manifests are not exceptions: they are diagnostics, collected and reported together.
 
@@ -100,20 +113,40 @@ class RuntimeBackendError(ReconcilerError):
     pass
 
 
-class UnknownRuntimeError(RuntimeBackendError):
+class RuntimeURLError(RuntimeBackendError):
     pass
 
 
-class LockedError(RuntimeBackendError):
+class UnknownRuntimeError(RuntimeURLError):
+    pass
+
+
+class RuntimeUnavailable(RuntimeBackendError):
+    pass
+
+
+class RuntimeRefused(RuntimeBackendError):
+    pass
+
+
+class LockedError(RuntimeRefused):
     def __init__(self, message: str, holder: str | None = None) -> None:
         super().__init__(message)
         #: who holds the lock, when someone else does (the message also says what to do)
         self.holder = holder
 
 
-class ConflictError(RuntimeBackendError):
+class ConflictError(RuntimeRefused):
     pass
 
 
-class RefusedError(RuntimeBackendError):
+class RefusedError(RuntimeRefused):
+    pass
+
+
+class ForbiddenError(RuntimeRefused):
+    pass
+
+
+class RuntimeStoreError(RuntimeRefused):
     pass

@@ -399,6 +399,8 @@ def cycle_text(cycle: Cycle, *, color: bool = False) -> str:
         body = _lines(f"  {diagnostic_line(d)}" for d in errors)
     elif cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE):
         head += f"{cycle.outcome.value}: {cycle.error}; retrying in {cycle.retry_in or 0:.1f}s"
+    elif cycle.outcome is CycleOutcome.REFUSED:
+        head += f"refused, nothing applied: {cycle.error}"
     else:
         head += "in sync" + (f" ({plan.unchanged} campaigns)" if plan is not None else "")
     return _lines([f"{head} [{cycle.seconds * 1000:.0f} ms]"]) + body

@@ -7,9 +7,13 @@ change under the manifest directory (debounced: a `git pull` of 500 files is one
 interval even when nothing changed, which is how changes made to the runtime by others (drift) are
 caught.
 
-The loop never dies of a bad cycle: invalid manifests apply nothing and are reported; an unreachable
-or locked runtime is retried with exponential backoff and jitter, reported once per change of state.
-The library does not print: each cycle is handed to ``report``.
+The loop never dies of a bad cycle: invalid manifests apply nothing and are reported; an unavailable
+runtime (``RuntimeUnavailable``: transient) is retried with exponential backoff and jitter, and so
+is a runtime locked by another apply (watch waits its turn, as ``--lock-timeout`` would), each
+reported once per change of state. A runtime that refuses (``RuntimeRefused``: a damaged store, a
+forbidden write, ...) is reported as refused and not retried: the next cycle comes at the interval
+or on a change, as after invalid manifests. The library does not print: each cycle is handed to
+``report``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import api, manifests
 from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
-from reconciler.errors import LockedError, ReconcilerError, RuntimeBackendError
+from reconciler.errors import LockedError, ReconcilerError, RuntimeRefused, RuntimeUnavailable
 from reconciler.executor import Ledger
 from reconciler.plan import Plan
 
@@ -111,8 +115,11 @@ class Watcher:
         except LockedError as exc:  # retried: the advice to wait with --lock-timeout is not for us
             error = f"the runtime is locked by {exc.holder}" if exc.holder else str(exc)
             return cycle(CycleOutcome.LOCKED, error=error, retry_in=self._backoff())
-        except RuntimeBackendError as exc:
+        except RuntimeUnavailable as exc:
             return cycle(CycleOutcome.UNREACHABLE, error=str(exc), retry_in=self._backoff())
+        except RuntimeRefused as exc:
+            self.failures = 0
+            return cycle(CycleOutcome.REFUSED, error=str(exc))
         except ReconcilerError as exc:  # e.g. --prune refused on an emptied directory
             self.failures = 0
             return cycle(CycleOutcome.INVALID, error=str(exc))

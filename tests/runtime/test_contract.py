@@ -1,20 +1,25 @@
-"""The runtime contract: one suite, run against every backend (``memory://`` and ``sqlite:///``).
+"""The runtime contract: one suite, run against every backend (``backends.BACKENDS``).
 
-Every test drives a backend through :class:`reconciler.runtime.base.Runtime` only, with a fixed fake
-clock, and asserts the exact campaign, revision, history and lock state that results.
+Every test drives a backend through :class:`reconciler.runtime.base.Runtime` (and, for the engine,
+segments and console edits, :class:`~reconciler.runtime.base.Simulator`) only, with a fixed fake
+clock, and asserts the exact campaign, revision, history, sendings and lock state that results.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from backends import backend_url
 from reconciler.errors import (
     ConflictError,
     LockedError,
@@ -27,6 +32,8 @@ from reconciler.model import (
     Campaign,
     Channel,
     Kind,
+    Sending,
+    SendingOutcome,
     Spec,
     Status,
     Version,
@@ -40,10 +47,11 @@ from reconciler.runtime.base import (
     LockOwner,
     Provenance,
     Runtime,
+    Simulator,
     Write,
-    open_runtime,
     redacted,
 )
+from reconciler.runtime.registry import open_runtime
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ACTIVATED = "2026-06-01T12:00:00.000Z"  # the clock when the tests activate
@@ -107,14 +115,7 @@ def clock() -> FakeClock:
 
 
 def runtime_url(backend: str, tmp_path: Path) -> str:
-    if backend == "memory":
-        return f"memory://contract-{uuid.uuid4().hex}"
-    return f"sqlite:///{tmp_path}/rt.db"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    return backend_url(backend, tmp_path, label="contract")
 
 
 @pytest.fixture
@@ -810,6 +811,162 @@ def test_the_lock_does_not_touch_campaigns_or_history(rt: Runtime) -> None:
     rt.acquire_lock(CI)
     rt.release_lock(CI)
     assert state_of(rt) == (0, {}, 0)
+
+
+#: a pid no process has: above the largest pid Linux (2**22) or macOS (99,999) gives out
+DEAD_PID = 2**22 + 1
+
+
+def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(rt: Runtime) -> None:
+    pid = DEAD_PID
+    host = socket.gethostname()
+    ghost = LockOwner(owner=f"ci@{host}:{pid}", pid=pid, host=host, reason="apply campaigns")
+    assert rt.acquire_lock(ghost) is None
+    me = LockOwner.current("apply campaigns")
+    assert rt.acquire_lock(me) is None  # not expired, but its holder is gone
+    held = rt.acquire_lock(ghost)
+    assert held == LockInfo(
+        holder=me, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:05:00.000Z"
+    )
+
+
+def test_a_dead_pid_on_another_host_is_not_taken_over(rt: Runtime) -> None:
+    pid = DEAD_PID
+    far = LockOwner(owner=f"ci@elsewhere:{pid}", pid=pid, host="elsewhere", reason="apply")
+    assert rt.acquire_lock(far) is None
+    held = rt.acquire_lock(LockOwner.current("apply"))
+    assert held is not None
+    assert held.holder == far
+
+
+# --- the change feed ----------------------------------------------------------------------------
+
+
+def test_the_revision_is_the_change_feed(rt: Runtime) -> None:
+    assert rt.revision() == 0
+    assert rt.changes(0, timeout=0) == 0  # nothing new, and no wait
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    assert rt.revision() == 1
+    assert rt.changes(0, timeout=600) == 1  # a change made already: no wait either
+    rt.acquire_lock(CI)
+    assert rt.revision() == 1  # the lock is not a change of the campaigns
+
+
+def test_a_change_wakes_a_waiter(backend: str, tmp_path: Path, clock: FakeClock) -> None:
+    url = runtime_url(backend, tmp_path)
+    with open_runtime(url, clock=clock) as waiter, open_runtime(url, clock=clock) as writer:
+        waiter.snapshot()
+        seen: list[int] = []
+        thread = threading.Thread(target=lambda: seen.append(waiter.changes(0, timeout=600)))
+        thread.start()
+        write(writer, Action.ACTIVATE, "alpha", None, RECURRING)
+        thread.join()
+    assert seen == [1]
+
+
+# --- a runtime is a context manager -------------------------------------------------------------
+
+
+def test_a_runtime_is_a_context_manager_that_closes_it(
+    backend: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    url = runtime_url(backend, tmp_path)
+    with open_runtime(url, clock=clock) as rt:
+        write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    with open_runtime(url, clock=clock) as again:  # what was written is there when reopened
+        assert set(again.snapshot().campaigns) == {"alpha"}
+
+
+# --- the simulator: segments, the engine, console edits -----------------------------------------
+
+DAILY = {**EMAIL, "schedule": {"recurring": {"every": "day", "at": "09:00"}}}
+
+
+def simulator(rt: Runtime) -> Simulator:
+    assert isinstance(rt, Simulator)
+    return rt
+
+
+def at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment)
+
+
+def test_segments_are_kept_and_are_no_write_to_campaigns(rt: Runtime) -> None:
+    sim = simulator(rt)
+    assert sim.segments() == {}
+    sim.set_segment("newsletter", 3000)
+    sim.set_segment("vip", 10)
+    sim.set_segment("vip", 20)
+    assert sim.segments() == {"newsletter": 3000, "vip": 20}
+    assert state_of(rt) == (0, {}, 0)
+
+
+def test_a_tick_on_an_empty_runtime_does_nothing(rt: Runtime) -> None:
+    assert simulator(rt).tick(NOW) == []
+    assert state_of(rt) == (0, {}, 0)
+
+
+def test_the_engine_starts_and_ends_a_sending_each_in_a_write_of_its_own(rt: Runtime) -> None:
+    sim = simulator(rt)
+    sim.set_segment("newsletter", 3000)  # 30 s at the default 100 a second
+    activated = write(rt, Action.ACTIVATE, "alpha", None, DAILY).campaign
+    assert sim.tick(at("2026-06-02T08:59:59Z")) == []
+    (step,) = sim.tick(at("2026-06-02T09:00:00Z"))
+    started = Sending(
+        id="alpha@2026-06-02T09:00:00.000Z",
+        campaign="alpha",
+        version=1,
+        scheduled="2026-06-02T09:00:00.000Z",
+        outcome=SendingOutcome.RUNNING,
+        started="2026-06-02T09:00:00.000Z",
+        ends="2026-06-02T09:00:30.000Z",
+    )
+    assert (step.campaign.etag, step.sendings, step.events) == ("2", (started,), ("send",))
+    assert (step.campaign.sending, step.campaign.cursor) == (started, started.scheduled)
+    assert rt.snapshot().campaigns["alpha"] == step.campaign
+    assert rt.sendings() == rt.sendings("alpha") == [started]
+    assert rt.sendings("beta") == []
+    assert sim.tick(at("2026-06-02T09:00:29Z")) == []
+    (ended,) = sim.tick(at("2026-06-02T09:00:30Z"))
+    sent = replace(started, outcome=SendingOutcome.SENT)
+    assert (ended.campaign.etag, ended.sendings, ended.events) == ("3", (sent,), ("sent",))
+    assert ended.campaign.sending is None
+    assert rt.sendings() == [sent]
+    history = rt.history()
+    assert [(e.seq, e.revision, e.actor, e.operation, e.at) for e in history] == [
+        (1, 1, "alice", "activate", ACTIVATED),
+        (2, 2, "engine", "engine: send", "2026-06-02T09:00:00.000Z"),
+        (3, 3, "engine", "engine: sent", "2026-06-02T09:00:30.000Z"),
+    ]
+    assert (history[1].before, history[1].after) == (
+        activated.to_json(),
+        step.campaign.to_json(),
+    )
+    assert (history[1].commit, history[1].plan_id, history[1].file) == (None, None, None)
+    assert rt.snapshot().revision == 3
+
+
+def test_the_engine_and_an_apply_meet_through_the_etag(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, DAILY)
+    simulator(rt).tick(at("2026-06-02T09:00:00Z"))
+    with pytest.raises(ConflictError, match=r"\(etag 1, now 2\)"):
+        write(rt, Action.STOP, "alpha", "1")
+    assert write(rt, Action.STOP, "alpha", "2").campaign.status is Status.STOPPING
+
+
+def test_a_console_edit_is_a_new_live_version_by_someone_else(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    edited = subject(RECURRING, "Edited")
+    campaign = simulator(rt).edit("alpha", edited, "1", "carol")
+    assert campaign.live is not None
+    assert (campaign.etag, campaign.live.number, campaign.live.spec) == ("2", 2, edited)
+    assert (campaign.live.actor, campaign.live.origin) == ("carol", "console")
+    assert [(e.actor, e.operation) for e in rt.history()] == [
+        ("alice", "activate"),
+        ("carol", "edit"),
+    ]
+    with pytest.raises(ConflictError):
+        simulator(rt).edit("alpha", RECURRING, "1", "carol")
 
 
 # --- the registry -------------------------------------------------------------------------------

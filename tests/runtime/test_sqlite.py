@@ -1,10 +1,10 @@
 """What only the embedded SQLite runtime promises: a WAL-mode file, an append-only history enforced
-by the database, dead lock holders taken over at once, read-only commands that create nothing, and
-clear errors for bad files and bad URLs."""
+by the database, a lock seen across connections, read-only commands that create nothing, and
+clear errors for bad files and bad URLs. (Dead lock holders are taken over by every backend: the
+contract suite.)"""
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,19 +18,24 @@ from click.testing import CliRunner
 
 from factories import cli_environment
 from reconciler.cli import cli
-from reconciler.errors import RuntimeBackendError
+from reconciler.errors import (
+    RuntimeBackendError,
+    RuntimeRefused,
+    RuntimeStoreError,
+    RuntimeUnavailable,
+)
 from reconciler.model import Action, Status
 from reconciler.runtime.base import (
     DEFAULT_URL,
     Applied,
-    LockInfo,
     LockOwner,
     Provenance,
     Runtime,
     Write,
-    open_runtime,
 )
-from reconciler.runtime.sqlite import SQLiteRuntime
+from reconciler.runtime.platform import Platform
+from reconciler.runtime.registry import open_runtime
+from reconciler.runtime.sqlite import SQLiteStore
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SPEC = {
@@ -61,10 +66,17 @@ def activate(rt: Runtime, name: str = "alpha", key: str | None = None) -> None:
     rt.apply(activation(name, key=key))
 
 
-def open_sqlite(path: Path) -> SQLiteRuntime:
+def open_sqlite(path: Path) -> Platform:
     rt = open_runtime(f"sqlite:///{path}", clock=fixed)
-    assert isinstance(rt, SQLiteRuntime)
+    assert isinstance(rt, Platform)
+    assert isinstance(rt.store, SQLiteStore)
     return rt
+
+
+def connection(rt: Platform) -> sqlite3.Connection:
+    assert isinstance(rt.store, SQLiteStore)
+    assert rt.store._db is not None
+    return rt.store._db
 
 
 @pytest.fixture
@@ -73,7 +85,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def rt(db_path: Path) -> Iterator[SQLiteRuntime]:
+def rt(db_path: Path) -> Iterator[Platform]:
     runtime = open_sqlite(db_path)
     yield runtime
     runtime.close()
@@ -83,17 +95,11 @@ def raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path, isolation_level=None)
 
 
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 # --- the file -----------------------------------------------------------------------------------
 
 
 def test_an_absolute_url_has_four_slashes_and_the_file_is_where_it_says(
-    rt: SQLiteRuntime, db_path: Path
+    rt: Platform, db_path: Path
 ) -> None:
     assert rt.url == f"sqlite:///{db_path}"
     assert rt.url.startswith("sqlite:////")
@@ -101,13 +107,13 @@ def test_an_absolute_url_has_four_slashes_and_the_file_is_where_it_says(
     assert db_path.is_file()
 
 
-def test_the_database_is_in_wal_mode(rt: SQLiteRuntime, db_path: Path) -> None:
+def test_the_database_is_in_wal_mode(rt: Platform, db_path: Path) -> None:
     activate(rt)
     with raw(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_the_state_survives_closing_and_reopening(rt: SQLiteRuntime, db_path: Path) -> None:
+def test_the_state_survives_closing_and_reopening(rt: Platform, db_path: Path) -> None:
     activate(rt)
     snap, ident, history = rt.snapshot(), rt.runtime_id(), rt.history()
     rt.close()
@@ -121,7 +127,7 @@ def test_the_state_survives_closing_and_reopening(rt: SQLiteRuntime, db_path: Pa
         again.close()
 
 
-def test_the_history_table_refuses_update_and_delete(rt: SQLiteRuntime, db_path: Path) -> None:
+def test_the_history_table_refuses_update_and_delete(rt: Platform, db_path: Path) -> None:
     activate(rt)
     activate(rt, "beta")
     before = rt.history()
@@ -136,7 +142,7 @@ def test_the_history_table_refuses_update_and_delete(rt: SQLiteRuntime, db_path:
     assert rt.history() == before
 
 
-def test_one_write_is_one_row_everywhere(rt: SQLiteRuntime, db_path: Path) -> None:
+def test_one_write_is_one_row_everywhere(rt: Platform, db_path: Path) -> None:
     activate(rt)
     activate(rt, "beta")
     activate(rt, "beta")  # replayed: nothing written
@@ -160,15 +166,14 @@ def activations(*names: str) -> list[Write]:
     return [activation(name, "plan-2") for name in names]
 
 
-def test_a_batch_is_one_transaction_reading_each_kind_of_row_once(rt: SQLiteRuntime) -> None:
+def test_a_batch_is_one_transaction_reading_each_kind_of_row_once(rt: Platform) -> None:
     activate(rt)  # the file, the schema and the connection are there
     statements: list[str] = []
-    assert rt._db is not None
-    rt._db.set_trace_callback(statements.append)
+    connection(rt).set_trace_callback(statements.append)
     try:
         results = rt.apply_batch(activations(*(f"c{i}" for i in range(1, 8))))
     finally:
-        rt._db.set_trace_callback(None)
+        connection(rt).set_trace_callback(None)
     assert [r.revision for r in results if isinstance(r, Applied)] == list(range(2, 9))
 
     def count(prefix: str) -> int:
@@ -185,9 +190,7 @@ def test_a_batch_is_one_transaction_reading_each_kind_of_row_once(rt: SQLiteRunt
     assert len(statements) == 2 + 4 + 3 * 7 + 1
 
 
-def test_a_batch_the_database_fails_on_leaves_nothing_of_it(
-    rt: SQLiteRuntime, db_path: Path
-) -> None:
+def test_a_batch_the_database_fails_on_leaves_nothing_of_it(rt: Platform, db_path: Path) -> None:
     activate(rt)
     with raw(db_path) as db:
         db.execute(
@@ -268,7 +271,7 @@ def test_the_default_runtime_is_under_dot_reconciler(
 def test_a_file_left_by_a_first_apply_killed_before_its_schema_reads_as_empty(
     db_path: Path,
 ) -> None:
-    # what SQLiteRuntime._connect(create=True) has done when it is killed before its first commit
+    # what Platform._connect(create=True) has done when it is killed before its first commit
     db = sqlite3.connect(db_path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.close()
@@ -322,6 +325,29 @@ def test_a_folder_in_place_of_the_file_is_a_backend_error(db_path: Path) -> None
         rt.acquire_lock(LockOwner.current("apply"))
 
 
+def test_what_cannot_be_opened_is_unavailable_and_what_is_damaged_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Unavailable (retry later, as watch does) apart from refused (retrying will not mend it)."""
+    (tmp_path / "plain-file").write_text("")
+    unreachable = open_sqlite(tmp_path / "plain-file" / "rt.db")
+    with pytest.raises(RuntimeUnavailable, match=r"^cannot open runtime sqlite:///"):
+        unreachable.acquire_lock(LockOwner.current("apply"))
+    (tmp_path / "junk.db").write_bytes(b"not a database" * 100)
+    junk = open_sqlite(tmp_path / "junk.db")
+    with pytest.raises(RuntimeStoreError) as caught:
+        junk.snapshot()
+    assert isinstance(caught.value, RuntimeRefused)
+    damaged = open_sqlite(tmp_path / "damaged.db")
+    activate(damaged)
+    with raw(tmp_path / "damaged.db") as db:
+        db.execute("UPDATE campaigns SET data = '{}'")
+    with pytest.raises(RuntimeStoreError, match=r" is damaged: a stored value cannot be read "):
+        damaged.snapshot()
+    for runtime in (unreachable, junk, damaged):
+        runtime.close()
+
+
 @pytest.mark.parametrize("url", ["sqlite://relative", "sqlite://", "sqlite:///"])
 def test_a_bad_sqlite_url_is_a_backend_error(url: str) -> None:
     with pytest.raises(RuntimeBackendError) as caught:
@@ -333,30 +359,6 @@ def test_a_bad_sqlite_url_is_a_backend_error(url: str) -> None:
 
 
 # --- the lock across processes ------------------------------------------------------------------
-
-
-def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(
-    rt: SQLiteRuntime,
-) -> None:
-    pid = dead_pid()
-    host = socket.gethostname()
-    ghost = LockOwner(owner=f"ci@{host}:{pid}", pid=pid, host=host, reason="apply campaigns")
-    assert rt.acquire_lock(ghost) is None
-    me = LockOwner.current("apply campaigns")
-    assert rt.acquire_lock(me) is None  # not expired, but its holder is gone
-    held = rt.acquire_lock(ghost)
-    assert held == LockInfo(
-        holder=me, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:05:00.000Z"
-    )
-
-
-def test_a_dead_pid_on_another_host_is_not_taken_over(rt: SQLiteRuntime) -> None:
-    pid = dead_pid()
-    far = LockOwner(owner=f"ci@elsewhere:{pid}", pid=pid, host="elsewhere", reason="apply")
-    assert rt.acquire_lock(far) is None
-    held = rt.acquire_lock(LockOwner.current("apply"))
-    assert held is not None
-    assert held.holder == far
 
 
 def test_the_lock_is_seen_by_another_connection(db_path: Path) -> None:

@@ -1,10 +1,9 @@
-"""The runtime interface, the semantics every backend shares, and the registry of backends by URL.
+"""The runtime interface: what the reconciler needs from a campaign platform (:class:`Runtime`),
+and the simulator's controls that only the embedded platform offers (:class:`Simulator`).
 
-A backend stores campaigns, a revision, a history and a lock. It does not decide what an operation
-means: :func:`transition` does, the same for every backend, and refuses what the lifecycle forbids,
-as a campaign platform would. A backend's job is to run a batch of writes through ``stage`` (each
-write's ``transition``, etag check and idempotency check) and store, in one transaction, each
-write's campaign, idempotency record, revision and history entry.
+This module names no backend. What an operation means is decided once, in ``platform.py``, over any
+store (``store.py``); backends are found by URL scheme in ``registry.py``, which this module does
+not import.
 """
 
 from __future__ import annotations
@@ -13,11 +12,12 @@ import getpass
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
-from reconciler.errors import LockedError, ReconcilerError, UnknownRuntimeError
+from reconciler.errors import ReconcilerError
 from reconciler.model import (
     RECONCILER,
     Action,
@@ -158,15 +158,24 @@ class LockInfo:
 
 
 class Runtime(Protocol):
-    """What the reconciler needs from a campaign runtime."""
+    """What the reconciler needs from a campaign runtime. A runtime is a context manager: ``with
+    open_runtime(url) as runtime:`` closes it at the end of the block."""
 
-    url: str
+    @property
+    def url(self) -> str:
+        """Where the runtime is, as given (with its password: shown only ``redacted``)."""
 
     def snapshot(self) -> RuntimeState:
         """Every campaign, consistently, at one revision."""
 
     def runtime_id(self) -> str | None:
         """A stable identity of this runtime (None while it does not exist yet)."""
+
+    def revision(self) -> int:
+        """The runtime's revision (0 while it does not exist): cheap enough to poll."""
+
+    def changes(self, since: int, timeout: float) -> int:
+        """Wait until the revision is past ``since``, at most ``timeout`` seconds; the revision."""
 
     def apply(self, write: Write) -> Applied:
         """Apply one operation in one transaction, checking its etag; replay a known key."""
@@ -187,23 +196,42 @@ class Runtime(Protocol):
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
         """The audit trail, oldest first."""
 
-    def tick(self, now: datetime) -> list[Step]:
-        """Advance every campaign to ``now`` (the engine), each in its own transaction."""
-
     def sendings(self, campaign: str | None = None) -> list[Sending]:
         """Sendings, oldest slot first; of one campaign when named."""
+
+    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
+        """Take the lock (or, held already by ``owner``, extend it) and return None, or return
+        who holds it."""
+
+    def release_lock(self, owner: LockOwner) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    """The controls of the embedded campaign platform, which a real one keeps to itself: its
+    engine's clock, its segments, and edits made as from its console."""
+
+    def tick(self, now: datetime) -> list[Step]:
+        """Advance every campaign to ``now`` (the engine), each in its own transaction."""
 
     def set_segment(self, name: str, size: int) -> None:
         """How many recipients a segment has: a sending to it lasts size / throttle seconds."""
 
     def segments(self) -> dict[str, int]: ...
 
-    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
-        """Take the lock and return None, or return who holds it."""
-
-    def release_lock(self, owner: LockOwner) -> None: ...
-
-    def close(self) -> None: ...
+    def edit(self, campaign: str, spec: Spec, expected_etag: str, actor: str) -> Campaign:
+        """Write a new live version as an outside actor would, from a campaign console."""
 
 
 def single(results: Sequence[Applied | ReconcilerError]) -> Applied:
@@ -212,51 +240,6 @@ def single(results: Sequence[Applied | ReconcilerError]) -> Applied:
     if isinstance(result, ReconcilerError):
         raise result
     return result
-
-
-def fence_check(write: Write, held: tuple[str, str] | None, now: datetime) -> None:
-    """Refuse a write whose writer lost the lock (it expired, or another process took it over):
-    a paused apply must not go on writing a plan checked against a runtime that has moved."""
-    if write.lock_owner is None:
-        return
-    if held is None or held[0] != write.lock_owner or held[1] <= timestamp(now):
-        holder = f"now held by {held[0]}" if held and held[0] != write.lock_owner else "expired"
-        raise LockedError(
-            f"the runtime lock of {write.lock_owner} was lost ({holder}); {write.campaign} was "
-            "not written. Run apply again"
-        )
-
-
-# --- registry -------------------------------------------------------------------------------------
-
-Opener = Callable[[str, Clock, Patience], Runtime]
-
-
-@dataclass
-class Registry:
-    openers: dict[str, Opener] = field(default_factory=dict)
-    examples: dict[str, str] = field(default_factory=dict)
-
-    def register(self, scheme: str, example: str) -> Callable[[Opener], Opener]:
-        def decorate(opener: Opener) -> Opener:
-            self.openers[scheme] = opener
-            self.examples[scheme] = example
-            return opener
-
-        return decorate
-
-    def open(self, url: str, clock: Clock = utcnow, patience: Patience | None = None) -> Runtime:
-        scheme, sep, _ = url.partition("://")
-        opener = self.openers.get(scheme) if sep else None
-        if opener is None:
-            known = ", ".join(self.examples[s] for s in sorted(self.examples))
-            raise UnknownRuntimeError(
-                f"unknown runtime URL {redacted(url)!r:.100}; known kinds: {known}"
-            )
-        return opener(url, clock, patience or Patience())
-
-
-REGISTRY = Registry()
 
 
 def redacted(url: str) -> str:
@@ -274,13 +257,3 @@ def redacted(url: str) -> str:
         return url
     user = userinfo.partition(":")[0]
     return f"{scheme}://{user}:***@{host}{rest[end:]}"
-
-
-def open_runtime(
-    url: str | None = None, clock: Clock = utcnow, patience: Patience | None = None
-) -> Runtime:
-    """Open the runtime at ``url``; by default the embedded SQLite runtime in the working dir."""
-    import reconciler.runtime.memory
-    import reconciler.runtime.sqlite  # noqa: F401  (backends register themselves on import)
-
-    return REGISTRY.open(url or DEFAULT_URL, clock, patience)

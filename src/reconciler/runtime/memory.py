@@ -1,36 +1,29 @@
-"""An in-process runtime for tests: ``memory://`` is new and empty, ``memory://NAME`` is shared by
-every opener of that name in the process."""
+"""An in-process store for tests: ``memory://`` is new and empty, ``memory://NAME`` is shared by
+every opener of that name in the process.
+
+Its transactions hold one mutex, so there is one writer (and reader) at a time, and keep an undo
+log: a transaction that raises leaves nothing behind, as a database's would.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from typing import Any
 
-from reconciler.errors import ReconcilerError
-from reconciler.model import Campaign, RuntimeState, Sending
-from reconciler.runtime.base import (
-    LOCK_TTL_SECONDS,
-    REGISTRY,
-    Applied,
-    Clock,
-    HistoryEntry,
-    LockInfo,
-    LockOwner,
-    Patience,
-    Write,
-    single,
-    timestamp,
-)
-from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
-from reconciler.runtime.transition import stage
+from reconciler.model import Campaign, Sending
+from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
+from reconciler.runtime.store import Tx, alive_on_this_host
 
 
 @dataclass
-class _Store:
+class Rows:
+    """Every row of one memory runtime."""
+
     runtime_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     revision: int = 0
     campaigns: dict[str, Campaign] = field(default_factory=dict)
@@ -39,143 +32,135 @@ class _Store:
     lock: LockInfo | None = None
     sendings: dict[str, Sending] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
-    mutex: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(default_factory=threading.Condition)
 
 
-_NAMED: dict[str, _Store] = {}
+_NAMED: dict[str, Rows] = {}
+_MISSING: Any = object()
 
 
-class MemoryRuntime:
-    def __init__(self, url: str, clock: Clock) -> None:
-        self.url = url
-        self._clock = clock
-        name = url.removeprefix("memory://")
-        self._store = _NAMED.setdefault(name, _Store()) if name else _Store()
+class MemoryTx:
+    def __init__(self, rows: Rows, write: bool) -> None:
+        self._rows = rows
+        self._write = write
+        self._undo: list[Callable[[], None]] = []
+        self.wrote = False
+
+    def rollback(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+
+    def _writing(self) -> None:
+        assert self._write, "a reading transaction does not write"
+        self.wrote = True
+
+    def _put(self, table: MutableMapping[str, Any], key: str, value: Any) -> None:
+        self._writing()
+        old = table.get(key, _MISSING)
+        if old is _MISSING:
+            self._undo.append(lambda: table.pop(key, None))
+        else:
+            self._undo.append(lambda: table.__setitem__(key, old))
+        table[key] = value
+
+    def _set(self, name: str, value: Any) -> None:
+        self._writing()
+        old = getattr(self._rows, name)
+        self._undo.append(lambda: setattr(self._rows, name, old))
+        setattr(self._rows, name, value)
 
     def runtime_id(self) -> str | None:
-        return self._store.runtime_id
+        return self._rows.runtime_id
 
-    def snapshot(self) -> RuntimeState:
-        with self._store.mutex:
-            return RuntimeState(self._store.revision, dict(self._store.campaigns))
+    def revision(self) -> int:
+        return self._rows.revision
 
-    def apply(self, write: Write) -> Applied:
-        return single(self.apply_batch([write]))
+    def set_revision(self, revision: int) -> None:
+        self._set("revision", revision)
 
-    def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
-        store = self._store
-        with store.mutex:
-            held = store.lock
-            named = {w.campaign for w in writes} & store.campaigns.keys()
-            batch = stage(
-                writes,
-                {name: store.campaigns[name] for name in named},
-                {w.key for w in writes if w.key in store.applied},
-                lock=(held.holder.owner, held.expires) if held else None,
-                revision=store.revision,
-                clock=self._clock,
-            )
-            # nothing above changed the store: the batch lands whole, or not at all
-            for s in batch.staged:
-                after = _copy(s.after)
-                store.campaigns[after.name] = after
-                store.applied[s.write.key] = s.revision
-                store.history.append(
-                    HistoryEntry(
-                        seq=len(store.history) + 1,
-                        revision=s.revision,
-                        at=s.at,
-                        actor=s.write.provenance.actor,
-                        commit=s.write.provenance.commit,
-                        plan_id=s.write.plan_id,
-                        operation=s.write.action.value,
-                        campaign=s.write.campaign,
-                        before=s.before.to_json() if s.before else None,
-                        after=after.to_json(),
-                        file=s.write.file,
-                        dirty=s.write.provenance.dirty,
-                    )
-                )
-            store.revision = batch.revision
-        return list(batch.results)
+    def campaigns(self, names: Sequence[str] | None = None) -> dict[str, Campaign]:
+        found = self._rows.campaigns
+        wanted = sorted(found) if names is None else sorted(set(names) & found.keys())
+        return {name: found[name] for name in wanted}
 
-    def tick(self, now: datetime) -> list[Step]:
-        store = self._store
-        steps = []
-        with store.mutex:
-            sizes = dict(store.segments)
-            for name in sorted(store.campaigns):
-                step = advance(
-                    store.campaigns[name], now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE)
-                )
-                if step is None:
-                    continue
-                before = store.campaigns[name]
-                store.revision += 1
-                after = _copy(replace(step.campaign, etag=str(store.revision)))
-                store.campaigns[name] = after
-                for sending in step.sendings:
-                    store.sendings[sending.id] = sending
-                store.history.append(
-                    HistoryEntry(
-                        seq=len(store.history) + 1,
-                        revision=store.revision,
-                        at=timestamp(now),
-                        actor=ENGINE,
-                        commit=None,
-                        plan_id=None,
-                        operation="engine: " + ", ".join(step.events or ("skip",)),
-                        campaign=name,
-                        before=before.to_json(),
-                        after=after.to_json(),
-                    )
-                )
-                steps.append(replace(step, campaign=after))
-        return steps
+    def campaign_names(self) -> list[str]:
+        return sorted(self._rows.campaigns)
 
-    def sendings(self, campaign: str | None = None) -> list[Sending]:
-        with self._store.mutex:
-            found = [s for s in self._store.sendings.values() if campaign in (None, s.campaign)]
-        return sorted(found, key=lambda s: (s.scheduled, s.campaign))
+    def claim(self, name: str) -> Campaign | None:
+        return self._rows.campaigns.get(name)
 
-    def set_segment(self, name: str, size: int) -> None:
-        with self._store.mutex:
-            self._store.segments[name] = size
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        # one writer at a time, and the platform checked each etag in this transaction
+        for campaign, _ in rows:
+            self._put(self._rows.campaigns, campaign.name, _copy(campaign))
 
-    def segments(self) -> dict[str, int]:
-        with self._store.mutex:
-            return dict(self._store.segments)
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        return {key for key in keys if key in self._rows.applied}
 
-    def applied_keys(self, prefix: str) -> frozenset[str]:
-        with self._store.mutex:
-            return frozenset(k for k in self._store.applied if k.startswith(prefix))
+    def applied_with_prefix(self, prefix: str) -> frozenset[str]:
+        return frozenset(k for k in self._rows.applied if k.startswith(prefix))
+
+    def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
+        for key, revision in keys:
+            self._put(self._rows.applied, key, revision)
 
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        with self._store.mutex:
-            return [e for e in self._store.history if campaign in (None, e.campaign)]
+        return [e for e in self._rows.history if campaign in (None, e.campaign)]
 
-    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
-        now = self._clock()
-        with self._store.mutex:
-            held = self._store.lock
-            if (
-                held is not None
-                and held.holder.owner != owner.owner
-                and held.expires > timestamp(now)
-            ):
-                return held
-            ours = held is not None and held.holder.owner == owner.owner
-            self._store.lock = LockInfo(
-                holder=owner,
-                acquired=held.acquired if held is not None and ours else timestamp(now),
-                expires=timestamp(now + timedelta(seconds=ttl)),
-            )
-            return None
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        self._writing()
+        history = self._rows.history
+        size = len(history)
+        self._undo.append(lambda: history.__delitem__(slice(size, None)))
+        for entry in entries:
+            history.append(replace(entry, seq=len(history) + 1))
 
-    def release_lock(self, owner: LockOwner) -> None:
-        with self._store.mutex:
-            if self._store.lock is not None and self._store.lock.holder.owner == owner.owner:
-                self._store.lock = None
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        found = [s for s in self._rows.sendings.values() if campaign in (None, s.campaign)]
+        return sorted(found, key=lambda s: (s.scheduled, s.campaign))
+
+    def put_sendings(self, sendings: Sequence[Sending]) -> None:
+        for sending in sendings:
+            self._put(self._rows.sendings, sending.id, sending)
+
+    def segments(self) -> dict[str, int]:
+        return dict(self._rows.segments)
+
+    def set_segment(self, name: str, size: int) -> None:
+        self._put(self._rows.segments, name, size)
+
+    def lock(self) -> LockInfo | None:
+        return self._rows.lock
+
+    def put_lock(self, lock: LockInfo | None) -> None:
+        self._set("lock", lock)
+
+
+class MemoryStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        name = url.removeprefix("memory://")
+        self.rows = _NAMED.setdefault(name, Rows()) if name else Rows()
+
+    @contextmanager
+    def transaction(self, *, write: bool, create: bool = True) -> Iterator[Tx]:
+        with self.rows.changed:
+            tx = MemoryTx(self.rows, write)
+            try:
+                yield tx
+            except BaseException:
+                tx.rollback()
+                raise
+            if tx.wrote:
+                self.rows.changed.notify_all()
+
+    def holder_alive(self, holder: LockOwner, asking: LockOwner) -> bool:
+        return alive_on_this_host(holder, asking)
+
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        with self.rows.changed:
+            self.rows.changed.wait_for(lambda: self.rows.revision > since, timeout)
 
     def close(self) -> None:
         pass
@@ -184,8 +169,3 @@ class MemoryRuntime:
 def _copy(campaign: Campaign) -> Campaign:
     """A copy sharing no spec with the caller, as a real store would hold it."""
     return Campaign.from_json(json.loads(json.dumps(campaign.to_json())))
-
-
-@REGISTRY.register("memory", "memory://[NAME]")
-def _open(url: str, clock: Clock, patience: Patience) -> MemoryRuntime:
-    return MemoryRuntime(url, clock)

@@ -1,14 +1,18 @@
-"""The embedded runtime: one SQLite file in WAL mode, one transaction per batch of operations.
+"""The embedded runtime's store: one SQLite file in WAL mode, and all of its SQL.
 
-A batch's transaction writes each operation's campaign, history entry and idempotency key and the
-revision together, so a process killed at any instant leaves either all of a batch or none of it.
-One transaction (one fsync) for many operations is what makes a large apply fast. The history table
-refuses updates and deletes (triggers): append-only.
+The platform (``platform.py``) runs a batch of operations in one of this store's transactions:
+each operation's campaign, history entry and idempotency key and the revision land together, so a
+process killed at any instant leaves either all of a batch or none of it. One transaction (one
+fsync) for many operations is what makes a large apply fast. The history table refuses updates and
+deletes (triggers): append-only. Every statement is parameterised.
+
+SQLite's errors leave this module translated: a file that cannot be opened or read (I/O) is
+unavailable; a damaged file or value, a newer schema, a database that is not a runtime are refused
+(retrying will not mend them); another writer past the command's patience is a LockedError.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import os
@@ -18,34 +22,27 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from reconciler.errors import LockedError, ReconcilerError, RuntimeBackendError
-from reconciler.model import Campaign, RuntimeState, Sending, canonical_json
-from reconciler.runtime.base import (
-    LOCK_TTL_SECONDS,
-    REGISTRY,
-    Applied,
-    Clock,
-    HistoryEntry,
-    LockInfo,
-    LockOwner,
-    Patience,
-    Write,
-    redacted,
-    single,
-    timestamp,
+from reconciler.errors import (
+    ForbiddenError,
+    LockedError,
+    RuntimeBackendError,
+    RuntimeStoreError,
+    RuntimeUnavailable,
+    RuntimeURLError,
 )
-from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
-from reconciler.runtime.transition import Batch, stage
+from reconciler.model import Campaign, Sending, canonical_json
+from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
+from reconciler.runtime.store import EMPTY, Tx, alive_on_this_host
 
 SCHEMA_VERSION = 3
 #: how long a statement waits for another process's write before the runtime says it waits
 NOTICE_SECONDS = 1.0
+#: how often a change feed reads the revision while it waits for a change
+POLL_SECONDS = 0.5
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -88,24 +85,13 @@ def _path_of(url: str) -> Path:
     # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
     rest = url.removeprefix("sqlite://")
     if not rest.startswith("/") or rest == "/":
-        raise RuntimeBackendError(
+        raise RuntimeURLError(
             f"invalid SQLite runtime URL {redacted(url)!r:.100}: expected sqlite:///PATH "
             "(relative) or sqlite:////PATH (absolute)"
         )
     return Path(rest[1:])
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -121,34 +107,65 @@ def _decoded(build: Callable[[Any], T], stored: Any, *, parse: bool = True) -> T
         raise _Damaged(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _translated(method: Callable[P, T]) -> Callable[P, T]:
-    """sqlite3's errors, and stored values that cannot be read, become RuntimeBackendError naming
-    the runtime: one line, no traceback (the CLI escapes whatever damaged bytes it quotes)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        runtime = args[0]
-        assert isinstance(runtime, SQLiteRuntime)
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            raise RuntimeBackendError(f"runtime {runtime.url}: {exc}") from exc
-        except _Damaged as exc:
-            raise RuntimeBackendError(
-                f"runtime {runtime.url} is damaged: a stored value cannot be read ({exc!s:.200})"
-            ) from exc
-
-    return wrapper
+def _translated_error(url: str, exc: Exception) -> RuntimeBackendError:
+    """sqlite3's errors, and stored values that cannot be read, as the runtime's errors naming
+    it: one line, no traceback (the CLI escapes whatever damaged bytes it quotes)."""
+    if isinstance(exc, _Damaged):
+        return RuntimeStoreError(
+            f"runtime {url} is damaged: a stored value cannot be read ({exc!s:.200})"
+        )
+    return _kind_of(exc)(f"runtime {url}: {exc}")
 
 
-class SQLiteRuntime:
-    def __init__(self, url: str, clock: Clock, patience: Patience | None = None) -> None:
+def _kind_of(exc: Exception) -> type[RuntimeBackendError]:
+    """Unavailable (the file cannot be opened, or read: I/O) or refused (anything retrying will
+    not mend: a damaged file, a constraint, a read-only database)."""
+    if isinstance(exc, PermissionError):
+        return ForbiddenError
+    if isinstance(exc, OSError):
+        return RuntimeUnavailable
+    message = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "readonly" in message:
+            return ForbiddenError
+        if "unable to open" in message or "I/O" in message or _busy(exc):
+            return RuntimeUnavailable
+    return RuntimeStoreError
+
+
+class SQLiteStore:
+    """One runtime file, through one connection, opened when first needed. The store is used by
+    one thread at a time (its connection may be handed to another, as a change feed's waiter)."""
+
+    def __init__(self, url: str, patience: Patience | None = None) -> None:
         self.url = url
         self.path = _path_of(url)
-        self._clock = clock
         self._patience = patience or Patience()
         self._db: sqlite3.Connection | None = None
         self._writable = False
+
+    @contextmanager
+    def transaction(self, *, write: bool, create: bool = True) -> Iterator[Tx]:
+        try:
+            db = self._connect(write=write, create=write and create)
+            if db is None:
+                yield EMPTY
+                return
+            with self._writing(db) if write else _transaction(db, "BEGIN"):
+                yield SQLiteTx(db)
+        except (sqlite3.Error, _Damaged) as exc:
+            raise _translated_error(self.url, exc) from exc
+
+    def holder_alive(self, holder: LockOwner, asking: LockOwner) -> bool:
+        return alive_on_this_host(holder, asking)
+
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            with self.transaction(write=False) as tx:
+                if tx.revision() > since:
+                    return
 
     # --- connection -----------------------------------------------------------------------------
 
@@ -181,11 +198,11 @@ class SQLiteRuntime:
 
     def _cannot_open(self, exc: Exception, write: bool) -> RuntimeBackendError:
         if write and not os.access(self.path.parent, os.W_OK):
-            return RuntimeBackendError(
+            return ForbiddenError(
                 f"cannot write to runtime {self.url}: its folder is read-only here "
                 "(commands that only read it, like plan and status, work)"
             )
-        return RuntimeBackendError(f"cannot open runtime {self.url}: {exc}")
+        return _kind_of(exc)(f"cannot open runtime {self.url}: {exc}")
 
     def _waiting(self) -> Callable[[sqlite3.OperationalError], None]:
         """What to do each time another process's write keeps this one waiting: say so once,
@@ -219,7 +236,9 @@ class SQLiteRuntime:
                 return db
             db.close()  # an older schema: upgraded as a write would, in its own transaction
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=NOTICE_SECONDS, isolation_level=None)
+        db = sqlite3.connect(
+            self.path, timeout=NOTICE_SECONDS, isolation_level=None, check_same_thread=False
+        )
         try:
             db.execute(f"PRAGMA busy_timeout={int(NOTICE_SECONDS * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
@@ -243,7 +262,9 @@ class SQLiteRuntime:
         in a folder this process may not write to, with no writer at work (no WAL file), SQLite
         may read the file as it is (immutable) instead."""
         location = "file:" + quote(os.fspath(self.path.absolute()))
-        db = sqlite3.connect(f"{location}?mode=ro", uri=True, isolation_level=None)
+        db = sqlite3.connect(
+            f"{location}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
         try:
             try:
                 db.execute(f"PRAGMA busy_timeout={int(NOTICE_SECONDS * 1000)}")
@@ -253,7 +274,9 @@ class SQLiteRuntime:
                 if wal.exists() or os.access(self.path.parent, os.W_OK):
                     raise
                 db.close()
-                db = sqlite3.connect(f"{location}?mode=ro&immutable=1", uri=True)
+                db = sqlite3.connect(
+                    f"{location}?mode=ro&immutable=1", uri=True, check_same_thread=False
+                )
                 db.isolation_level = None
                 tables = self._check(db)
             if not tables:  # an empty file: no runtime yet
@@ -268,22 +291,17 @@ class SQLiteRuntime:
         """The tables of a runtime this reconciler can read; refuse any other database."""
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" not in tables:
-            raise RuntimeBackendError(
+            raise RuntimeStoreError(
                 f"{self.path} is an SQLite database but not a reconciler runtime "
                 "(it holds other tables); choose another path"
             )
         found = _schema_version(db)
         if found is not None and found > SCHEMA_VERSION:
-            raise RuntimeBackendError(
+            raise RuntimeStoreError(
                 f"runtime {self.url} was written by a newer reconciler (schema version "
                 f"{found}; this one reads {SCHEMA_VERSION}); upgrade reconciler"
             )
         return tables
-
-    def _write_db(self) -> sqlite3.Connection:
-        db = self._connect(create=True)
-        assert db is not None
-        return db
 
     @contextmanager
     def _writing(self, db: sqlite3.Connection) -> Iterator[None]:
@@ -310,214 +328,6 @@ class SQLiteRuntime:
             self._db.close()
             self._db = None
             self._writable = False
-
-    # --- reads ----------------------------------------------------------------------------------
-
-    @_translated
-    def runtime_id(self) -> str | None:
-        db = self._connect()
-        if db is None:
-            return None
-        row = db.execute("SELECT value FROM meta WHERE key = 'runtime_id'").fetchone()
-        return row[0] if row else None
-
-    @_translated
-    def snapshot(self) -> RuntimeState:
-        db = self._connect()
-        if db is None:
-            return RuntimeState(revision=0, campaigns={})
-        with _transaction(db, "BEGIN"):
-            revision = _revision(db)
-            rows = db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
-        campaigns = {c.name: c for c in (_decoded(Campaign.from_json, r[0]) for r in rows)}
-        return RuntimeState(revision=revision, campaigns=campaigns)
-
-    @_translated
-    def applied_keys(self, prefix: str) -> frozenset[str]:
-        db = self._connect()
-        if db is None:
-            return frozenset()
-        # the keys in [prefix, prefix with its last character incremented): an index range scan
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
-        rows = db.execute(
-            "SELECT key FROM applied WHERE key >= ? AND key < ?", (prefix, upper)
-        ).fetchall()
-        return frozenset(r[0] for r in rows)
-
-    @_translated
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        db = self._connect()
-        if db is None:
-            return []
-        query = (
-            "SELECT seq, revision, at, actor, git_commit, plan_id, operation, campaign, before, "
-            "after, file, dirty FROM history"
-        )
-        args: tuple[Any, ...] = ()
-        if campaign is not None:
-            query += " WHERE campaign = ?"
-            args = (campaign,)
-        rows = db.execute(query + " ORDER BY seq", args).fetchall()
-        return [
-            HistoryEntry(
-                seq=r[0],
-                revision=r[1],
-                at=r[2],
-                actor=r[3],
-                commit=r[4],
-                plan_id=r[5],
-                operation=r[6],
-                campaign=r[7],
-                before=_decoded(dict, r[8]) if r[8] else None,
-                after=_decoded(dict, r[9]) if r[9] else None,
-                file=r[10],
-                dirty=bool(r[11]),
-            )
-            for r in rows
-        ]
-
-    # --- writes ---------------------------------------------------------------------------------
-
-    def apply(self, write: Write) -> Applied:
-        return single(self.apply_batch([write]))
-
-    @_translated
-    def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
-        db = self._write_db()
-        with self._writing(db):
-            # one query each for what the batch reads; no one else writes until it commits
-            names = sorted({w.campaign for w in writes})
-            rows = _rows_in(db, "SELECT data FROM campaigns WHERE name IN ({})", names)
-            campaigns = {c.name: c for c in (_decoded(Campaign.from_json, r[0]) for r in rows)}
-            keys = sorted({w.key for w in writes})
-            applied = {
-                r[0] for r in _rows_in(db, "SELECT key FROM applied WHERE key IN ({})", keys)
-            }
-            lock = db.execute("SELECT owner, expires FROM lock WHERE id = 1").fetchone()
-            batch = stage(
-                writes,
-                campaigns,
-                applied,
-                lock=(lock[0], lock[1]) if lock else None,
-                revision=_revision(db),
-                clock=self._clock,
-            )
-            if batch.staged:
-                _store(db, batch)
-        return list(batch.results)
-
-    @_translated
-    def tick(self, now: datetime) -> list[Step]:
-        db = self._connect(write=True)
-        if db is None:
-            return []
-        sizes = self.segments()
-        names = [r[0] for r in db.execute("SELECT name FROM campaigns ORDER BY name")]
-        steps = []
-        for name in names:  # one transaction per campaign: apply may interleave, by etag
-            with self._writing(db):
-                row = db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
-                before = _decoded(Campaign.from_json, row[0])
-                step = advance(before, now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE))
-                if step is None:
-                    continue
-                revision = _revision(db) + 1
-                after = replace(step.campaign, etag=str(revision))
-                data = canonical_json(after.to_json())
-                db.execute(
-                    "UPDATE campaigns SET etag = ?, data = ? WHERE name = ?",
-                    (after.etag, data, name),
-                )
-                db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
-                db.execute(
-                    "INSERT INTO history (revision, at, actor, operation, campaign, before, after) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        revision,
-                        timestamp(now),
-                        ENGINE,
-                        "engine: " + ", ".join(step.events or ("skip",)),
-                        name,
-                        canonical_json(before.to_json()),
-                        data,
-                    ),
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO sendings (id, campaign, scheduled, data) "
-                    "VALUES (?, ?, ?, ?)",
-                    [
-                        (x.id, x.campaign, x.scheduled, canonical_json(x.to_json()))
-                        for x in step.sendings
-                    ],
-                )
-                steps.append(replace(step, campaign=after))
-        return steps
-
-    @_translated
-    def sendings(self, campaign: str | None = None) -> list[Sending]:
-        db = self._connect()
-        if db is None:
-            return []
-        query = "SELECT data FROM sendings"
-        args: tuple[str, ...] = ()
-        if campaign is not None:
-            query, args = query + " WHERE campaign = ?", (campaign,)
-        rows = db.execute(query + " ORDER BY scheduled, campaign", args).fetchall()
-        return [_decoded(Sending.from_json, r[0]) for r in rows]
-
-    @_translated
-    def set_segment(self, name: str, size: int) -> None:
-        db = self._write_db()
-        with self._writing(db):
-            db.execute("INSERT OR REPLACE INTO segments (name, size) VALUES (?, ?)", (name, size))
-
-    @_translated
-    def segments(self) -> dict[str, int]:
-        db = self._connect()
-        if db is None:
-            return {}
-        return {r[0]: r[1] for r in db.execute("SELECT name, size FROM segments")}
-
-    @_translated
-    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
-        db = self._write_db()
-        now = self._clock()
-        with self._writing(db):
-            row = db.execute(
-                "SELECT owner, pid, host, reason, acquired, expires FROM lock WHERE id = 1"
-            ).fetchone()
-            if row is not None:
-                holder = LockOwner(owner=row[0], pid=row[1], host=row[2], reason=row[3])
-                ours = holder.owner == owner.owner
-                expired = row[5] <= timestamp(now)
-                dead = holder.host == owner.host and not _pid_alive(holder.pid)
-                if not (ours or expired or dead):
-                    return LockInfo(holder=holder, acquired=row[4], expires=row[5])
-                if ours:  # a heartbeat: the lock was taken at `acquired`, it now lasts longer
-                    expires = timestamp(now + timedelta(seconds=ttl))
-                    db.execute("UPDATE lock SET expires = ? WHERE id = 1", (expires,))
-                    return None
-            db.execute(
-                "INSERT OR REPLACE INTO lock (id, owner, pid, host, reason, acquired, expires) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (
-                    owner.owner,
-                    owner.pid,
-                    owner.host,
-                    owner.reason,
-                    timestamp(now),
-                    timestamp(now + timedelta(seconds=ttl)),
-                ),
-            )
-        return None
-
-    @_translated
-    def release_lock(self, owner: LockOwner) -> None:
-        db = self._connect(write=True)
-        if db is None:
-            return
-        with self._writing(db):
-            db.execute("DELETE FROM lock WHERE id = 1 AND owner = ?", (owner.owner,))
 
 
 # what each schema version adds to the one before it
@@ -576,45 +386,6 @@ def _rows_in(db: sqlite3.Connection, query: str, values: Sequence[str]) -> list[
     return rows
 
 
-def _store(db: sqlite3.Connection, batch: Batch) -> None:
-    """Store the staged writes of a batch: each its campaign row, history entry and key."""
-    rows = []
-    for s in batch.staged:
-        data = canonical_json(s.after.to_json())
-        before = canonical_json(s.before.to_json()) if s.before else None
-        rows.append((s, data, before))
-    db.executemany(
-        "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
-        [(s.after.name, s.after.etag, data) for s, data, _ in rows],
-    )
-    db.executemany(
-        "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
-        "campaign, before, after, file, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                s.revision,
-                s.at,
-                s.write.provenance.actor,
-                s.write.provenance.commit,
-                s.write.plan_id,
-                s.write.action.value,
-                s.write.campaign,
-                before,
-                data,
-                s.write.file,
-                int(s.write.provenance.dirty),
-            )
-            for s, data, before in rows
-        ],
-    )
-    db.executemany(
-        "INSERT INTO applied (key, revision) VALUES (?, ?)",
-        [(s.write.key, s.revision) for s in batch.staged],
-    )
-    db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(batch.revision),))
-
-
 def _busy(exc: sqlite3.OperationalError) -> bool:
     """Another connection holds the lock this one needs ("database is locked", "... busy")."""
     return "locked" in str(exc) or "busy" in str(exc)
@@ -637,6 +408,152 @@ def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iter
         raise
 
 
-@REGISTRY.register("sqlite", "sqlite:///PATH")
-def _open(url: str, clock: Clock, patience: Patience) -> SQLiteRuntime:
-    return SQLiteRuntime(url, clock, patience)
+class SQLiteTx:
+    """The rows of one SQLite transaction: one statement (or one ``executemany``) per call."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def runtime_id(self) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'runtime_id'").fetchone()
+        return row[0] if row else None
+
+    def revision(self) -> int:
+        return _revision(self._db)
+
+    def set_revision(self, revision: int) -> None:
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
+
+    def campaigns(self, names: Sequence[str] | None = None) -> dict[str, Campaign]:
+        if names is None:
+            rows = self._db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
+        else:
+            rows = _rows_in(self._db, "SELECT data FROM campaigns WHERE name IN ({})", names)
+        found = (_decoded(Campaign.from_json, r[0]) for r in rows)
+        return {c.name: c for c in sorted(found, key=lambda c: c.name)}
+
+    def campaign_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM campaigns ORDER BY name")]
+
+    def claim(self, name: str) -> Campaign | None:
+        # the transaction holds SQLite's one write lock: no other writer can have the row
+        row = self._db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
+        return _decoded(Campaign.from_json, row[0]) if row else None
+
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        # BEGIN IMMEDIATE made this the only writer, and the platform checked each etag in it
+        self._db.executemany(
+            "INSERT INTO campaigns (name, etag, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, data = excluded.data",
+            [(c.name, c.etag, canonical_json(c.to_json())) for c, _ in rows],
+        )
+
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        return {r[0] for r in _rows_in(self._db, "SELECT key FROM applied WHERE key IN ({})", keys)}
+
+    def applied_with_prefix(self, prefix: str) -> frozenset[str]:
+        # the keys in [prefix, prefix with its last character incremented): an index range scan
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else "\U0010ffff"
+        rows = self._db.execute(
+            "SELECT key FROM applied WHERE key >= ? AND key < ?", (prefix, upper)
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
+        self._db.executemany("INSERT INTO applied (key, revision) VALUES (?, ?)", keys)
+
+    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+        query = (
+            "SELECT seq, revision, at, actor, git_commit, plan_id, operation, campaign, before, "
+            "after, file, dirty FROM history"
+        )
+        args: tuple[Any, ...] = ()
+        if campaign is not None:
+            query += " WHERE campaign = ?"
+            args = (campaign,)
+        rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+        return [
+            HistoryEntry(
+                seq=r[0],
+                revision=r[1],
+                at=r[2],
+                actor=r[3],
+                commit=r[4],
+                plan_id=r[5],
+                operation=r[6],
+                campaign=r[7],
+                before=_decoded(dict, r[8]) if r[8] else None,
+                after=_decoded(dict, r[9]) if r[9] else None,
+                file=r[10],
+                dirty=bool(r[11]),
+            )
+            for r in rows
+        ]
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        self._db.executemany(
+            "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
+            "campaign, before, after, file, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.revision,
+                    e.at,
+                    e.actor,
+                    e.commit,
+                    e.plan_id,
+                    e.operation,
+                    e.campaign,
+                    canonical_json(e.before) if e.before is not None else None,
+                    canonical_json(e.after) if e.after is not None else None,
+                    e.file,
+                    int(e.dirty),
+                )
+                for e in entries
+            ],
+        )
+
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        query = "SELECT data FROM sendings"
+        args: tuple[str, ...] = ()
+        if campaign is not None:
+            query, args = query + " WHERE campaign = ?", (campaign,)
+        rows = self._db.execute(query + " ORDER BY scheduled, campaign", args).fetchall()
+        return [_decoded(Sending.from_json, r[0]) for r in rows]
+
+    def put_sendings(self, sendings: Sequence[Sending]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO sendings (id, campaign, scheduled, data) VALUES (?, ?, ?, ?)",
+            [(x.id, x.campaign, x.scheduled, canonical_json(x.to_json())) for x in sendings],
+        )
+
+    def segments(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self._db.execute("SELECT name, size FROM segments")}
+
+    def set_segment(self, name: str, size: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO segments (name, size) VALUES (?, ?)", (name, size))
+
+    def lock(self) -> LockInfo | None:
+        row = self._db.execute(
+            "SELECT owner, pid, host, reason, acquired, expires FROM lock WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            return None
+        holder = LockOwner(owner=row[0], pid=row[1], host=row[2], reason=row[3])
+        return LockInfo(holder=holder, acquired=row[4], expires=row[5])
+
+    def put_lock(self, lock: LockInfo | None) -> None:
+        if lock is None:
+            self._db.execute("DELETE FROM lock WHERE id = 1")
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO lock (id, owner, pid, host, reason, acquired, expires) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?)",
+            (
+                lock.holder.owner,
+                lock.holder.pid,
+                lock.holder.host,
+                lock.holder.reason,
+                lock.acquired,
+                lock.expires,
+            ),
+        )

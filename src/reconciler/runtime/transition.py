@@ -1,9 +1,10 @@
-"""What an operation does to a campaign: the semantics every backend shares.
+"""What an operation does to a campaign: the semantics every store shares, as pure functions.
 
-A backend runs :func:`transition` inside its transaction. It refuses, as a campaign platform would,
-a moved etag, a write from a process that no longer holds the lock, anything the lifecycle forbids
+The platform (``platform.py``) runs :func:`stage` inside a store's transaction. :func:`transition`
+refuses, as a campaign platform would, a moved etag, anything the lifecycle forbids
 (``model.ALLOWED``), and a new version that would change the channel or kind of a campaign that has
-been live. :func:`stage` does the same for a batch of writes, before the backend stores any of it.
+been live; :func:`fence_check` refuses a write from a process that no longer holds the lock.
+:func:`stage` does all of it for a batch of writes, before the store keeps any of it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from reconciler.errors import ConflictError, ReconcilerError, RefusedError
+from reconciler.errors import ConflictError, LockedError, ReconcilerError, RefusedError
 from reconciler.model import (
     Action,
     Campaign,
@@ -25,7 +26,20 @@ from reconciler.model import (
     kind_of,
     spec_hash,
 )
-from reconciler.runtime.base import Applied, Clock, Write, fence_check, timestamp
+from reconciler.runtime.base import Applied, Clock, Write, timestamp
+
+
+def fence_check(write: Write, held: tuple[str, str] | None, now: datetime) -> None:
+    """Refuse a write whose writer lost the lock (it expired, or another process took it over):
+    a paused apply must not go on writing a plan checked against a runtime that has moved."""
+    if write.lock_owner is None:
+        return
+    if held is None or held[0] != write.lock_owner or held[1] <= timestamp(now):
+        holder = f"now held by {held[0]}" if held and held[0] != write.lock_owner else "expired"
+        raise LockedError(
+            f"the runtime lock of {write.lock_owner} was lost ({holder}); {write.campaign} was "
+            "not written. Run apply again"
+        )
 
 
 def _start_of(spec: Spec) -> datetime | None:
@@ -143,7 +157,7 @@ def _live_spec(campaign: Campaign) -> Spec:
 
 @dataclass(frozen=True)
 class Staged:
-    """A write of a batch that passed every check: what the backend stores for it."""
+    """A write of a batch that passed every check: what the store keeps for it."""
 
     write: Write
     before: Campaign | None
@@ -172,7 +186,7 @@ def stage(
 
     ``campaigns`` and ``applied`` need hold only the campaigns and keys the writes name; ``lock``
     is the holder and expiry of the runtime's lock. Each write sees the ones before it; the first
-    refused ends the batch. The backend stores the staged writes afterwards, in its one
+    refused ends the batch. The store keeps the staged writes afterwards, in its one
     transaction: a refused write never wrote anything, so leaving it out is all it takes to roll
     it back alone (no savepoint needed).
     """

@@ -1,0 +1,228 @@
+"""The campaign platform's semantics, once, over any store.
+
+:class:`Platform` is the :class:`~reconciler.runtime.base.Runtime` (and the
+:class:`~reconciler.runtime.base.Simulator`) of every store: it decides, the store only keeps
+rows (``store.py``). Here, and nowhere else:
+
+- what an operation does, and what is refused (``transition.stage``: the lifecycle, etags,
+  fencing, idempotency keys), and how a batch lands: each write its campaign row, history entry,
+  key and revision, all in one transaction;
+- lock arbitration: a free, expired, or own lock is taken (one's own is extended: a heartbeat); a
+  lock whose holder the store finds dead is taken over at once; any other is reported;
+- the engine's bookkeeping: ``engine.advance`` (pure) per campaign, each campaign in a transaction
+  of its own, so the engine and an apply meet only through the campaign's etag;
+- the revision: it grows by one with every write, and a write's etag is its revision.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import Action, Campaign, RuntimeState, Sending, Spec
+from reconciler.runtime.base import (
+    LOCK_TTL_SECONDS,
+    Applied,
+    Clock,
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    Provenance,
+    Write,
+    single,
+    timestamp,
+    utcnow,
+)
+from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
+from reconciler.runtime.store import Store
+from reconciler.runtime.transition import Staged, stage
+
+
+class Platform:
+    """A campaign runtime over ``store``: the embedded platform, whatever holds its rows."""
+
+    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+        self.store = store
+        self._clock = clock
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def runtime_id(self) -> str | None:
+        with self.store.transaction(write=False) as tx:
+            return tx.runtime_id()
+
+    def revision(self) -> int:
+        with self.store.transaction(write=False) as tx:
+            return tx.revision()
+
+    def changes(self, since: int, timeout: float) -> int:
+        current = self.revision()
+        if current > since or timeout <= 0:
+            return current
+        self.store.wait_for_change(since, timeout)
+        return self.revision()
+
+    def snapshot(self) -> RuntimeState:
+        with self.store.transaction(write=False) as tx:
+            return RuntimeState(revision=tx.revision(), campaigns=tx.campaigns())
+
+    def applied_keys(self, prefix: str) -> frozenset[str]:
+        with self.store.transaction(write=False) as tx:
+            return tx.applied_with_prefix(prefix)
+
+    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+        with self.store.transaction(write=False) as tx:
+            return tx.history(campaign)
+
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        with self.store.transaction(write=False) as tx:
+            return tx.sendings(campaign)
+
+    def segments(self) -> dict[str, int]:
+        with self.store.transaction(write=False) as tx:
+            return tx.segments()
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def apply(self, write: Write) -> Applied:
+        return single(self.apply_batch([write]))
+
+    def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
+        with self.store.transaction(write=True) as tx:
+            # one read each of what the batch needs; no other writer moves them until it commits
+            campaigns = tx.campaigns(sorted({w.campaign for w in writes}))
+            applied = tx.applied(sorted({w.key for w in writes}))
+            held = tx.lock()
+            batch = stage(
+                writes,
+                campaigns,
+                applied,
+                lock=(held.holder.owner, held.expires) if held else None,
+                revision=tx.revision(),
+                clock=self._clock,
+            )
+            # a refused write was never stored: leaving it out rolls it back alone
+            if batch.staged:
+                tx.put_campaigns(
+                    [(s.after, s.before.etag if s.before else None) for s in batch.staged]
+                )
+                tx.append_history([_entry(s) for s in batch.staged])
+                tx.put_applied([(s.write.key, s.revision) for s in batch.staged])
+                tx.set_revision(batch.revision)
+        return list(batch.results)
+
+    def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
+        now = self._clock()
+        expires = timestamp(now + timedelta(seconds=ttl))
+        with self.store.transaction(write=True) as tx:
+            held = tx.lock()
+            if held is not None:
+                if held.holder.owner == owner.owner:  # a heartbeat: held since it was taken
+                    tx.put_lock(replace(held, expires=expires))
+                    return None
+                expired = held.expires <= timestamp(now)
+                if not expired and self.store.holder_alive(held.holder, owner):
+                    return held
+            tx.put_lock(LockInfo(holder=owner, acquired=timestamp(now), expires=expires))
+        return None
+
+    def release_lock(self, owner: LockOwner) -> None:
+        with self.store.transaction(write=True, create=False) as tx:
+            held = tx.lock()
+            if held is not None and held.holder.owner == owner.owner:
+                tx.put_lock(None)
+
+    # --- the simulator's controls ---------------------------------------------------------------
+
+    def tick(self, now: datetime) -> list[Step]:
+        with self.store.transaction(write=False) as tx:
+            names = tx.campaign_names()
+            sizes = tx.segments()
+        steps = []
+        for name in names:  # one transaction per campaign: an apply may interleave, by etag
+            with self.store.transaction(write=True) as tx:
+                before = tx.claim(name)
+                if before is None:  # gone, or another engine worker has it
+                    continue
+                step = advance(before, now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE))
+                if step is None:
+                    continue
+                revision = tx.revision() + 1
+                after = replace(step.campaign, etag=str(revision))
+                tx.put_campaigns([(after, before.etag)])
+                tx.append_history(
+                    [
+                        HistoryEntry(
+                            seq=0,
+                            revision=revision,
+                            at=timestamp(now),
+                            actor=ENGINE,
+                            commit=None,
+                            plan_id=None,
+                            operation="engine: " + ", ".join(step.events or ("skip",)),
+                            campaign=name,
+                            before=before.to_json(),
+                            after=after.to_json(),
+                        )
+                    ]
+                )
+                tx.put_sendings(step.sendings)
+                tx.set_revision(revision)
+            steps.append(replace(step, campaign=after))
+        return steps
+
+    def set_segment(self, name: str, size: int) -> None:
+        with self.store.transaction(write=True) as tx:
+            tx.set_segment(name, size)
+
+    def edit(self, campaign: str, spec: Spec, expected_etag: str, actor: str) -> Campaign:
+        write = Write(
+            key=f"edit/{uuid.uuid4().hex}",
+            action=Action.EDIT,
+            campaign=campaign,
+            expected_etag=expected_etag,
+            provenance=Provenance(actor, origin="console"),
+            spec=spec,
+        )
+        return self.apply(write).campaign
+
+
+def _entry(s: Staged) -> HistoryEntry:
+    """The history entry of a staged write (its ``seq`` is the store's to give)."""
+    return HistoryEntry(
+        seq=0,
+        revision=s.revision,
+        at=s.at,
+        actor=s.write.provenance.actor,
+        commit=s.write.provenance.commit,
+        plan_id=s.write.plan_id,
+        operation=s.write.action.value,
+        campaign=s.write.campaign,
+        before=s.before.to_json() if s.before else None,
+        after=s.after.to_json(),
+        file=s.write.file,
+        dirty=s.write.provenance.dirty,
+    )

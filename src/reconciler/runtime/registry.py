@@ -1,0 +1,95 @@
+"""Runtimes by URL scheme: the built-in stores, and third-party backends.
+
+The built-in schemes (``memory``, ``sqlite``) are the embedded platform over one of its stores.
+Any other scheme is looked up in the ``reconciler.runtimes`` entry-point group: a package declares
+
+    [project.entry-points."reconciler.runtimes"]
+    myscheme = "my_package.module:open_runtime"
+
+where the callable takes ``(url, clock, patience)`` and returns a
+:class:`~reconciler.runtime.base.Runtime`. A backend's module is imported only when its scheme is
+asked for. The interface (``base.py``) does not import this module: backends depend on the
+interface, never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+
+from reconciler.errors import RuntimeURLError, UnknownRuntimeError
+from reconciler.runtime.base import DEFAULT_URL, Clock, Patience, Runtime, redacted, utcnow
+from reconciler.runtime.platform import Platform
+
+GROUP = "reconciler.runtimes"
+
+Opener = Callable[[str, Clock, Patience], Runtime]
+
+
+def _memory(url: str, clock: Clock, patience: Patience) -> Runtime:
+    from reconciler.runtime.memory import MemoryStore
+
+    return Platform(MemoryStore(url), clock)
+
+
+def _sqlite(url: str, clock: Clock, patience: Patience) -> Runtime:
+    from reconciler.runtime.sqlite import SQLiteStore
+
+    return Platform(SQLiteStore(url, patience), clock)
+
+
+#: scheme -> (an example URL for messages, the opener)
+BUILT_IN: dict[str, tuple[str, Opener]] = {
+    "memory": ("memory://[NAME]", _memory),
+    "sqlite": ("sqlite:///PATH", _sqlite),
+}
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    """The third-party backends installed, by scheme (a built-in scheme is not theirs to take)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP) if ep.name not in BUILT_IN}
+
+
+def known() -> dict[str, str]:
+    """Every scheme a runtime URL may have, with an example URL of it."""
+    examples = {scheme: example for scheme, (example, _) in BUILT_IN.items()}
+    examples |= {scheme: f"{scheme}://..." for scheme in _plugins()}
+    return dict(sorted(examples.items()))
+
+
+def opener(scheme: str) -> Opener | None:
+    if scheme in BUILT_IN:
+        return BUILT_IN[scheme][1]
+    plugin = _plugins().get(scheme)
+    if plugin is None:
+        return None
+    try:
+        found = plugin.load()
+    except Exception as exc:  # whatever a third-party module raises on import
+        raise RuntimeURLError(
+            f"the runtime backend for {scheme}:// ({plugin.value}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc!s:.200}"
+        ) from exc
+    if not callable(found):
+        raise RuntimeURLError(
+            f"the runtime backend for {scheme}:// ({plugin.value}) is not callable"
+        )
+    opened: Opener = found
+    return opened
+
+
+def open_runtime(
+    url: str | None = None, clock: Clock = utcnow, patience: Patience | None = None
+) -> Runtime:
+    """Open the runtime at ``url``; by default the embedded SQLite runtime in the working dir.
+
+    The runtime is a context manager: ``with open_runtime(url) as runtime: ...`` closes it."""
+    url = url or DEFAULT_URL
+    scheme, sep, _ = url.partition("://")
+    found = opener(scheme) if sep else None
+    if found is None:
+        kinds = ", ".join(known().values())
+        raise UnknownRuntimeError(
+            f"unknown runtime URL {redacted(url)!r:.100}; known kinds: {kinds}"
+        )
+    return found(url, clock, patience or Patience())

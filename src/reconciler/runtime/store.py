@@ -1,0 +1,185 @@
+"""What a store does: keep the runtime's rows, in transactions, and nothing else.
+
+Every rule (what an operation does, etags, fencing, lock arbitration, the engine, the history and
+the revision) lives once in ``platform.py``, which reads and writes rows through a :class:`Tx`.
+A store opens transactions and moves rows in and out of them: it never decides anything, so a rule
+cannot differ between stores (kopf's diffbase storages have the same shape: the logic in the base,
+``fetch``/``store`` in each backend).
+
+A write transaction is the unit of durability: all of its rows land, or none. A store that can
+take row locks (PostgreSQL: ``SELECT ... FOR UPDATE``) takes them in :meth:`Tx.claim` and on the
+revision row; one with a single writer at a time (SQLite, memory) needs nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from reconciler.model import Campaign, Sending
+from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
+
+
+class Tx(Protocol):
+    """One transaction's rows. Reads see the writes made before them in the same transaction."""
+
+    def runtime_id(self) -> str | None: ...
+
+    def revision(self) -> int:
+        """The revision of the last write committed (0 for a new runtime)."""
+
+    def set_revision(self, revision: int) -> None: ...
+
+    def campaigns(self, names: Sequence[str] | None = None) -> dict[str, Campaign]:
+        """The campaigns named (every campaign when None) that exist, by name, in name order."""
+
+    def campaign_names(self) -> list[str]:
+        """Every campaign's name, in order."""
+
+    def claim(self, name: str) -> Campaign | None:
+        """One campaign, to be written in this transaction; None when it is not there, or when
+        another transaction holds it (a store that can tell: PostgreSQL's ``SKIP LOCKED``, so
+        engine workers on several machines advance disjoint campaigns)."""
+
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        """Write each campaign's row (its etag with it), in order, each with the etag its row has
+        until then (None: there is no row yet).
+
+        The platform has checked every etag against rows read in this transaction. A store whose
+        write transactions exclude every other writer (SQLite, memory) needs no more; one that
+        does not lock the rows it read checks the etag in the statement (``UPDATE ... WHERE etag
+        = ...``) and raises :class:`~reconciler.errors.ConflictError` when a row moved.
+        """
+
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` were applied already."""
+
+    def applied_with_prefix(self, prefix: str) -> frozenset[str]: ...
+
+    def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Record idempotency keys, each with the revision that applied it."""
+
+    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+        """The history, oldest first; of one campaign when named."""
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append entries in order; the store numbers them (``seq`` as given is ignored)."""
+
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        """Sendings by slot, then campaign; of one campaign when named."""
+
+    def put_sendings(self, sendings: Sequence[Sending]) -> None:
+        """Insert or replace each sending, by id."""
+
+    def segments(self) -> dict[str, int]: ...
+
+    def set_segment(self, name: str, size: int) -> None: ...
+
+    def lock(self) -> LockInfo | None:
+        """The lock row: who holds the runtime's lock, since when, until when."""
+
+    def put_lock(self, lock: LockInfo | None) -> None:
+        """Replace the lock row (None: remove it)."""
+
+
+class Store(Protocol):
+    url: str
+
+    def transaction(self, *, write: bool, create: bool = True) -> AbstractContextManager[Tx]:
+        """A transaction, committed when the block ends, rolled back when it raises.
+
+        A reading transaction sees one consistent state. A store that does not exist yet reads
+        as empty (:data:`EMPTY`) and is made by the first writing transaction, unless ``create``
+        is false (then that one reads as empty too, and must not write). The store's own errors
+        leave it as :class:`~reconciler.errors.RuntimeBackendError`: unavailable or refused.
+        """
+
+    def holder_alive(self, holder: LockOwner, asking: LockOwner) -> bool:
+        """Whether the lock's holder still runs, as far as ``asking`` can tell: a holder found
+        dead has its lock taken over at once. :func:`alive_on_this_host` is the default; a store
+        that ties the lock to its holder's session answers from the session."""
+
+    def wait_for_change(self, since: int, timeout: float) -> None:
+        """Return once the revision may have passed ``since``, or after ``timeout`` seconds
+        (polling, or a notification where the store has them)."""
+
+    def close(self) -> None: ...
+
+
+def alive_on_this_host(holder: LockOwner, asking: LockOwner) -> bool:
+    """A holder on another host is taken to live (its pid means nothing here); on this host, it
+    lives while its process does."""
+    if holder.host != asking.host:
+        return True
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+class _Empty:
+    """The rows of a runtime that does not exist yet: nothing. It is never written to."""
+
+    def runtime_id(self) -> str | None:
+        return None
+
+    def revision(self) -> int:
+        return 0
+
+    def set_revision(self, revision: int) -> None:
+        raise AssertionError("a runtime that does not exist is not written to")
+
+    def campaigns(self, names: Sequence[str] | None = None) -> dict[str, Campaign]:
+        return {}
+
+    def campaign_names(self) -> list[str]:
+        return []
+
+    def claim(self, name: str) -> Campaign | None:
+        return None
+
+    def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
+        self.set_revision(0)
+
+    def applied(self, keys: Sequence[str]) -> set[str]:
+        return set()
+
+    def applied_with_prefix(self, prefix: str) -> frozenset[str]:
+        return frozenset()
+
+    def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
+        self.set_revision(0)
+
+    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+        return []
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        self.set_revision(0)
+
+    def sendings(self, campaign: str | None = None) -> list[Sending]:
+        return []
+
+    def put_sendings(self, sendings: Sequence[Sending]) -> None:
+        self.set_revision(0)
+
+    def segments(self) -> dict[str, int]:
+        return {}
+
+    def set_segment(self, name: str, size: int) -> None:
+        self.set_revision(0)
+
+    def lock(self) -> LockInfo | None:
+        return None
+
+    def put_lock(self, lock: LockInfo | None) -> None:
+        if lock is not None:
+            self.set_revision(0)
+
+
+#: the transaction of a store that does not exist yet
+EMPTY: Tx = _Empty()

@@ -41,6 +41,9 @@ from reconciler.runtime.base import (
     timestamp,
 )
 from reconciler.runtime.engine import Step
+from reconciler.runtime.migrate import Copied
+from reconciler.runtime.migrate import migrate as copy_runtime
+from reconciler.runtime.platform import Platform
 from reconciler.runtime.registry import open_runtime
 from reconciler.signing import PlanKey
 from reconciler.validation import validate_spec
@@ -381,6 +384,18 @@ def _simulator(runtime: Runtime) -> Simulator:
             "segments, console edits): only the embedded platform has them"
         )
     return runtime
+
+
+def migrate(options: Options, source: str, target: str) -> Copied:
+    """Copy the runtime at ``source`` into the empty one at ``target``, verified."""
+    with options.open(source) as copied, options.open(target) as copy:
+        if not isinstance(copied, Platform) or not isinstance(copy, Platform):
+            other = copied if not isinstance(copied, Platform) else copy
+            raise ForbiddenError(
+                f"runtime {redacted(other.url)} is not one this reconciler keeps the rows of; "
+                "a runtime is copied between stores (memory, SQLite, PostgreSQL)"
+            )
+        return copy_runtime(copied.store, copy.store)
 
 
 def tick(options: Options, now: datetime | None = None) -> list[Step]:

@@ -446,6 +446,16 @@ def runtime_segment(name: str, size: int, runtime_url: str | None) -> None:
     click.echo(escape.text(f"segment {name}: {size} recipients"))
 
 
+@runtime.command("migrate")
+@click.option("--from", "source", required=True, metavar="URL", help="The runtime to copy.")
+@click.option("--to", "target", required=True, metavar="URL", help="An empty runtime to copy into.")
+def runtime_migrate(source: str, target: str) -> None:
+    """Copy a runtime into an empty one (campaigns with every version, history, sendings,
+    segments, idempotency keys), and verify the copy; the copy gets an identity of its own."""
+    copied = api.migrate(_options(None), source, target)
+    click.echo(render.migration_text(copied, source, target), nl=False)
+
+
 @runtime.command("sendings")
 @click.argument("name", required=False)
 @_format_option(views.SENDINGS_VIEWS)

@@ -24,8 +24,9 @@ from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
 from reconciler.plan import FieldChange, Plan
 from reconciler.render_markdown import plan_markdown as plan_markdown
-from reconciler.runtime.base import HistoryEntry, timestamp
+from reconciler.runtime.base import HistoryEntry, redacted, timestamp
 from reconciler.runtime.engine import Step
+from reconciler.runtime.migrate import Copied
 from reconciler.wording import plural, short, versions
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
@@ -460,3 +461,23 @@ def _sending_line(x: Sending, zone: str) -> str:
     running = x.ends and x.outcome is SendingOutcome.RUNNING
     until = f" until {wording.when(x.ends, zone)}" if x.ends and running else ""
     return f"{x.outcome.value} {wording.when(x.scheduled, zone)}{until}"
+
+
+def migration_text(copied: Copied, source: str, target: str) -> str:
+    """What `runtime migrate` copied, and that the copy reads back as the source."""
+    counts = ", ".join(
+        [
+            plural(copied.campaigns, "campaign"),
+            plural(copied.history, "history entry", "history entries"),
+            plural(copied.sendings, "sending"),
+            plural(copied.segments, "segment"),
+            plural(copied.keys, "idempotency key"),
+        ]
+    )
+    return _lines(
+        [
+            f"copied {counts} (revision {copied.revision})",
+            f"from {redacted(source)} to {redacted(target)}; the copy reads back the same "
+            f"({copied.checksum[:19]}), under an identity of its own",
+        ]
+    )

@@ -1,0 +1,110 @@
+"""Copy a runtime into an empty one: the path from "we tried it locally" to "the team's runtime".
+
+Everything a runtime holds is copied, through the stores' own transactions (so between any two
+stores): every campaign with its versions, etag and timestamps; the history, in order, with each
+entry's revision; the sendings; the segments; the idempotency keys (a saved plan applied in part
+resumes on the copy); and the revision. The copy gets an identity of its own: a saved plan made
+for the source is not one for the copy. The destination must be empty, and the copy is verified
+at the end: the counts, and a checksum of everything copied, read back from the destination.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler.errors import RefusedError
+from reconciler.model import canonical_json
+from reconciler.runtime.base import HistoryEntry
+from reconciler.runtime.store import Store, Tx
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What a migration copied, and the checksum both runtimes agree on."""
+
+    campaigns: int
+    history: int
+    sendings: int
+    segments: int
+    keys: int
+    revision: int
+    checksum: str
+
+
+def migrate(source: Store, target: Store) -> Copied:
+    """Copy ``source`` into ``target``, which must be empty; verify the copy; say what it copied."""
+    with source.transaction(write=False) as tx:
+        rows = _rows(tx)
+    with target.transaction(write=True) as tx:
+        if tx.revision() or tx.campaign_names() or tx.segments():
+            raise RefusedError(
+                f"runtime {target.url} is not empty (revision {tx.revision()}): a runtime is "
+                "copied only into an empty one; nothing was copied"
+            )
+        tx.put_campaigns([(c, None) for c in rows["campaigns"].values()])
+        tx.append_history(rows["history"])
+        tx.put_sendings(rows["sendings"])
+        for name, size in sorted(rows["segments"].items()):
+            tx.set_segment(name, size)
+        tx.put_applied(sorted(rows["keys"].items()))
+        tx.set_revision(rows["revision"])
+    with target.transaction(write=False) as tx:
+        copied = _rows(tx)
+    expected, found = _checksum(rows), _checksum(copied)
+    if found != expected:
+        raise RefusedError(
+            f"runtime {target.url}: the copy does not read back as the source ({_said(copied)} "
+            f"where {_said(rows)} were written); check it before using it"
+        )
+    return Copied(**_counts(rows), revision=rows["revision"], checksum=expected)
+
+
+def _rows(tx: Tx) -> dict[str, Any]:
+    """Everything a runtime holds that a copy keeps (not its identity, nor its lock)."""
+    history = tx.history()
+    keys = tx.applied_with_prefix("")
+    return {
+        "campaigns": tx.campaigns(),
+        "history": history,
+        "sendings": tx.sendings(),
+        "segments": tx.segments(),
+        "keys": _key_revisions(keys, history),
+        "revision": tx.revision(),
+    }
+
+
+def _key_revisions(keys: frozenset[str], history: list[HistoryEntry]) -> dict[str, int]:
+    """Each idempotency key with the revision that applied it: a plan's key is its entry's
+    (plan, campaign, operation); a key no entry names (a console edit's) keeps revision 0."""
+    found = {f"{e.plan_id}/{e.campaign}/{e.operation}": e.revision for e in history if e.plan_id}
+    return {key: found.get(key, 0) for key in keys}
+
+
+def _checksum(rows: dict[str, Any]) -> str:
+    """A digest of everything copied, in a canonical form; history entries by their order (a
+    store numbers its entries itself)."""
+    body = {
+        "campaigns": [c.to_json() for c in rows["campaigns"].values()],
+        "history": [replace(e, seq=0).to_json() for e in rows["history"]],
+        "sendings": [s.to_json() for s in rows["sendings"]],
+        "segments": rows["segments"],
+        "keys": rows["keys"],
+        "revision": rows["revision"],
+    }
+    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _counts(rows: dict[str, Any]) -> dict[str, int]:
+    return {
+        "campaigns": len(rows["campaigns"]),
+        "history": len(rows["history"]),
+        "sendings": len(rows["sendings"]),
+        "segments": len(rows["segments"]),
+        "keys": len(rows["keys"]),
+    }
+
+
+def _said(rows: dict[str, Any]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in _counts(rows).items())

@@ -133,6 +133,7 @@ RUNTIME_ALLOWED = {
     "memory": {"base", "store"},
     "sqlite": {"base", "store"},
     "registry": {"base", "platform", "memory", "sqlite"},
+    "migrate": {"base", "store"},  # between two stores, through their transactions
 }
 
 

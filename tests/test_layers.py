@@ -24,7 +24,7 @@ ALLOWED = {
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
     | {"wording", "actions", "cycles", "escape", "history", "render_json", "schedule"},
     "render_json": {"escape"},
-    "watch": {"api", "manifests", "executor", "plan", "errors", "cycles"},
+    "watch": {"api", "manifests", "executor", "plan", "errors", "cycles", "runtime"},
     "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},

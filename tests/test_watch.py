@@ -359,6 +359,22 @@ def test_run_reports_each_change_of_failure(
     assert [c.number for c in reported] == [1, 3, 6, 7]
 
 
+def test_a_console_edit_is_healed_before_the_interval(repo: Path, url: str, fast: None) -> None:
+    """Drift was healed at the next --interval only: the watch follows the runtime's revision
+    between cycles, and a write by someone else starts a cycle."""
+    w = watcher(url, interval=300)
+    with running(w) as reported:
+        wait_until(lambda: len(reported) == 1, "the start cycle")
+        api.edit(api.Options(url), "deal", ["content.body=Edited in the console"], actor="bob")
+        wait_until(lambda: len(reported) == 2, "a cycle for the runtime's change")
+    healed = reported[1]
+    assert (healed.trigger, healed.outcome) == (Trigger.RUNTIME, CycleOutcome.APPLIED)
+    assert healed.plan is not None
+    assert [(o.campaign, o.action.value, o.drift) for o in healed.plan.operations] == [
+        ("deal", "replace", "bob")
+    ]
+
+
 def test_a_change_wakes_the_loop_before_the_interval(repo: Path, url: str, fast: None) -> None:
     w = watcher(url, interval=30)
     with running(w) as reported:

@@ -16,7 +16,8 @@ from reconciler.plan import Plan
 
 class Trigger(enum.StrEnum):
     START = "start"
-    CHANGE = "change"
+    CHANGE = "change"  # a manifest changed
+    RUNTIME = "runtime"  # the runtime changed under the watch (a console edit, another apply)
     INTERVAL = "interval"
     RETRY = "retry"
 

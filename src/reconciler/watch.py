@@ -32,6 +32,7 @@ from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
 from reconciler.errors import LockedError, ReconcilerError, RuntimeRefused, RuntimeUnavailable
 from reconciler.executor import Ledger
 from reconciler.plan import Plan
+from reconciler.runtime.base import Runtime
 
 if TYPE_CHECKING:
     import watchfiles
@@ -40,6 +41,9 @@ DEBOUNCE_MS = 300  # how long a burst of writes may go on and still be one cycle
 STEP_MS = 50  # quiet time that ends a burst
 TICK_MS = 250  # how often the loop looks at the clock and the stop event when nothing happens
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+#: how often the runtime's revision is looked at between cycles: a change made by someone else
+#: (a console edit) is healed within about this long, not at the next --interval
+FEED_SECONDS = 1.0
 
 
 @dataclass
@@ -57,6 +61,10 @@ class Watcher:
     failures: int = 0
     cycles: int = 0
     stopped_by: str | None = None
+    #: the runtime, kept open to follow its change feed between cycles, and its revision as the
+    #: last cycle left it (None: not known, the feed is not followed until it is)
+    feed: Runtime | None = None
+    seen: int | None = None
 
     def shut_down(self, reason: str) -> None:
         """Stop after the batch in flight (safe from a signal handler), saying why."""
@@ -66,14 +74,28 @@ class Watcher:
     def run(self, report: Callable[[Cycle], None]) -> Stopped:
         """Reconcile until ``stop`` is set: at start, on changes, every interval, with backoff."""
         trigger, changed = Trigger.START, 0
-        last_failure: CycleOutcome | None = None
         events = self._changes()
         # watchfiles watches from the generator's first step: take it before the start cycle, so
         # that a file written while that cycle runs wakes the next one (what this first step sees
         # is older than the start cycle's reading of the files, which covers it)
         next(events, None)
+        try:
+            return self._run(report, events, trigger, changed)
+        finally:
+            if self.feed is not None:
+                self.feed.close()
+
+    def _run(
+        self,
+        report: Callable[[Cycle], None],
+        events: Iterator[set[tuple[watchfiles.Change, str]]],
+        trigger: Trigger,
+        changed: int,
+    ) -> Stopped:
+        last_failure: CycleOutcome | None = None
         while not self.stop.is_set():
             cycle = self.reconcile(trigger, changed)
+            self.seen = self._revision()
             failing = cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE)
             if not failing or cycle.outcome is not last_failure:
                 report(cycle)  # a failure is told once per state, not once per try
@@ -216,14 +238,40 @@ class Watcher:
     ) -> tuple[Trigger, int]:
         """Until a change (a burst counts once), the end of ``seconds``, or stop."""
         deadline = self.clock() + seconds
+        asked = self.clock()
         for changes in events:
             if self.stop.is_set():
                 break
             if retry is None and (counted := self._counted(changes)):
                 return Trigger.CHANGE, counted
+            if retry is None and self.clock() - asked >= FEED_SECONDS:
+                asked = self.clock()
+                if self._moved():
+                    return Trigger.RUNTIME, 0
             if self.clock() >= deadline:
                 break
         return retry or Trigger.INTERVAL, 0
+
+    def _revision(self) -> int | None:
+        """The runtime's revision now, through the feed (opened the first time); None when the
+        runtime cannot be read: the next cycle reports that."""
+        try:
+            if self.feed is None:
+                self.feed = self.options.open()
+            return self.feed.revision()
+        except ReconcilerError:
+            return None
+
+    def _moved(self) -> bool:
+        """Whether the runtime moved since the last cycle: someone else wrote to it (a console
+        edit to heal, another apply), found within FEED_SECONDS (a notification wakes a store
+        that has them at once; the embedded runtime is read)."""
+        if self.feed is None or self.seen is None:
+            return False
+        try:
+            return self.feed.changes(self.seen, 0) > self.seen
+        except ReconcilerError:
+            return False
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -797,3 +797,25 @@ def test_the_running_engine_starts_its_clock_at_a_pinned_now(lab: Lab) -> None:
     (started,) = lab.sendings("launch")
     assert started["scheduled"] == ms("2026-12-01T10:00:00Z")
     assert started["started"] is not None and started["started"].startswith("2026-12-01T10:00:0")
+
+
+def test_the_running_engine_waits_out_a_runtime_it_cannot_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runtime run` retries an unreachable runtime without end, with backoff, and says so once;
+    it ticks again once the runtime is back."""
+    monkeypatch.setattr(api, "BACKOFF_FIRST", 0.05)
+    blocked = tmp_path / "runtime.db"
+    blocked.mkdir()  # a folder where the runtime's file should be: it cannot be opened
+    told: list[str] = []
+
+    def unavailable(error: str, retry_in: float) -> None:
+        told.append(error)
+        blocked.rmdir()  # the outage ends
+
+    url = f"sqlite:///{blocked}"
+    asked = iter(range(100))
+    api.run_engine(api.Options(url), lambda: next(asked, None) is None, print, 0.01, unavailable)
+    assert len(told) == 1 and told[0].startswith(f"cannot open runtime {url}: ")
+    with api.Options(url).open() as runtime:
+        assert runtime.snapshot().revision == 0  # reached and read: the engine ticked on

@@ -16,7 +16,7 @@ from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.calendar import today as calendar_today
-from reconciler.errors import Diagnostic, ForbiddenError, PlanError, Severity
+from reconciler.errors import Diagnostic, ForbiddenError, PlanError, RuntimeUnavailable, Severity
 from reconciler.executor import Ledger
 from reconciler.history import History, field_changes
 from reconciler.model import (
@@ -409,22 +409,43 @@ def run_engine(
     stop: Callable[[], bool],
     report: Callable[[list[Step]], None],
     every: float = 1.0,
+    unavailable: Callable[[str, float], None] = lambda error, retry_in: None,
 ) -> None:
     """Tick every ``every`` seconds until ``stop`` says so; a tick in progress always completes.
 
     With a pinned now (``RECONCILER_NOW``), the engine's clock starts there and runs at the pace
-    of the real one, as every other command takes that moment as now.
+    of the real one, as every other command takes that moment as now. A runtime that cannot be
+    reached is tried again without end, with backoff (``unavailable`` is told, once per outage);
+    a refusal ends the run, as for every command.
     """
     origin, began = options.clock(), time.monotonic()
-    with options.open() as runtime:
-        engine = _simulator(runtime)
-        while not stop():
-            started = time.monotonic()
-            steps = engine.tick(origin + timedelta(seconds=started - began))
-            if steps:
-                report(steps)
-            while not stop() and time.monotonic() - started < every:
-                time.sleep(min(0.1, every))
+    failures = 0
+    while not stop():
+        try:
+            with options.open() as runtime:
+                engine = _simulator(runtime)
+                while not stop():
+                    started = time.monotonic()
+                    steps = engine.tick(origin + timedelta(seconds=started - began))
+                    failures = 0
+                    if steps:
+                        report(steps)
+                    _pause(stop, every, started)
+        except RuntimeUnavailable as exc:
+            failures += 1
+            wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1))
+            if failures == 1:
+                unavailable(str(exc), wait)
+            _pause(stop, wait, time.monotonic())
+
+
+#: how long `runtime run` waits before trying an unreachable runtime again: doubling, capped
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+
+
+def _pause(stop: Callable[[], bool], seconds: float, since: float) -> None:
+    while not stop() and time.monotonic() - since < seconds:
+        time.sleep(min(0.1, seconds))
 
 
 def set_segment(options: Options, name: str, size: int) -> None:

@@ -433,7 +433,12 @@ def runtime_run(every: float, runtime_url: str | None) -> None:
         click.echo(render.steps_text(steps), nl=False)
         sys.stdout.flush()
 
-    api.run_engine(_options(runtime_url), stopping.is_set, report, every=every)
+    def unavailable(error: str, retry_in: float) -> None:
+        click.echo(escape.text(f"{error}; retrying in {retry_in:.0f}s, and on"), err=True)
+
+    api.run_engine(
+        _options(runtime_url), stopping.is_set, report, every=every, unavailable=unavailable
+    )
 
 
 @runtime.command("segment")

@@ -302,11 +302,11 @@ def test_a_broken_file_is_reported_and_the_loop_recovers(
     assert watch.wait_for("the applied cycle", lambda c: c[-1]["outcome"] == "applied")
 
 
-def test_an_outside_edit_is_healed_on_the_next_interval(
+def test_an_outside_edit_is_healed_as_the_watch_sees_the_runtime_move(
     workdir: Path, url: str, start: Callable[..., Watch]
 ) -> None:
     write(workdir, "deal", title="Deal of the day")
-    watch = start("--interval", "1")
+    watch = start("--interval", "600")  # not by the interval: by the runtime's change feed
     watch.ready(workdir / "campaigns")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
     edit = subprocess.run(
@@ -326,7 +326,7 @@ def test_an_outside_edit_is_healed_on_the_next_interval(
     assert (deal.live.origin, deal.live.actor) == (RECONCILER, "tester")
     cycles = watch.wait_for("the heal cycle", lambda cycles: len(applied(cycles)) >= 2)
     heal = applied(cycles)[1]
-    assert heal["trigger"] == "interval" and heal["changed_files"] == 0
+    assert heal["trigger"] == "runtime" and heal["changed_files"] == 0
     assert [(o["campaign"], o["action"]) for o in heal["operations"]] == [("deal", "replace")]
     assert "console" in heal["operations"][0]["reason"]
 

@@ -6,12 +6,14 @@ cannot be reached. The contract, store, executor and engine suites run over it t
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from backends import drop_postgresql_schemas, postgresql_admin, postgresql_url
 from factories import cli_environment
+from reconciler import executor
 from reconciler.cli import cli
 from reconciler.errors import (
     RuntimeStoreError,
@@ -39,6 +42,12 @@ DAILY = {
     "content": {"subject": "Hello", "body": "Body"},
     "schedule": {"recurring": {"every": "day", "at": "09:00"}},
 }
+#: what libpq says of a session the server ended: its last word, or, when that was not read first,
+#: the closed socket
+LOST = (
+    "(terminating connection due to administrator command"
+    "|consuming input failed: server closed the connection unexpectedly)"
+)
 FAR = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply campaigns")
 NEAR = LockOwner(owner="dev@laptop:202", pid=202, host="laptop", reason="apply plan.json")
 
@@ -274,9 +283,7 @@ def test_a_connection_lost_mid_transaction_is_unavailable_and_writes_nothing(url
             tx.set_segment("vip", 3)
             admin(url, "SELECT pg_terminate_backend(%s)", store._connect().info.backend_pid)
             tx.segments()
-        assert str(caught.value) == (
-            f"runtime {url} is unavailable: terminating connection due to administrator command"
-        )
+        assert re.fullmatch(f"runtime {re.escape(url)} is unavailable: {LOST}", str(caught.value))
         assert (rt.revision(), rt.segments()) == (1, {})  # nothing; and it reconnects
 
 
@@ -386,3 +393,66 @@ def test_a_server_that_cannot_be_reached_is_one_line(repo: Path, target: str, re
         f"error: cannot connect to runtime {redacted(target)}: {reason}\n",
     )
     assert "s3cret" not in result.output
+
+
+@pytest.mark.slow
+def test_an_apply_whose_connection_is_terminated_fails_in_one_line_and_a_rerun_converges(
+    repo: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(20):
+        (repo / "campaigns" / f"c{n:02}.yaml").write_text(ONCE.replace("launch", f"c{n:02}"))
+    monkeypatch.setattr(executor, "BATCH_FIRST", 5)
+    monkeypatch.setattr(executor, "BATCH_MAX", 5)
+    real = postgresql.PostgreSQLTx.append_history
+    batches: list[int] = []
+
+    def terminated_in_the_third_batch(tx: postgresql.PostgreSQLTx, entries: Any) -> None:
+        real(tx, entries)
+        batches.append(len(entries))
+        if len(batches) >= 3:  # its rows written, not committed: the server ends the session
+            admin(url, "SELECT pg_terminate_backend(%s)", tx._db.info.backend_pid)
+
+    monkeypatch.setattr(postgresql.PostgreSQLTx, "append_history", terminated_in_the_third_batch)
+    failed = run("apply", "--runtime", url)
+    # the batch fails whole, is retried one operation at a time, and the first of those fails
+    lines = failed.output.splitlines()
+    assert (failed.exit_code, lines[-1]) == (1, "Apply: 10 done, 1 failed, 10 skipped.")
+    (failure,) = [line for line in lines if line.startswith("  failed")]
+    shown = f"  failed  activate c10: runtime {re.escape(url)} is unavailable: {LOST}"
+    assert re.fullmatch(shown, failure)
+    assert admin(url, "SELECT count(*) FROM campaigns") == [(10,)]  # two batches, not half one
+    monkeypatch.setattr(postgresql.PostgreSQLTx, "append_history", real)
+    assert run("apply", "--runtime", url).exit_code == 0
+    rows = admin(url, "SELECT campaign, count(*) FROM history GROUP BY campaign ORDER BY 1")
+    names = [f"c{n:02}" for n in range(20)] + ["launch"]
+    assert rows == [(name, 1) for name in names]  # every operation done once
+    assert admin(url, "SELECT count(*) FROM applied") == [(21,)]
+
+
+# --- the change feed ----------------------------------------------------------------------------
+
+
+def test_every_write_is_announced_on_the_runtime_s_channel(url: str) -> None:
+    with opened(url) as rt:
+        activate(rt, "alpha")
+        with psycopg.connect(url, autocommit=True) as listener:
+            channel = f"reconciler_changes_{schema_of(url)}"
+            listener.execute(f'LISTEN "{channel}"'.encode())
+            alpha = rt.snapshot().campaigns["alpha"]
+            edited = {**SPEC, "content": {"title": "Edited", "body": "There"}}
+            rt.edit("alpha", edited, alpha.etag, "marketing")  # a console edit
+            notes = [(n.channel, n.payload) for n in listener.notifies(timeout=60, stop_after=1)]
+    assert notes == [(channel, "2")]
+
+
+def test_a_console_edit_wakes_a_waiter_on_another_machine(url: str) -> None:
+    with opened(url) as rt:
+        activate(rt, "alpha")
+    with opened(url) as waiter, opened(url) as console:
+        seen: list[int] = []
+        thread = threading.Thread(target=lambda: seen.append(waiter.changes(1, timeout=600)))
+        thread.start()
+        alpha = console.snapshot().campaigns["alpha"]
+        console.edit("alpha", {**SPEC, "channel": "in-app"}, alpha.etag, "marketing")
+        thread.join(timeout=600)
+    assert seen == [2]

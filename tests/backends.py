@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.runtime.base import redacted
+
 BACKENDS = ["memory", "sqlite", "postgresql"]
 
 POSTGRESQL = os.environ.get("RECONCILER_TEST_POSTGRESQL", "postgresql://root@127.0.0.1:5432/test")
@@ -38,7 +40,7 @@ def _postgresql_missing() -> str | None:
         psycopg.connect(POSTGRESQL, connect_timeout=5).close()
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"no PostgreSQL server for the tests at {POSTGRESQL} ({first})"
+        return f"no PostgreSQL server for the tests at {redacted(POSTGRESQL)} ({first})"
     return None
 
 

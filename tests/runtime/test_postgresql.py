@@ -326,17 +326,35 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def reader(url: str) -> Iterator[str]:
-    """A role that may only read the runtime's schema, as a pull request's plan gets."""
-    role = f"r_{uuid.uuid4().hex[:12]}"
-    schema = schema_of(url)
-    postgresql_admin(f"CREATE ROLE {role} LOGIN")
-    postgresql_admin(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
-    yield role
+def role(url: str) -> Iterator[str]:
+    """A role that may use the runtime's schema; the test grants it what it may do there."""
+    name = f"r_{uuid.uuid4().hex[:12]}"
+    postgresql_admin(f"CREATE ROLE {name} LOGIN")
+    postgresql_admin(f'GRANT USAGE ON SCHEMA "{schema_of(url)}" TO {name}')
+    yield name
     drop_postgresql_schemas()
-    postgresql_admin(f"DROP OWNED BY {role}")
-    postgresql_admin(f"DROP ROLE {role}")
+    postgresql_admin(f"DROP OWNED BY {name}")
+    postgresql_admin(f"DROP ROLE {name}")
+
+
+reader = pytest.fixture(role, name="reader")
+writer = pytest.fixture(role, name="writer")
+
+
+def test_a_writer_role_with_the_readme_s_grants_applies(repo: Path, url: str, writer: str) -> None:
+    assert run("apply", "--runtime", url).exit_code == 0  # the owner makes the tables
+    postgresql_admin(
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema_of(url)}" '
+        f"TO {writer}"
+    )
+    (repo / "campaigns" / "later.yaml").write_text(ONCE.replace("launch", "later"))
+    as_writer = url.replace("postgresql://root@", f"postgresql://{writer}@")
+    applied = run("apply", "--runtime", as_writer)
+    assert (applied.exit_code, applied.output.splitlines()[-1]) == (
+        0,
+        "Apply: 1 done, 0 failed, 0 skipped.",
+    )
+    assert run("plan", "--runtime", as_writer, "--detailed-exitcode").exit_code == 0
 
 
 def test_a_read_only_role_plans_and_reads_but_may_not_apply(

@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from factories import cli_environment
 from reconciler import executor
 from reconciler.cli import cli
 from reconciler.errors import (
+    ConflictError,
     RuntimeStoreError,
     RuntimeUnavailable,
     RuntimeURLError,
@@ -162,6 +164,39 @@ def test_two_engines_ticking_one_runtime_send_every_slot_once(url: str) -> None:
         sendings = rt.sendings()
     assert len({s.id for s in sendings}) == len(sendings) == 36  # 12 campaigns x 3 days
     assert {s.outcome for s in sendings} == {SendingOutcome.SENT}
+
+
+# --- etags in the statement ---------------------------------------------------------------------
+
+
+def test_a_campaign_made_by_another_writer_since_it_was_read_is_a_conflict(url: str) -> None:
+    with opened(url) as one, opened(url) as two:
+        activate(one, "alpha")
+        beta = replace(one.snapshot().campaigns["alpha"], name="beta", etag="2")
+        with pytest.raises(ConflictError) as caught, two.store.transaction(write=True) as tx:
+            assert tx.campaigns(["beta"]) == {}  # read: not there, and no row to lock
+            activate(one, "beta")  # another writer makes it, and commits
+            tx.put_campaigns([(beta, None)])
+        assert str(caught.value) == (
+            "campaign 'beta' changed while it was being written (absent when read); nothing "
+            "was written. Plan again"
+        )
+        assert two.snapshot().campaigns["beta"].etag == "2"
+
+
+def test_an_update_whose_etag_moved_is_a_conflict_and_writes_nothing(url: str) -> None:
+    with opened(url) as rt:
+        activate(rt, "alpha")
+        before = rt.snapshot()
+        alpha = replace(before.campaigns["alpha"], etag="9")
+        with pytest.raises(ConflictError) as caught, rt.store.transaction(write=True) as tx:
+            tx.set_revision(9)
+            tx.put_campaigns([(alpha, "7")])
+        assert str(caught.value) == (
+            "campaign 'alpha' changed while it was being written (etag 7 when read); nothing "
+            "was written. Plan again"
+        )
+        assert rt.snapshot() == before
 
 
 # --- the database keeps the rules ----------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from backends import BACKENDS
+from backends import BACKENDS, drop_postgresql_schemas, require_postgresql
 from reconciler import manifests
 
 
@@ -23,6 +25,11 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """Each runtime backend in turn (``backends.BACKENDS``)."""
-    return str(request.param)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each runtime backend in turn (``backends.BACKENDS``); PostgreSQL's schemas made for the
+    test are dropped after it."""
+    name = str(request.param)
+    if name == "postgresql":
+        require_postgresql()
+    yield name
+    drop_postgresql_schemas()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from backends import backend_url
+from backends import POSTGRESQL, backend_url
 from reconciler.errors import (
     ConflictError,
     LockedError,
@@ -977,7 +977,8 @@ def test_an_unknown_url_lists_the_known_kinds(url: str) -> None:
     with pytest.raises(UnknownRuntimeError) as caught:
         open_runtime(url)
     assert str(caught.value) == (
-        f"unknown runtime URL {url!r}; known kinds: memory://[NAME], sqlite:///PATH"
+        f"unknown runtime URL {url!r}; known kinds: memory://[NAME], "
+        "postgresql://USER@HOST/DB, sqlite:///PATH"
     )
     assert isinstance(caught.value, RuntimeBackendError)
 
@@ -1041,6 +1042,8 @@ def test_a_runtime_has_a_stable_id_once_written(rt: Runtime) -> None:
 def test_the_url_is_kept(rt: Runtime, backend: str, tmp_path: Path) -> None:
     if backend == "sqlite":
         assert rt.url == f"sqlite:///{tmp_path}/rt.db"
+    elif backend == "postgresql":
+        assert rt.url.startswith(f"{POSTGRESQL}?options=-csearch_path%3Dt_")
     else:
         assert rt.url.startswith("memory://contract-")
 

@@ -1,6 +1,7 @@
 """Runtimes by URL scheme: the built-in stores, and third-party backends.
 
-The built-in schemes (``memory``, ``sqlite``) are the embedded platform over one of its stores.
+The built-in schemes (``memory``, ``sqlite``, ``postgresql`` and its alias ``postgres``) are the
+embedded platform over one of its stores; PostgreSQL's needs the ``postgresql`` extra (psycopg).
 Any other scheme is looked up in the ``reconciler.runtimes`` entry-point group: a package declares
 
     [project.entry-points."reconciler.runtimes"]
@@ -38,16 +39,33 @@ def _sqlite(url: str, clock: Clock, patience: Patience) -> Runtime:
     return Platform(SQLiteStore(url, patience), clock)
 
 
+def _postgresql(url: str, clock: Clock, patience: Patience) -> Runtime:
+    try:
+        from reconciler.runtime.postgresql import PostgreSQLStore
+    except ImportError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise RuntimeURLError(
+            f"runtime {redacted(url)} needs the PostgreSQL driver, which is not installed: "
+            "pip install 'reconciler[postgresql]'"
+        ) from exc
+    return Platform(PostgreSQLStore(url, patience), clock)
+
+
 #: scheme -> (an example URL for messages, the opener)
 BUILT_IN: dict[str, tuple[str, Opener]] = {
     "memory": ("memory://[NAME]", _memory),
     "sqlite": ("sqlite:///PATH", _sqlite),
+    "postgresql": ("postgresql://USER@HOST/DB", _postgresql),
 }
+#: another spelling of a built-in scheme, as libpq takes it (not listed apart in messages)
+ALIASES = {"postgres": "postgresql"}
 
 
 def _plugins() -> dict[str, EntryPoint]:
     """The third-party backends installed, by scheme (a built-in scheme is not theirs to take)."""
-    return {ep.name: ep for ep in entry_points(group=GROUP) if ep.name not in BUILT_IN}
+    taken = BUILT_IN.keys() | ALIASES.keys()
+    return {ep.name: ep for ep in entry_points(group=GROUP) if ep.name not in taken}
 
 
 def known() -> dict[str, str]:
@@ -58,6 +76,7 @@ def known() -> dict[str, str]:
 
 
 def opener(scheme: str) -> Opener | None:
+    scheme = ALIASES.get(scheme, scheme)
     if scheme in BUILT_IN:
         return BUILT_IN[scheme][1]
     plugin = _plugins().get(scheme)

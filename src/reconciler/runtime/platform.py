@@ -158,17 +158,28 @@ class Platform:
     # --- the simulator's controls ---------------------------------------------------------------
 
     def tick(self, now: datetime) -> list[Step]:
+        """Advance every campaign to ``now``: those time changes, each in a transaction of its own.
+
+        Which campaigns time changes is told from one read of them all; each of those is then
+        claimed (another engine worker may have it, or have advanced it meanwhile) and advanced
+        from the row as claimed. A campaign with nothing due costs no write.
+        """
         with self.store.transaction(write=False) as tx:
-            names = tx.campaign_names()
+            campaigns = tx.campaigns()
             sizes = tx.segments()
+
+        def size(segment: str) -> int:
+            return sizes.get(segment, DEFAULT_SEGMENT_SIZE)
+
+        due = [name for name, c in campaigns.items() if advance(c, now, size) is not None]
         steps = []
-        for name in names:  # one transaction per campaign: an apply may interleave, by etag
+        for name in due:  # one transaction per campaign: an apply may interleave, by etag
             with self.store.transaction(write=True) as tx:
                 before = tx.claim(name)
                 if before is None:  # gone, or another engine worker has it
                     continue
-                step = advance(before, now, lambda s: sizes.get(s, DEFAULT_SEGMENT_SIZE))
-                if step is None:
+                step = advance(before, now, size)
+                if step is None:  # another worker advanced it since
                     continue
                 revision = tx.revision() + 1
                 after = replace(step.campaign, etag=str(revision))

@@ -88,7 +88,7 @@ def test_the_plan_workflow() -> None:
     assert "updateComment" in script and "createComment" in script
     assert "plan.json" in upload["with"]["path"]
     runs = "\n".join(s["run"] for s in steps(workflow) if "run" in s)
-    assert "pip install ." in runs
+    assert "pip install '.[postgresql]'" in runs  # the shared runtime's driver too
     assert "--detailed-exitcode" in runs and "--format github" in runs
 
 

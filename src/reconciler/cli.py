@@ -70,13 +70,28 @@ class _Group(click.Group):
 
 
 def _runtime_option(f: F) -> F:
-    return click.option(
-        "--runtime",
-        "runtime_url",
-        envvar="RECONCILER_RUNTIME",
-        metavar="URL",
-        help="Runtime URL [env RECONCILER_RUNTIME; default sqlite:///.reconciler/runtime.db].",
-    )(f)
+    def remember(ctx: click.Context, param: click.Parameter, value: float | None) -> None:
+        ctx.meta["connect_timeout"] = value  # read by _options, as every command opens there
+
+    connect = click.option(
+        "--connect-timeout",
+        type=click.FloatRange(min=1, max=3600),
+        envvar="RECONCILER_CONNECT_TIMEOUT",
+        metavar="SECONDS",
+        expose_value=False,
+        callback=remember,
+        help="Give up reaching a runtime over the network after this long "
+        "[env RECONCILER_CONNECT_TIMEOUT; default 10].",
+    )
+    return connect(
+        click.option(
+            "--runtime",
+            "runtime_url",
+            envvar="RECONCILER_RUNTIME",
+            metavar="URL",
+            help="Runtime URL [env RECONCILER_RUNTIME; default sqlite:///.reconciler/runtime.db].",
+        )(f)
+    )
 
 
 def _format_option(table: Mapping[str, object]) -> Callable[[F], F]:
@@ -126,7 +141,10 @@ def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
         runtime_url,
         actor,
         api.parse_since(now, "RECONCILER_NOW") if now else None,
-        Patience(waiting=lambda message: click.echo(message, err=True)),
+        Patience(
+            waiting=lambda message: click.echo(message, err=True),
+            connect_seconds=click.get_current_context().meta.get("connect_timeout"),
+        ),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 import threading
 import uuid
@@ -445,6 +446,21 @@ def test_a_server_that_cannot_be_reached_is_one_line(repo: Path, target: str, re
         1,
         f"error: cannot connect to runtime {redacted(target)}: {reason}\n",
     )
+    assert "s3cret" not in result.output
+
+
+def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout(
+    repo: Path,
+) -> None:
+    """A server that takes the connection and never answers (a hung proxy, a frozen host): the
+    command gives up after --connect-timeout, in one line, instead of hanging."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        target = f"postgresql://root:s3cret@127.0.0.1:{port}/test"
+        result = run("status", "--runtime", target, "--connect-timeout", "1")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot connect to runtime {redacted(target)}: ")
+    assert "timeout expired" in result.output and result.output.count("\n") == 1
     assert "s3cret" not in result.output
 
 

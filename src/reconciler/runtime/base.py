@@ -53,6 +53,9 @@ class Patience:
 
     seconds: float = BUSY_SECONDS
     waiting: Callable[[str], None] | None = None
+    #: how long to try to reach a runtime across a network before giving up (None: the store's
+    #: default, 10 s for PostgreSQL)
+    connect_seconds: float | None = None
 
 
 @dataclass(frozen=True)

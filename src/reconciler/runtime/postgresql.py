@@ -155,6 +155,8 @@ class PostgreSQLStore:
                 f"invalid PostgreSQL runtime URL {self.shown!r:.100}: {_one_line(exc)}"
             ) from exc
         self._password = str(params.get("password") or "")
+        if self._patience.connect_seconds is not None:  # --connect-timeout: the command's say
+            params["connect_timeout"] = max(1, round(self._patience.connect_seconds))
         params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         params.setdefault("application_name", "reconciler")
         self._user = str(params.get("user") or "")

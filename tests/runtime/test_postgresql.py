@@ -145,13 +145,18 @@ def test_two_engines_ticking_one_runtime_send_every_slot_once(url: str) -> None:
     start = datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
     moments = [start + timedelta(days=d, seconds=s) for d in range(3) for s in (0, 1)]
     failures: list[BaseException] = []
+    # engines tick at the same moments, as workers reading one clock do: what one of them holds
+    # when the other comes to it, the holder advances
+    together = threading.Barrier(len(engines), timeout=60)
 
     def run(engine: Platform) -> None:
         try:
             for moment in moments:
+                together.wait()
                 engine.tick(moment)
         except BaseException as exc:  # reported below, not lost in the thread
             failures.append(exc)
+            together.abort()
 
     threads = [threading.Thread(target=run, args=(e,)) for e in engines]
     for thread in threads:

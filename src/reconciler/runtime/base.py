@@ -226,7 +226,7 @@ class Simulator(Protocol):
     engine's clock, its segments, and edits made as from its console."""
 
     def tick(self, now: datetime) -> list[Step]:
-        """Advance every campaign to ``now`` (the engine), each in its own transaction."""
+        """Advance every campaign to ``now`` (the engine), each guarded by its etag."""
 
     def set_segment(self, name: str, size: int) -> None:
         """How many recipients a segment has: a sending to it lasts size / throttle seconds."""

@@ -1,9 +1,9 @@
 """The embedded runtime's engine: what a campaign platform does as time passes.
 
 :func:`advance` is pure: one campaign and a moment in, the campaign after that moment and the
-sendings it started, finished or skipped out. The platform runs it per campaign, each in its own
-transaction, so the engine and an apply can work on one runtime at the same time: they meet only
-through the campaign's etag.
+sendings it started, finished or skipped out. The platform runs it per campaign, each write guarded
+by the campaign's etag, so the engine and an apply can work on one runtime at the same time: they
+meet only there.
 
 The rules, at each tick, in this order:
 

@@ -9,8 +9,8 @@ rows (``store.py``). Here, and nowhere else:
   key and revision, all in one transaction;
 - lock arbitration: a free, expired, or own lock is taken (one's own is extended: a heartbeat); a
   lock whose holder the store finds dead is taken over at once; any other is reported;
-- the engine's bookkeeping: ``engine.advance`` (pure) per campaign, each campaign in a transaction
-  of its own, so the engine and an apply meet only through the campaign's etag;
+- the engine's bookkeeping: ``engine.advance`` (pure) per campaign, its write guarded by the
+  campaign's etag, so the engine and an apply meet only there;
 - the revision: it grows by one with every write, and a write's etag is its revision.
 """
 
@@ -158,11 +158,15 @@ class Platform:
     # --- the simulator's controls ---------------------------------------------------------------
 
     def tick(self, now: datetime) -> list[Step]:
-        """Advance every campaign to ``now``: those time changes, each in a transaction of its own.
+        """Advance every campaign to ``now``: those time changes, in transactions of up to
+        TICK_BATCH campaigns.
 
-        Which campaigns time changes is told from one read of them all; each of those is then
-        claimed (another engine worker may have it, or have advanced it meanwhile) and advanced
-        from the row as claimed. A campaign with nothing due costs no write.
+        Which campaigns time changes is told from one read of them all. Each of those is then
+        claimed (another engine worker may hold it: it is skipped, that worker advances it; or
+        one may have advanced it meanwhile) and advanced from the row as claimed, its write
+        guarded by its etag like every write, so an apply and the engine meet only there. A
+        transaction writes several campaigns at once, each with its own revision, history entry
+        and sendings: a campaign with nothing due costs no write, and many due ones few commits.
         """
         with self.store.transaction(write=False) as tx:
             campaigns = tx.campaigns()
@@ -172,37 +176,32 @@ class Platform:
             return sizes.get(segment, DEFAULT_SEGMENT_SIZE)
 
         due = [name for name, c in campaigns.items() if advance(c, now, size) is not None]
-        steps = []
-        for name in due:  # one transaction per campaign: an apply may interleave, by etag
+        steps: list[Step] = []
+        for start in range(0, len(due), TICK_BATCH):
             with self.store.transaction(write=True) as tx:
-                before = tx.claim(name)
-                if before is None:  # gone, or another engine worker has it
+                claimed = []
+                for name in due[start : start + TICK_BATCH]:
+                    before = tx.claim(name)
+                    step = advance(before, now, size) if before is not None else None
+                    if before is not None and step is not None:  # else: gone, or taken
+                        claimed.append((before, step))
+                if not claimed:
                     continue
-                step = advance(before, now, size)
-                if step is None:  # another worker advanced it since
-                    continue
-                revision = tx.revision() + 1
-                after = replace(step.campaign, etag=str(revision))
-                tx.put_campaigns([(after, before.etag)])
-                tx.append_history(
-                    [
-                        HistoryEntry(
-                            seq=0,
-                            revision=revision,
-                            at=timestamp(now),
-                            actor=ENGINE,
-                            commit=None,
-                            plan_id=None,
-                            operation="engine: " + ", ".join(step.events or ("skip",)),
-                            campaign=name,
-                            before=before.to_json(),
-                            after=after.to_json(),
-                        )
-                    ]
-                )
-                tx.put_sendings(step.sendings)
+                revision = tx.revision()
+                rows: list[tuple[Campaign, str | None]] = []
+                entries: list[HistoryEntry] = []
+                sendings: list[Sending] = []
+                for before, step in claimed:
+                    revision += 1
+                    after = replace(step.campaign, etag=str(revision))
+                    rows.append((after, before.etag))
+                    entries.append(_engine_entry(before, after, step, revision, now))
+                    sendings += step.sendings
+                    steps.append(replace(step, campaign=after))
+                tx.put_campaigns(rows)
+                tx.append_history(entries)
+                tx.put_sendings(sendings)
                 tx.set_revision(revision)
-            steps.append(replace(step, campaign=after))
         return steps
 
     def set_segment(self, name: str, size: int) -> None:
@@ -236,4 +235,26 @@ def _entry(s: Staged) -> HistoryEntry:
         after=s.after.to_json(),
         file=s.write.file,
         dirty=s.write.provenance.dirty,
+    )
+
+
+#: how many campaigns an engine's tick writes in one transaction
+TICK_BATCH = 100
+
+
+def _engine_entry(
+    before: Campaign, after: Campaign, step: Step, revision: int, now: datetime
+) -> HistoryEntry:
+    """The history entry of what time did to one campaign."""
+    return HistoryEntry(
+        seq=0,
+        revision=revision,
+        at=timestamp(now),
+        actor=ENGINE,
+        commit=None,
+        plan_id=None,
+        operation="engine: " + ", ".join(step.events or ("skip",)),
+        campaign=after.name,
+        before=before.to_json(),
+        after=after.to_json(),
     )

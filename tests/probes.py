@@ -19,7 +19,7 @@ from typing import Any
 SHARED_BACKENDS = ["sqlite", "postgresql"]
 
 #: the tables whose rows the probe counts: nothing else is put into its SQL
-TABLES = frozenset({"campaigns", "history", "applied", "lock"})
+TABLES = frozenset({"campaigns", "history", "applied", "lock", "sendings"})
 
 
 class Probe:
@@ -27,9 +27,14 @@ class Probe:
 
     url: str
 
+    def rows(self, query: str) -> list[tuple[Any, ...]] | None:
+        """Every row, or None while the runtime cannot be read."""
+        raise NotImplementedError
+
     def one(self, query: str) -> Any:
         """The first column of the first row, or None (no row, or the runtime cannot be read)."""
-        raise NotImplementedError
+        rows = self.rows(query)
+        return rows[0][0] if rows else None
 
     def close(self) -> None:
         """Let go of what the probe holds open."""
@@ -47,6 +52,10 @@ class Probe:
         value = self.one("SELECT pid FROM lock")
         return None if value is None else int(value)
 
+    def sending_ids(self) -> list[str] | None:
+        rows = self.rows("SELECT id FROM sendings")
+        return None if rows is None else [str(r[0]) for r in rows]
+
 
 class SQLiteProbe(Probe):
     def __init__(self, url: str) -> None:
@@ -54,14 +63,13 @@ class SQLiteProbe(Probe):
         self.url = url
         self.db = Path(url.removeprefix("sqlite:///"))
 
-    def one(self, query: str) -> Any:
+    def rows(self, query: str) -> list[tuple[Any, ...]] | None:
         try:
             con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=0.05)
         except sqlite3.Error:
             return None
         try:
-            row = con.execute(query).fetchone()
-            return row[0] if row else None
+            return con.execute(query).fetchall()
         except sqlite3.Error:
             return None
         finally:
@@ -77,14 +85,13 @@ class PostgreSQLProbe(Probe):
         row = self._db.execute("SELECT current_schema()").fetchone()
         assert row and row[0] and row[0] != "public", f"{url}: a schema of the test's own"
 
-    def one(self, query: str) -> Any:
+    def rows(self, query: str) -> list[tuple[Any, ...]] | None:
         import psycopg
 
         try:
-            row = self._db.execute(query.encode()).fetchone()
+            return self._db.execute(query.encode()).fetchall()
         except psycopg.errors.UndefinedTable:  # the runtime is not made yet
             return None
-        return row[0] if row else None
 
     def pretend_holder_elsewhere(self) -> None:
         """Move the lock's holder to another host: its pid then means nothing to a process here,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from backends import BACKENDS, drop_postgresql_schemas, require_postgresql
+from backends import BACKENDS, backend_url, drop_postgresql_schemas, require_postgresql
+from probes import Probe, probe
 from reconciler import manifests
 
 
@@ -33,3 +35,12 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
         require_postgresql()
     yield name
     drop_postgresql_schemas()
+
+
+@pytest.fixture
+def outside(backend: str, tmp_path: Path) -> Iterator[Probe]:
+    """A new runtime of ``backend`` that processes share (its URL is ``.url``), read from outside
+    the reconciler. Parametrise ``backend`` with ``probes.SHARED_BACKENDS``, ``indirect=True``."""
+    reader = probe(backend, backend_url(backend, tmp_path, label="shared"))
+    yield reader
+    reader.close()

@@ -1,8 +1,10 @@
-"""Two ``reconciler apply`` processes started at once on the same SQLite runtime: the lock lets one
-apply at a time, and whatever the interleaving every campaign is written exactly once.
+"""Two ``reconciler apply`` processes started at once on the same runtime: the lock lets one apply
+at a time, and whatever the interleaving every campaign is written exactly once. The end-to-end
+cases run on every backend that processes share (a SQLite file, a PostgreSQL schema), the result
+read from outside the reconciler too (``tests/probes.py``).
 
-The end-to-end cases start both processes on an existing (empty) runtime. On a runtime file that
-does not exist yet, two processes that create it at the same instant can fail with "database is
+The end-to-end cases start both processes on an existing (empty) runtime. On a SQLite runtime file
+that does not exist yet, two processes that create it at the same instant can fail with "database is
 locked" (a few percent of simultaneous starts, in a stress loop); the last test of this file pins
 that bug down deterministically.
 """
@@ -23,6 +25,7 @@ import pytest
 import yaml
 
 import reconciler
+from probes import SHARED_BACKENDS, Probe
 from reconciler.runtime.base import LockOwner
 from reconciler.runtime.registry import open_runtime
 
@@ -69,15 +72,14 @@ def manifests(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def existing_runtime(tmp_path: Path) -> Path:
-    """An empty runtime that already exists: its file and schema are there, no campaigns."""
-    db = tmp_path / "rt.db"
-    runtime = open_runtime(f"sqlite:///{db}")
-    owner = LockOwner.current("set up")
-    assert runtime.acquire_lock(owner) is None
-    runtime.release_lock(owner)
-    runtime.close()
-    return db
+def existing_runtime(outside: Probe) -> str:
+    """An empty runtime that already exists: its file or tables are there, no campaigns."""
+    with open_runtime(outside.url) as runtime:
+        owner = LockOwner.current("set up")
+        assert runtime.acquire_lock(owner) is None
+        runtime.release_lock(owner)
+    assert (outside.revision(), outside.count("lock")) == (0, 0)
+    return outside.url
 
 
 def start_two(manifests: Path, cwd: Path, url: str, *extra: str) -> list[subprocess.Popen[str]]:
@@ -115,12 +117,9 @@ APPLIED_ALL = f"Apply: {COUNT} done, 0 failed, 0 skipped."
 NOTHING_TO_DO = f"No changes. {COUNT} unchanged."
 
 
-def check_final_state(db: Path) -> None:
-    runtime = open_runtime(f"sqlite:///{db}")
-    try:
+def check_final_state(outside: Probe) -> None:
+    with open_runtime(outside.url) as runtime:
         state, history = runtime.snapshot(), runtime.history()
-    finally:
-        runtime.close()
     assert state.revision == COUNT
     assert sorted(state.campaigns) == [f"c{i:03d}" for i in range(COUNT)]
     assert {c.versions for c in state.campaigns.values()} == {1}
@@ -129,17 +128,17 @@ def check_final_state(db: Path) -> None:
     assert len(history) == COUNT
     assert Counter(e.campaign for e in history) == {f"c{i:03d}": 1 for i in range(COUNT)}
     assert len({e.plan_id for e in history}) == 1  # one process applied everything
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        assert con.execute("SELECT COUNT(*) FROM campaigns").fetchone() == (COUNT,)
-        assert con.execute("SELECT COUNT(*) FROM lock").fetchone() == (0,)
+    assert outside.revision() == COUNT
+    assert [outside.count(table) for table in ("campaigns", "history", "applied")] == [COUNT] * 3
+    assert outside.count("lock") == 0
 
 
+@pytest.mark.parametrize("backend", SHARED_BACKENDS, indirect=True)
 @pytest.mark.parametrize("round_", [1, 2])
 def test_without_a_lock_timeout_one_applies_and_the_other_is_turned_away_or_finds_nothing(
-    manifests: Path, tmp_path: Path, round_: int
+    manifests: Path, outside: Probe, tmp_path: Path, round_: int
 ) -> None:
-    db = existing_runtime(tmp_path)
-    procs = start_two(manifests, tmp_path, f"sqlite:///{db}")
+    procs = start_two(manifests, tmp_path, existing_runtime(outside))
     results = finish(procs)
 
     winners = [
@@ -159,18 +158,19 @@ def test_without_a_lock_timeout_one_applies_and_the_other_is_turned_away_or_find
         # it came after the winner had finished: nothing left to do
         assert (code, last_line(out), err) == (0, NOTHING_TO_DO, "")
     assert "Traceback" not in results[0][2] + results[1][2]
-    check_final_state(db)
+    check_final_state(outside)
 
 
+@pytest.mark.parametrize("backend", SHARED_BACKENDS, indirect=True)
 def test_with_a_lock_timeout_both_succeed_one_after_the_other(
-    manifests: Path, tmp_path: Path
+    manifests: Path, outside: Probe, tmp_path: Path
 ) -> None:
-    db = existing_runtime(tmp_path)
-    results = finish(start_two(manifests, tmp_path, f"sqlite:///{db}", "--lock-timeout", "60"))
+    url = existing_runtime(outside)
+    results = finish(start_two(manifests, tmp_path, url, "--lock-timeout", "60"))
     assert [code for code, _, _ in results] == [0, 0], results
     assert sorted(last_line(out) for _, out, _ in results) == sorted([APPLIED_ALL, NOTHING_TO_DO])
     assert [err for _, _, err in results] == ["", ""]
-    check_final_state(db)
+    check_final_state(outside)
 
 
 def test_opening_a_new_runtime_waits_for_a_concurrent_creator(tmp_path: Path) -> None:

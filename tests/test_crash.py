@@ -2,15 +2,15 @@
 operation done twice.
 
 The test applies 300 manifests in a subprocess, watches the runtime's revision from outside (a
-read-only SQLite connection) and kills the process once it reaches an instant; then it reruns
-apply to completion and checks every campaign, its version count and the history exactly.
+probe: ``tests/probes.py``) and kills the process once it reaches an instant; then it reruns apply
+to completion and checks every campaign, its version count and the history exactly. Each test runs
+on every backend that processes share: a SQLite file, a PostgreSQL schema.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 import reconciler as reconciler_package
+from probes import SHARED_BACKENDS, PostgreSQLProbe, Probe
 from reconciler import api, executor
 from reconciler.runtime.registry import open_runtime
 
@@ -124,49 +125,34 @@ def finish(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def read(db: Path, query: str) -> Any:
-    """One value from the runtime, read-only; None while it cannot be read (yet)."""
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
-    except sqlite3.Error:
-        return None
-    try:
-        row = con.execute(query).fetchone()
-        return row[0] if row else None
-    except sqlite3.Error:
-        return None
-    finally:
-        con.close()
-
-
-def revision(db: Path) -> int | None:
-    value = read(db, "SELECT value FROM meta WHERE key = 'revision'")
-    return None if value is None else int(value)
-
-
-def lock_taken(db: Path) -> bool:
-    return bool(read(db, "SELECT COUNT(*) FROM lock"))
+def check_whole_operations(runtime: Probe) -> int:
+    """The revision, which every table agrees with: each operation wholly there, or not at all."""
+    revision = runtime.revision() or 0
+    if revision:
+        assert runtime.count("history") == revision
+        assert runtime.count("applied") == revision
+        assert runtime.count("campaigns") == revision
+    return revision
 
 
 # instant -> the condition the test waits for before it kills the process
-INSTANTS: dict[str, Callable[[Path], bool]] = {
-    "at-start": lambda db: True,
-    "locked-before-first-write": lambda db: lock_taken(db),
-    "revision-1": lambda db: (revision(db) or 0) >= 1,
-    "revision-50": lambda db: (revision(db) or 0) >= 50,
-    "revision-150": lambda db: (revision(db) or 0) >= 150,
-    "revision-250": lambda db: (revision(db) or 0) >= 250,
+INSTANTS: dict[str, Callable[[Probe], bool]] = {
+    "at-start": lambda runtime: True,
+    "locked-before-first-write": lambda runtime: bool(runtime.count("lock")),
+    "revision-1": lambda runtime: (runtime.revision() or 0) >= 1,
+    "revision-50": lambda runtime: (runtime.revision() or 0) >= 50,
+    "revision-150": lambda runtime: (runtime.revision() or 0) >= 150,
+    "revision-250": lambda runtime: (runtime.revision() or 0) >= 250,
 }
 
 
+@pytest.mark.parametrize("backend", SHARED_BACKENDS, indirect=True)
 @pytest.mark.parametrize("instant", list(INSTANTS))
 def test_a_killed_apply_is_rerun_and_converges(
-    instant: str, repo: tuple[Path, Expected], tmp_path: Path
+    instant: str, repo: tuple[Path, Expected], outside: Probe, tmp_path: Path
 ) -> None:
     manifests, expected = repo
-    db = tmp_path / "rt.db"
-    url = f"sqlite:///{db}"
-    assert url.startswith("sqlite:////")
+    url = outside.url
     command = reconciler("apply", str(manifests), "--runtime", url)
 
     victim = subprocess.Popen(
@@ -178,15 +164,16 @@ def test_a_killed_apply_is_rerun_and_converges(
     )
     reached = INSTANTS[instant]
     deadline = time.monotonic() + 60
-    while victim.poll() is None and not reached(db) and time.monotonic() < deadline:
+    while victim.poll() is None and not reached(outside) and time.monotonic() < deadline:
         time.sleep(0.0005)
     finished = victim.poll() is not None
     if not finished:
         os.kill(victim.pid, signal.SIGKILL)
     code = victim.wait(timeout=30)
-    killed_at = revision(db) or 0
-    held_by = read(db, "SELECT pid FROM lock")
+    killed_at = outside.revision() or 0
+    held_by = outside.holder_pid()
     print(f"{instant}: stopped at revision {killed_at}, lock held by {held_by}, exit {code}")
+    assert check_whole_operations(outside) == killed_at  # whatever the instant
     if finished or code == 0:
         warnings.warn(
             f"{instant}: apply finished (exit {code}) before it could be killed", stacklevel=1
@@ -196,13 +183,12 @@ def test_a_killed_apply_is_rerun_and_converges(
         if instant == "locked-before-first-write" and killed_at > 0:
             warnings.warn(f"{instant}: killed only at revision {killed_at}", stacklevel=1)
 
-    # whatever the instant, the file holds whole operations only
-    if killed_at:
-        assert read(db, "SELECT COUNT(*) FROM history") == killed_at
-        assert read(db, "SELECT COUNT(*) FROM applied") == killed_at
-        assert read(db, "SELECT COUNT(*) FROM campaigns") == killed_at
     if held_by is not None and not finished:
         assert held_by == victim.pid  # the dead process still "holds" the lock
+        if isinstance(outside, PostgreSQLProbe):
+            # as if it had run on another machine: not its pid, only its session (which died
+            # with it) can tell the rerun that it is gone
+            outside.pretend_holder_elsewhere()
 
     # the rerun takes over a dead holder's lock at once (no --lock-timeout) and does the rest
     rerun = finish(command, tmp_path)
@@ -213,22 +199,19 @@ def test_a_killed_apply_is_rerun_and_converges(
     else:
         assert last == f"No changes. {TOTAL} unchanged."
     assert "already applied" not in rerun.stdout
-    check_converged(manifests, expected, db, plans=2 if 0 < killed_at < TOTAL else 1)
+    check_converged(manifests, expected, outside, plans=2 if 0 < killed_at < TOTAL else 1)
 
 
-def check_converged(manifests: Path, expected: Expected, db: Path, *, plans: int) -> None:
+def check_converged(manifests: Path, expected: Expected, runtime: Probe, *, plans: int) -> None:
     """Nothing left to plan, every campaign exactly once, every operation done once."""
-    url = f"sqlite:///{db}"
+    url = runtime.url
     plan = api.plan(manifests, api.Options(runtime_url=url))
     assert (plan.operations, plan.errors) == ((), ())
     assert plan.unchanged == TOTAL
 
-    runtime = open_runtime(url)
-    try:
-        state = runtime.snapshot()
-        history = runtime.history()
-    finally:
-        runtime.close()
+    with open_runtime(url) as opened:
+        state = opened.snapshot()
+        history = opened.history()
     assert state.revision == TOTAL
     assert {
         name: (
@@ -240,7 +223,7 @@ def check_converged(manifests: Path, expected: Expected, db: Path, *, plans: int
         )
         for name, c in state.campaigns.items()
     } == expected
-    assert read(db, "SELECT COUNT(*) FROM campaigns") == TOTAL
+    assert check_whole_operations(runtime) == TOTAL
     assert len(history) == TOTAL
     assert Counter(e.campaign for e in history) == dict.fromkeys(expected, 1)
     assert [e.revision for e in history] == list(range(1, TOTAL + 1))
@@ -248,20 +231,25 @@ def check_converged(manifests: Path, expected: Expected, db: Path, *, plans: int
     assert len({e.plan_id for e in history}) == plans
 
     # the lock is free afterwards
-    assert read(db, "SELECT COUNT(*) FROM lock") == 0
+    assert runtime.count("lock") == 0
 
 
-# The victim kills itself from SQLite's statement trace at the n-th statement that starts with a
-# prefix: inside a batch's transaction, its rows written and not committed. Nothing of that batch
-# may survive, and the run is rerun as before.
+# The victim kills itself at the n-th statement that starts with a prefix, inside a batch's
+# transaction, its rows written and not committed. Nothing of that batch may survive, and the run is
+# rerun as before. A statement run for several rows (``executemany``) counts once per row, as
+# SQLite's statement trace does: the victim dies before the n-th row, the ones before it written.
+# SQLite's statements are traced on the store's connection; PostgreSQL's where psycopg's cursors
+# run them (every statement of the store goes through one).
 VICTIM = """
 import os, signal, sys
 from reconciler import cli
-from reconciler.runtime import sqlite
 
-prefix, count = sys.argv[1], int(sys.argv[2])
+backend, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 seen = 0
-opened = sqlite.SQLiteStore._open
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def trace(statement):
@@ -269,18 +257,47 @@ def trace(statement):
     if statement.startswith(prefix):
         seen += 1
         if seen == count:
-            os.kill(os.getpid(), signal.SIGKILL)
+            die()
 
 
-def traced_open(self, *args):
-    db = opened(self, *args)
-    if db is not None:
-        db.set_trace_callback(trace)
-    return db
+if backend == "sqlite":
+    from reconciler.runtime import sqlite
 
+    opened = sqlite.SQLiteStore._open
 
-sqlite.SQLiteStore._open = traced_open
-sys.argv[1:] = sys.argv[3:]
+    def traced_open(self, *args):
+        db = opened(self, *args)
+        if db is not None:
+            db.set_trace_callback(trace)
+        return db
+
+    sqlite.SQLiteStore._open = traced_open
+else:
+    import psycopg
+
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def traced_execute(self, query, *args, **kwargs):
+        if isinstance(query, str):
+            trace(query)
+        return execute(self, query, *args, **kwargs)
+
+    def traced_executemany(self, query, rows, *args, **kwargs):
+        global seen
+        rows = list(rows)
+        if isinstance(query, str) and query.startswith(prefix):
+            if seen + len(rows) >= count:
+                before = rows[: count - seen - 1]
+                if before:
+                    executemany(self, query, before, *args, **kwargs)
+                die()
+            seen += len(rows)
+        return executemany(self, query, rows, *args, **kwargs)
+
+    psycopg.Cursor.execute = traced_execute
+    psycopg.Cursor.executemany = traced_executemany
+
+sys.argv[1:] = sys.argv[4:]
 cli.main()
 """
 
@@ -293,14 +310,19 @@ IN_A_BATCH = {
 }
 
 
+@pytest.mark.parametrize("backend", SHARED_BACKENDS, indirect=True)
 @pytest.mark.parametrize("saved", [False, True], ids=["fresh-plan", "saved-plan"])
 @pytest.mark.parametrize("where", list(IN_A_BATCH))
 def test_an_apply_killed_in_the_middle_of_a_batch_leaves_none_of_it_and_converges(
-    where: str, saved: bool, repo: tuple[Path, Expected], tmp_path: Path
+    where: str,
+    saved: bool,
+    backend: str,
+    repo: tuple[Path, Expected],
+    outside: Probe,
+    tmp_path: Path,
 ) -> None:
     manifests, expected = repo
-    db = tmp_path / "rt.db"
-    url = f"sqlite:///{db}"
+    url = outside.url
     target = [str(manifests)]
     if saved:
         made = finish(
@@ -310,17 +332,17 @@ def test_an_apply_killed_in_the_middle_of_a_batch_leaves_none_of_it_and_converge
         target = ["--plan", "plan.json"]
     prefix, count, most = IN_A_BATCH[where]
     victim = finish(
-        [sys.executable, "-c", VICTIM, prefix, str(count), "apply", *target, "--runtime", url],
+        [
+            *(sys.executable, "-c", VICTIM, backend, prefix, str(count)),
+            *("apply", *target, "--runtime", url),
+        ],
         tmp_path,
     )
     assert victim.returncode == -signal.SIGKILL, victim.stderr
 
     # whole batches only: the first, maybe more, none of the one the process died in
-    killed_at = revision(db) or 0
+    killed_at = check_whole_operations(outside)
     assert executor.BATCH_FIRST <= killed_at <= most
-    assert read(db, "SELECT COUNT(*) FROM history") == killed_at
-    assert read(db, "SELECT COUNT(*) FROM applied") == killed_at
-    assert read(db, "SELECT COUNT(*) FROM campaigns") == killed_at
 
     rerun = finish(reconciler("apply", *target, "--runtime", url), tmp_path)
     assert rerun.returncode == 0, rerun.stderr
@@ -332,4 +354,4 @@ def test_an_apply_killed_in_the_middle_of_a_batch_leaves_none_of_it_and_converge
     else:  # a fresh plan no longer holds what was done
         assert replayed == []
         assert lines[-1] == f"Apply: {TOTAL - killed_at} done, 0 failed, 0 skipped."
-    check_converged(manifests, expected, db, plans=1 if saved else 2)
+    check_converged(manifests, expected, outside, plans=1 if saved else 2)

@@ -1,6 +1,6 @@
 """`reconciler runtime run` as a real process and `reconciler apply` in the foreground, on one
-SQLite runtime at the same time: they meet only through campaign etags, and nothing is lost or
-corrupted.
+runtime at the same time (a SQLite file, a PostgreSQL schema): they meet only through campaign
+etags, and nothing is lost or corrupted.
 
 For ten rounds, one after another, the ~50 manifests change as teams would change them:
 subjects edited, recurring campaigns staged as drafts and stopped, inbound ones stopped and resumed,
@@ -18,7 +18,6 @@ import json
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import pytest
 
 from factories import campaigns
+from probes import SHARED_BACKENDS, Probe
 from reconciler.model import Campaign, Status
 from reconciler.runtime.base import timestamp
 from reconciler.runtime.registry import open_runtime
@@ -183,17 +183,14 @@ def reconciler(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(outside: Probe) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GITHUB_"))}
-    return {
-        **clean,
-        "RECONCILER_ACTOR": "tester",
-        "RECONCILER_RUNTIME": f"sqlite:///{tmp_path}/runtime.db",
-    }
+    return {**clean, "RECONCILER_ACTOR": "tester", "RECONCILER_RUNTIME": outside.url}
 
 
+@pytest.mark.parametrize("backend", SHARED_BACKENDS, indirect=True)
 def test_the_engine_and_apply_run_together_without_losing_or_corrupting_anything(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, env: dict[str, str], outside: Probe
 ) -> None:
     url = env["RECONCILER_RUNTIME"]
     for segment, size in (("quick", 100), ("slow", 500)):  # 1 and 5 seconds at 100 per second
@@ -242,7 +239,7 @@ def test_the_engine_and_apply_run_together_without_losing_or_corrupting_anything
         if engine.poll() is None:
             engine.kill()
             engine.wait()
-    check_runtime(tmp_path / "runtime.db", url, repo)
+    check_runtime(outside, repo)
 
 
 def settling(state: dict[str, Campaign], repo: Repository) -> list[str]:
@@ -257,19 +254,17 @@ def settling(state: dict[str, Campaign], repo: Repository) -> list[str]:
     ]
 
 
-def check_runtime(db: Path, url: str, repo: Repository) -> None:
-    runtime = open_runtime(url)
-    try:
+def check_runtime(outside: Probe, repo: Repository) -> None:
+    with open_runtime(outside.url) as runtime:
         state = runtime.snapshot()
         history = runtime.history()
         sendings = runtime.sendings()
-    finally:
-        runtime.close()
 
     # the history: one entry per write, revisions 1, 2, 3, ... in order, the last one current
     assert [e.seq for e in history] == sorted({e.seq for e in history})
     assert [e.revision for e in history] == list(range(1, len(history) + 1))
     assert state.revision == len(history)
+    assert (outside.revision(), outside.count("history")) == (state.revision, len(history))
     assert {e.actor for e in history} == {"tester", "engine"}
 
     # every campaign given, holding exactly the versions it was given
@@ -280,8 +275,7 @@ def check_runtime(db: Path, url: str, repo: Repository) -> None:
         assert state.campaigns[name].status is Status.STOPPED, name
 
     # sendings: unique ids, each started once, each with a version its campaign had
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        ids = [r[0] for r in con.execute("SELECT id FROM sendings")]
+    ids = outside.sending_ids() or []
     assert len(ids) == len(set(ids)) == len(sendings)
     engine_writes = [e for e in history if e.actor == "engine" and e.after is not None]
     starts = Counter(

@@ -253,8 +253,8 @@ def test_a_damaged_row_is_refused(url: str) -> None:
     with opened(url) as rt, pytest.raises(RuntimeStoreError) as caught:
         rt.snapshot()
     assert str(caught.value) == (
-        f"runtime {url} is damaged: a stored value cannot be read (JSONDecodeError: Expecting "
-        "property name enclosed in double quotes: line 1 column 2 (char 1))"
+        f"runtime {url} is damaged: a stored value cannot be read (JSONDecodeError: unexpected "
+        "end of data: line 1 column 2 (char 1))"
     )
 
 

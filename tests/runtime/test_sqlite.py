@@ -493,8 +493,8 @@ META = "UPDATE meta SET value = '3\x1b[31mX' WHERE key = 'schema_version'"
     ("command", "statement", "problem"),
     [
         *(
-            (command, CONTROL_BYTES, "JSONDecodeError: Invalid control character at: line 1 "
-             "column 12 (char 11)")
+            (command, CONTROL_BYTES, "JSONDecodeError: unexpected control character in string: "
+             "line 1 column 12 (char 11)")
             for command in ("plan", "status")
         ),
         *((command, MISSING_FIELD, "KeyError: 'channel'") for command in ("plan", "status")),

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg import errors, sql
@@ -50,7 +49,7 @@ from reconciler.errors import (
 )
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
-from reconciler.runtime.store import EMPTY, Tx, alive_on_this_host
+from reconciler.runtime.store import EMPTY, Damaged, Tx, alive_on_this_host, decoded
 
 #: how long a command tries to reach the server before it says it cannot
 CONNECT_TIMEOUT_SECONDS = 10
@@ -106,20 +105,6 @@ SCHEMA = (
 #: order, all in one transaction (procrastinate's migrations, one step per version). Version 1 is
 #: the first: there is nothing to bring to it yet.
 MIGRATIONS: dict[int, tuple[str, ...]] = {}
-
-
-T = TypeVar("T")
-
-
-class _Damaged(Exception):
-    """A stored value this reconciler cannot read: the row was damaged, or written by hand."""
-
-
-def _decoded(build: Callable[[Any], T], stored: Any, *, parse: bool = True) -> T:
-    try:
-        return build(json.loads(stored) if parse else stored)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _Damaged(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -201,7 +186,7 @@ class PostgreSQLStore:
                 db.execute("SELECT pg_notify(%s, %s)", (_channel(self._schema), str(tx.revised)))
             db.execute("COMMIT")
             tx.committed()
-        except (psycopg.Error, _Damaged) as exc:
+        except (psycopg.Error, Damaged) as exc:
             raise self._translated(exc) from exc
 
     def holder_alive(self, holder: LockOwner, asking: LockOwner) -> bool:
@@ -360,7 +345,7 @@ class PostgreSQLStore:
         found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if found is None:
             raise self._not_a_runtime()
-        version = _decoded(int, found[0], parse=False)
+        version = decoded(int, found[0], parse=False)
         if version > SCHEMA_VERSION:
             raise RuntimeStoreError(
                 f"runtime {self.shown} was written by a newer reconciler (schema version "
@@ -384,7 +369,7 @@ class PostgreSQLStore:
         password redacted): one line each."""
         if self._db is not None and (self._db.closed or self._db.broken):
             self._forget()
-        if isinstance(exc, _Damaged):
+        if isinstance(exc, Damaged):
             return RuntimeStoreError(
                 f"runtime {self.shown} is damaged: a stored value cannot be read ({exc!s:.200})"
             )
@@ -416,7 +401,7 @@ def _current_revision(db: psycopg.Connection[Any]) -> int:
     if not (row and row[0]):
         return 0
     row = db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
-    return _decoded(int, row[0], parse=False) if row else 0
+    return decoded(int, row[0], parse=False) if row else 0
 
 
 class PostgreSQLTx:
@@ -437,7 +422,7 @@ class PostgreSQLTx:
         if self._revision is None:
             query = "SELECT value FROM meta WHERE key = 'revision'"
             row = self._db.execute(query + (" FOR UPDATE" if self._write else "")).fetchone()
-            self._revision = _decoded(int, row[0], parse=False) if row else 0
+            self._revision = decoded(int, row[0], parse=False) if row else 0
         return self._revision
 
     def runtime_id(self) -> str | None:
@@ -463,7 +448,7 @@ class PostgreSQLTx:
                 f"SELECT data FROM campaigns WHERE name = ANY(%b) ORDER BY name{lock}",
                 (list(names),),
             ).fetchall()
-        found = (_decoded(Campaign.from_json, r[0]) for r in rows)
+        found = (decoded(Campaign.from_json, r[0]) for r in rows)
         return {c.name: c for c in sorted(found, key=lambda c: c.name)}
 
     def campaign_names(self) -> list[str]:
@@ -473,7 +458,7 @@ class PostgreSQLTx:
         row = self._db.execute(
             "SELECT data FROM campaigns WHERE name = %s FOR UPDATE SKIP LOCKED", (name,)
         ).fetchone()
-        return _decoded(Campaign.from_json, row[0]) if row else None
+        return decoded(Campaign.from_json, row[0]) if row else None
 
     def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
         """Two statements for a batch (new rows, moved rows), each row's etag checked in them."""
@@ -560,8 +545,8 @@ class PostgreSQLTx:
                 plan_id=r[5],
                 operation=r[6],
                 campaign=r[7],
-                before=_decoded(dict, r[8]) if r[8] else None,
-                after=_decoded(dict, r[9]) if r[9] else None,
+                before=decoded(dict, r[8]) if r[8] else None,
+                after=decoded(dict, r[9]) if r[9] else None,
                 file=r[10],
                 dirty=bool(r[11]),
             )
@@ -605,7 +590,7 @@ class PostgreSQLTx:
         if campaign is not None:
             query, args = query + " WHERE campaign = %s", (campaign,)
         rows = self._db.execute(query + " ORDER BY scheduled, campaign", args).fetchall()
-        return [_decoded(Sending.from_json, r[0]) for r in rows]
+        return [decoded(Sending.from_json, r[0]) for r in rows]
 
     def put_sendings(self, sendings: Sequence[Sending]) -> None:
         self._turn()

@@ -14,7 +14,6 @@ unavailable; a damaged file or value, a newer schema, a database that is not a r
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import random
 import sqlite3
@@ -23,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from reconciler.errors import (
@@ -36,7 +35,7 @@ from reconciler.errors import (
 )
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
-from reconciler.runtime.store import EMPTY, Tx, alive_on_this_host
+from reconciler.runtime.store import EMPTY, Damaged, Tx, alive_on_this_host, decoded
 
 SCHEMA_VERSION = 3
 #: how long a statement waits for another process's write before the runtime says it waits
@@ -92,25 +91,10 @@ def _path_of(url: str) -> Path:
     return Path(rest[1:])
 
 
-T = TypeVar("T")
-
-
-class _Damaged(Exception):
-    """A stored value this reconciler cannot read: the file was damaged, or written by hand."""
-
-
-def _decoded(build: Callable[[Any], T], stored: Any, *, parse: bool = True) -> T:
-    """A stored value, read (JSON, when ``parse``) and built; what cannot be is _Damaged."""
-    try:
-        return build(json.loads(stored) if parse else stored)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _Damaged(f"{type(exc).__name__}: {exc}") from exc
-
-
 def _translated_error(url: str, exc: Exception) -> RuntimeBackendError:
     """sqlite3's errors, and stored values that cannot be read, as the runtime's errors naming
     it: one line, no traceback (the CLI escapes whatever damaged bytes it quotes)."""
-    if isinstance(exc, _Damaged):
+    if isinstance(exc, Damaged):
         return RuntimeStoreError(
             f"runtime {url} is damaged: a stored value cannot be read ({exc!s:.200})"
         )
@@ -153,7 +137,7 @@ class SQLiteStore:
                 return
             with self._writing(db) if write else _transaction(db, "BEGIN"):
                 yield SQLiteTx(db)
-        except (sqlite3.Error, _Damaged) as exc:
+        except (sqlite3.Error, Damaged) as exc:
             raise _translated_error(self.url, exc) from exc
 
     def holder_alive(self, holder: LockOwner, asking: LockOwner) -> bool:
@@ -363,7 +347,7 @@ def _schema_version(db: sqlite3.Connection) -> int | None:
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
         return None
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return _decoded(int, row[0], parse=False) if row else None
+    return decoded(int, row[0], parse=False) if row else None
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -393,7 +377,7 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 def _revision(db: sqlite3.Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
-    return _decoded(int, row[0], parse=False) if row else 0
+    return decoded(int, row[0], parse=False) if row else 0
 
 
 @contextmanager
@@ -429,7 +413,7 @@ class SQLiteTx:
             rows = self._db.execute("SELECT data FROM campaigns ORDER BY name").fetchall()
         else:
             rows = _rows_in(self._db, "SELECT data FROM campaigns WHERE name IN ({})", names)
-        found = (_decoded(Campaign.from_json, r[0]) for r in rows)
+        found = (decoded(Campaign.from_json, r[0]) for r in rows)
         return {c.name: c for c in sorted(found, key=lambda c: c.name)}
 
     def campaign_names(self) -> list[str]:
@@ -438,7 +422,7 @@ class SQLiteTx:
     def claim(self, name: str) -> Campaign | None:
         # the transaction holds SQLite's one write lock: no other writer can have the row
         row = self._db.execute("SELECT data FROM campaigns WHERE name = ?", (name,)).fetchone()
-        return _decoded(Campaign.from_json, row[0]) if row else None
+        return decoded(Campaign.from_json, row[0]) if row else None
 
     def put_campaigns(self, rows: Sequence[tuple[Campaign, str | None]]) -> None:
         # BEGIN IMMEDIATE made this the only writer, and the platform checked each etag in it
@@ -482,8 +466,8 @@ class SQLiteTx:
                 plan_id=r[5],
                 operation=r[6],
                 campaign=r[7],
-                before=_decoded(dict, r[8]) if r[8] else None,
-                after=_decoded(dict, r[9]) if r[9] else None,
+                before=decoded(dict, r[8]) if r[8] else None,
+                after=decoded(dict, r[9]) if r[9] else None,
                 file=r[10],
                 dirty=bool(r[11]),
             )
@@ -518,7 +502,7 @@ class SQLiteTx:
         if campaign is not None:
             query, args = query + " WHERE campaign = ?", (campaign,)
         rows = self._db.execute(query + " ORDER BY scheduled, campaign", args).fetchall()
-        return [_decoded(Sending.from_json, r[0]) for r in rows]
+        return [decoded(Sending.from_json, r[0]) for r in rows]
 
     def put_sendings(self, sendings: Sequence[Sending]) -> None:
         self._db.executemany(

@@ -14,9 +14,11 @@ revision row; one with a single writer at a time (SQLite, memory) needs nothing 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+import orjson
 
 from reconciler.model import Campaign, Sending
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
@@ -106,6 +108,23 @@ class Store(Protocol):
         (polling, or a notification where the store has them)."""
 
     def close(self) -> None: ...
+
+
+class Damaged(Exception):
+    """A stored value this reconciler cannot read: the store was damaged, or written by hand. Each
+    store turns it into a refusal naming itself (retrying will not mend it)."""
+
+
+T = TypeVar("T")
+
+
+def decoded(build: Callable[[Any], T], stored: Any, *, parse: bool = True) -> T:
+    """A stored value, read (JSON, when ``parse``) and built; what cannot be is Damaged. orjson
+    reads it: a snapshot of 100,000 campaigns is 100,000 rows of JSON."""
+    try:
+        return build(orjson.loads(stored) if parse else stored)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Damaged(f"{type(exc).__name__}: {exc}") from exc
 
 
 def alive_on_this_host(holder: LockOwner, asking: LockOwner) -> bool:

@@ -49,7 +49,20 @@ from reconciler.errors import (
 )
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
-from reconciler.runtime.store import EMPTY, Damaged, Tx, alive_on_this_host, decoded
+from reconciler.runtime.store import (
+    EMPTY,
+    HISTORY_COLUMNS,
+    LOCK_COLUMNS,
+    Damaged,
+    Tx,
+    alive_on_this_host,
+    decoded,
+    history_entry,
+    history_row,
+    lock_info,
+    lock_row,
+    sending_row,
+)
 
 #: how long a command tries to reach the server before it says it cannot
 CONNECT_TIMEOUT_SECONDS = 10
@@ -527,31 +540,11 @@ class PostgreSQLTx:
 
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
         self._turn()
-        query = (
-            "SELECT seq, revision, at, actor, git_commit, plan_id, operation, campaign, before, "
-            "after, file, dirty FROM history"
-        )
+        query = f"SELECT seq, {HISTORY_COLUMNS} FROM history"
         args: tuple[Any, ...] = ()
         if campaign is not None:
             query, args = query + " WHERE campaign = %s", (campaign,)
-        rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
-        return [
-            HistoryEntry(
-                seq=r[0],
-                revision=r[1],
-                at=r[2],
-                actor=r[3],
-                commit=r[4],
-                plan_id=r[5],
-                operation=r[6],
-                campaign=r[7],
-                before=decoded(dict, r[8]) if r[8] else None,
-                after=decoded(dict, r[9]) if r[9] else None,
-                file=r[10],
-                dirty=bool(r[11]),
-            )
-            for r in rows
-        ]
+        return [history_entry(r) for r in self._db.execute(query + " ORDER BY seq", args)]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         self._turn()
@@ -561,26 +554,9 @@ class PostgreSQLTx:
         last = int(row[0]) if row else 0
         with self._db.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO history (seq, revision, at, actor, git_commit, plan_id, operation, "
-                "campaign, before, after, file, dirty) "
+                f"INSERT INTO history (seq, {HISTORY_COLUMNS}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        last + n,
-                        e.revision,
-                        e.at,
-                        e.actor,
-                        e.commit,
-                        e.plan_id,
-                        e.operation,
-                        e.campaign,
-                        canonical_json(e.before) if e.before is not None else None,
-                        canonical_json(e.after) if e.after is not None else None,
-                        e.file,
-                        e.dirty,
-                    )
-                    for n, e in enumerate(entries, start=1)
-                ],
+                [(last + n, *history_row(e)) for n, e in enumerate(entries, start=1)],
             )
 
     def sendings(self, campaign: str | None = None) -> list[Sending]:
@@ -599,7 +575,7 @@ class PostgreSQLTx:
                 "INSERT INTO sendings (id, campaign, scheduled, data) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (id) DO UPDATE SET campaign = excluded.campaign, "
                 "scheduled = excluded.scheduled, data = excluded.data",
-                [(x.id, x.campaign, x.scheduled, canonical_json(x.to_json())) for x in sendings],
+                [sending_row(x) for x in sendings],
             )
 
     def segments(self) -> dict[str, int]:
@@ -616,13 +592,9 @@ class PostgreSQLTx:
 
     def lock(self) -> LockInfo | None:
         self._turn()
-        row = self._db.execute(
-            "SELECT owner, pid, host, reason, acquired, expires FROM lock WHERE id = 1"
-        ).fetchone()
-        if row is None:
-            return None
-        holder = LockOwner(owner=row[0], pid=row[1], host=row[2], reason=row[3])
-        return LockInfo(holder=holder, acquired=row[4], expires=row[5])
+        return lock_info(
+            self._db.execute(f"SELECT {LOCK_COLUMNS} FROM lock WHERE id = 1").fetchone()
+        )
 
     def put_lock(self, lock: LockInfo | None) -> None:
         self._turn()
@@ -634,18 +606,11 @@ class PostgreSQLTx:
             self._db.execute("DELETE FROM lock WHERE id = 1")
             return
         self._db.execute(
-            "INSERT INTO lock (id, owner, pid, host, reason, acquired, expires) "
-            "VALUES (1, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "owner = excluded.owner, pid = excluded.pid, host = excluded.host, "
-            "reason = excluded.reason, acquired = excluded.acquired, expires = excluded.expires",
-            (
-                lock.holder.owner,
-                lock.holder.pid,
-                lock.holder.host,
-                lock.holder.reason,
-                lock.acquired,
-                lock.expires,
-            ),
+            f"INSERT INTO lock (id, {LOCK_COLUMNS}) VALUES (1, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, "
+            "host = excluded.host, reason = excluded.reason, acquired = excluded.acquired, "
+            "expires = excluded.expires",
+            lock_row(lock),
         )
         if lock.holder.owner not in held:
             # taken now, not at commit: between the two, another process would find it free

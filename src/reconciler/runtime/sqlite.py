@@ -35,7 +35,20 @@ from reconciler.errors import (
 )
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
-from reconciler.runtime.store import EMPTY, Damaged, Tx, alive_on_this_host, decoded
+from reconciler.runtime.store import (
+    EMPTY,
+    HISTORY_COLUMNS,
+    LOCK_COLUMNS,
+    Damaged,
+    Tx,
+    alive_on_this_host,
+    decoded,
+    history_entry,
+    history_row,
+    lock_info,
+    lock_row,
+    sending_row,
+)
 
 SCHEMA_VERSION = 3
 #: how long a statement waits for another process's write before the runtime says it waits
@@ -447,53 +460,17 @@ class SQLiteTx:
         self._db.executemany("INSERT INTO applied (key, revision) VALUES (?, ?)", keys)
 
     def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        query = (
-            "SELECT seq, revision, at, actor, git_commit, plan_id, operation, campaign, before, "
-            "after, file, dirty FROM history"
-        )
+        query = f"SELECT seq, {HISTORY_COLUMNS} FROM history"
         args: tuple[Any, ...] = ()
         if campaign is not None:
             query += " WHERE campaign = ?"
             args = (campaign,)
-        rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
-        return [
-            HistoryEntry(
-                seq=r[0],
-                revision=r[1],
-                at=r[2],
-                actor=r[3],
-                commit=r[4],
-                plan_id=r[5],
-                operation=r[6],
-                campaign=r[7],
-                before=decoded(dict, r[8]) if r[8] else None,
-                after=decoded(dict, r[9]) if r[9] else None,
-                file=r[10],
-                dirty=bool(r[11]),
-            )
-            for r in rows
-        ]
+        return [history_entry(r) for r in self._db.execute(query + " ORDER BY seq", args)]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         self._db.executemany(
-            "INSERT INTO history (revision, at, actor, git_commit, plan_id, operation, "
-            "campaign, before, after, file, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e.revision,
-                    e.at,
-                    e.actor,
-                    e.commit,
-                    e.plan_id,
-                    e.operation,
-                    e.campaign,
-                    canonical_json(e.before) if e.before is not None else None,
-                    canonical_json(e.after) if e.after is not None else None,
-                    e.file,
-                    int(e.dirty),
-                )
-                for e in entries
-            ],
+            f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [history_row(e) for e in entries],
         )
 
     def sendings(self, campaign: str | None = None) -> list[Sending]:
@@ -507,7 +484,7 @@ class SQLiteTx:
     def put_sendings(self, sendings: Sequence[Sending]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO sendings (id, campaign, scheduled, data) VALUES (?, ?, ?, ?)",
-            [(x.id, x.campaign, x.scheduled, canonical_json(x.to_json())) for x in sendings],
+            [sending_row(x) for x in sendings],
         )
 
     def segments(self) -> dict[str, int]:
@@ -517,27 +494,15 @@ class SQLiteTx:
         self._db.execute("INSERT OR REPLACE INTO segments (name, size) VALUES (?, ?)", (name, size))
 
     def lock(self) -> LockInfo | None:
-        row = self._db.execute(
-            "SELECT owner, pid, host, reason, acquired, expires FROM lock WHERE id = 1"
-        ).fetchone()
-        if row is None:
-            return None
-        holder = LockOwner(owner=row[0], pid=row[1], host=row[2], reason=row[3])
-        return LockInfo(holder=holder, acquired=row[4], expires=row[5])
+        return lock_info(
+            self._db.execute(f"SELECT {LOCK_COLUMNS} FROM lock WHERE id = 1").fetchone()
+        )
 
     def put_lock(self, lock: LockInfo | None) -> None:
         if lock is None:
             self._db.execute("DELETE FROM lock WHERE id = 1")
             return
         self._db.execute(
-            "INSERT OR REPLACE INTO lock (id, owner, pid, host, reason, acquired, expires) "
-            "VALUES (1, ?, ?, ?, ?, ?, ?)",
-            (
-                lock.holder.owner,
-                lock.holder.pid,
-                lock.holder.host,
-                lock.holder.reason,
-                lock.acquired,
-                lock.expires,
-            ),
+            f"INSERT OR REPLACE INTO lock (id, {LOCK_COLUMNS}) VALUES (1, ?, ?, ?, ?, ?, ?)",
+            lock_row(lock),
         )

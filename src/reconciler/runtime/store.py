@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from reconciler.model import Campaign, Sending
+from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
 
 
@@ -125,6 +125,71 @@ def decoded(build: Callable[[Any], T], stored: Any, *, parse: bool = True) -> T:
         return build(orjson.loads(stored) if parse else stored)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Damaged(f"{type(exc).__name__}: {exc}") from exc
+
+
+# --- rows as every SQL store keeps them: the columns, and the values in and out ---------------
+
+#: the history table's columns, in the order :func:`history_row` gives and :func:`history_entry`
+#: takes them (after ``seq``, which each store numbers its own way)
+HISTORY_COLUMNS = (
+    "revision, at, actor, git_commit, plan_id, operation, campaign, before, after, file, dirty"
+)
+#: the lock table's columns (beside its one ``id``), in the order of :func:`lock_row`
+LOCK_COLUMNS = "owner, pid, host, reason, acquired, expires"
+
+
+def history_row(e: HistoryEntry) -> tuple[Any, ...]:
+    """An entry as HISTORY_COLUMNS hold it."""
+    return (
+        e.revision,
+        e.at,
+        e.actor,
+        e.commit,
+        e.plan_id,
+        e.operation,
+        e.campaign,
+        canonical_json(e.before) if e.before is not None else None,
+        canonical_json(e.after) if e.after is not None else None,
+        e.file,
+        e.dirty,
+    )
+
+
+def history_entry(row: Sequence[Any]) -> HistoryEntry:
+    """An entry from ``seq`` and HISTORY_COLUMNS."""
+    return HistoryEntry(
+        seq=row[0],
+        revision=row[1],
+        at=row[2],
+        actor=row[3],
+        commit=row[4],
+        plan_id=row[5],
+        operation=row[6],
+        campaign=row[7],
+        before=decoded(dict, row[8]) if row[8] else None,
+        after=decoded(dict, row[9]) if row[9] else None,
+        file=row[10],
+        dirty=bool(row[11]),
+    )
+
+
+def sending_row(x: Sending) -> tuple[str, str, str, str]:
+    """A sending as a store keeps it: id, campaign, slot (to select and order by), the whole."""
+    return (x.id, x.campaign, x.scheduled, canonical_json(x.to_json()))
+
+
+def lock_row(lock: LockInfo) -> tuple[Any, ...]:
+    """The lock as LOCK_COLUMNS hold it."""
+    holder = lock.holder
+    return (holder.owner, holder.pid, holder.host, holder.reason, lock.acquired, lock.expires)
+
+
+def lock_info(row: Sequence[Any] | None) -> LockInfo | None:
+    """The lock from LOCK_COLUMNS (None: no row, no lock)."""
+    if row is None:
+        return None
+    holder = LockOwner(owner=row[0], pid=row[1], host=row[2], reason=row[3])
+    return LockInfo(holder=holder, acquired=row[4], expires=row[5])
 
 
 def alive_on_this_host(holder: LockOwner, asking: LockOwner) -> bool:

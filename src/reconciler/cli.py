@@ -142,7 +142,7 @@ def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
         actor,
         api.parse_since(now, "RECONCILER_NOW") if now else None,
         Patience(
-            waiting=lambda message: click.echo(message, err=True),
+            waiting=lambda message: click.echo(escape.text(message), err=True),
             connect_seconds=click.get_current_context().meta.get("connect_timeout"),
         ),
     )

@@ -76,7 +76,6 @@ __all__ = [
     "HORIZON_YEARS",
     "describe",
     "describe_in",
-    "local",
     "next_occurrences",
     "occurrences",
     "zone_of",
@@ -134,11 +133,6 @@ def describe_in(moment: dt.datetime, zone: str) -> str:
 def zone_of(spec: Mapping[str, Any]) -> str:
     """The IANA zone a campaign's times are read and shown in: its schedule's, else UTC."""
     return str(_schedule(spec).get("timezone", "UTC"))
-
-
-def local(moment: dt.datetime, zone: str) -> dt.datetime:
-    """``moment`` in the IANA ``zone``."""
-    return moment.astimezone(_zone({"timezone": zone}))
 
 
 # -- the schedule --------------------------------------------------------------------------------

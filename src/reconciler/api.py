@@ -30,8 +30,11 @@ from reconciler.model import (
 )
 from reconciler.plan import Plan, loads
 from reconciler.provenance import actor, git_state
+from reconciler.runtime.access import Role, TokenInfo
 from reconciler.runtime.base import (
     BUSY_SECONDS,
+    Administration,
+    LockInfo,
     LockOwner,
     Patience,
     Provenance,
@@ -551,3 +554,45 @@ def calendar(
         return loaded, make_calendar(loaded.manifests, first, days, zone, state)
     except ValueError as exc:
         raise PlanError(f"calendar: {exc}") from exc
+
+
+# --- the runtime service's tokens and signing key, and the lock: an administrator's -------------
+
+
+def _administration(runtime: Runtime) -> Administration:
+    """The runtime's administration, which the stores' platform and the runtime service have."""
+    if not isinstance(runtime, Administration):
+        raise ForbiddenError(
+            f"runtime {redacted(runtime.url)} has no tokens, signing keys or lock to break: only "
+            "the stores' runtimes (sqlite, postgresql, memory) and the runtime service have them"
+        )
+    return runtime
+
+
+def create_token(options: Options, name: str, role: Role) -> str:
+    """A new token ``name`` with ``role`` for the runtime service: its secret, shown once."""
+    with options.open() as runtime:
+        return _administration(runtime).create_token(name, role)
+
+
+def tokens(options: Options) -> list[TokenInfo]:
+    """Every token of the runtime service, by name (never a secret or a digest)."""
+    with options.open() as runtime:
+        return _administration(runtime).tokens()
+
+
+def revoke_token(options: Options, name: str) -> None:
+    with options.open() as runtime:
+        _administration(runtime).revoke_token(name)
+
+
+def rotate_signing_key(options: Options) -> str:
+    """A new plan signing key for the runtime service, the previous one retired: its id."""
+    with options.open() as runtime:
+        return _administration(runtime).rotate_signing_key()
+
+
+def break_lock(options: Options) -> LockInfo | None:
+    """Remove the apply lock whoever holds it: what was held (None: nothing was)."""
+    with options.open() as runtime:
+        return _administration(runtime).break_lock()

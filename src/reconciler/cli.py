@@ -18,6 +18,7 @@ import click
 from reconciler import api, escape, render, views
 from reconciler.cycles import Cycle
 from reconciler.errors import ReconcilerError
+from reconciler.runtime.access import Role
 from reconciler.runtime.base import Patience
 from reconciler.runtime.engine import Step
 from reconciler.watch import Watcher
@@ -479,6 +480,14 @@ def runtime_migrate(source: str, target: str) -> None:
     click.echo(render.migration_text(copied, source, target), nl=False)
 
 
+@runtime.command("unlock")
+@_runtime_option
+def runtime_unlock(runtime_url: str | None) -> None:
+    """Break the apply lock, whoever holds it (an administrator's: their next write is refused)."""
+    broken = api.break_lock(_options(runtime_url))
+    click.echo(render.unlocked_text(broken), nl=False)
+
+
 @runtime.command("sendings")
 @click.argument("name", required=False)
 @_format_option(views.SENDINGS_VIEWS)
@@ -487,6 +496,58 @@ def runtime_sendings(name: str | None, fmt: str, runtime_url: str | None) -> Non
     """List sendings (oldest first), of NAME when given."""
     found = api.sendings(_options(runtime_url), name)
     click.echo(views.SENDINGS_VIEWS[fmt](found, _color()), nl=False)
+
+
+@cli.group()
+def token() -> None:
+    """The runtime service's tokens, and its plan signing key (`reconciler serve`)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    required=True,
+    help="What the token may do: read; also write drafts and lock; also go live and have plans "
+    "signed; also administer.",
+)
+@_runtime_option
+def token_create(name: str, role: str, runtime_url: str | None) -> None:
+    """Make a token NAME with ROLE: printed alone on stdout, this once."""
+    secret = api.create_token(_options(runtime_url), name, Role(role))
+    click.echo(secret)
+    click.echo(
+        escape.text(f"token {name} ({role}) created; it is shown once: keep it in a secret store"),
+        err=True,
+    )
+
+
+@token.command("list")
+@_format_option(views.TOKEN_VIEWS)
+@_runtime_option
+def token_list(fmt: str, runtime_url: str | None) -> None:
+    """List the tokens: name, role, when made and last used (never a token itself)."""
+    found = api.tokens(_options(runtime_url))
+    click.echo(views.TOKEN_VIEWS[fmt](found, _color()), nl=False)
+
+
+@token.command("revoke")
+@click.argument("name")
+@_runtime_option
+def token_revoke(name: str, runtime_url: str | None) -> None:
+    """Revoke the token NAME: it no longer authenticates."""
+    api.revoke_token(_options(runtime_url), name)
+    click.echo(escape.text(f"token {name} revoked"))
+
+
+@token.command("rotate-key")
+@_runtime_option
+def token_rotate_key(runtime_url: str | None) -> None:
+    """Make a new plan signing key for the service, and print its id (never the key); plans
+    signed with the previous one are still applied for a day."""
+    click.echo(api.rotate_signing_key(_options(runtime_url)))
+    click.echo("plan signing key rotated; the previous one is retired", err=True)
 
 
 def main() -> None:

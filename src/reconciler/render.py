@@ -24,7 +24,8 @@ from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
 from reconciler.plan import FieldChange, Plan
 from reconciler.render_markdown import plan_markdown as plan_markdown
-from reconciler.runtime.base import HistoryEntry, redacted, timestamp
+from reconciler.runtime.access import TokenInfo
+from reconciler.runtime.base import HistoryEntry, LockInfo, redacted, timestamp
 from reconciler.runtime.engine import Step
 from reconciler.runtime.migrate import Copied
 from reconciler.wording import plural, short, versions
@@ -472,6 +473,9 @@ def migration_text(copied: Copied, source: str, target: str) -> str:
             plural(copied.sendings, "sending"),
             plural(copied.segments, "segment"),
             plural(copied.keys, "idempotency key"),
+            # the runtime service's: said only when there are any (most runtimes have none)
+            *([plural(copied.tokens, "token")] if copied.tokens else []),
+            *([plural(copied.signing_keys, "signing key")] if copied.signing_keys else []),
         ]
     )
     return _lines(
@@ -481,3 +485,22 @@ def migration_text(copied: Copied, source: str, target: str) -> str:
             f"({copied.checksum[:19]}), under an identity of its own",
         ]
     )
+
+
+def tokens_text(tokens: Sequence[TokenInfo]) -> str:
+    if not tokens:
+        return "No tokens.\n"
+    header = ("NAME", "ROLE", "CREATED", "LAST USED")
+    lines = [(t.name, t.role.value, t.created, t.last_used or "never") for t in tokens]
+    return _table([header, *lines])
+
+
+def tokens_json(tokens: Sequence[TokenInfo]) -> str:
+    return render_json.document({"tokens": [t.to_json() for t in tokens]}, ascii=True)
+
+
+def unlocked_text(broken: LockInfo | None) -> str:
+    """What `runtime unlock` did."""
+    if broken is None:
+        return "the runtime was not locked\n"
+    return _lines([f"broke the lock of {broken.describe()}"])

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from reconciler.errors import PlanError
 from reconciler.model import canonical_json, parse_moment
 from reconciler.plan import Plan, Signature
+from reconciler.runtime.access import SigningKey, key_id
 from reconciler.runtime.base import timestamp
 
 ALGORITHM = "hmac-sha256"
@@ -52,9 +53,12 @@ class PlanKey:
                 f"{MIN_KEY_LENGTH} random ones: make one with `openssl rand -hex 32`"
             )
         raw = secret.encode()
-        # a digest of the key under its own label: the id says which key, and reveals nothing
-        key_id = hashlib.sha256(b"reconciler plan key id\n" + raw).hexdigest()[:12]
-        return cls(raw, key_id)
+        return cls(raw, key_id(raw))
+
+    @classmethod
+    def of(cls, key: SigningKey) -> PlanKey:
+        """The key of the runtime service's own, as its store keeps it."""
+        return cls(key.secret.encode(), key.key_id)
 
 
 _DURATION = re.compile(r"(\d{1,9})([smhd]?)")

@@ -20,6 +20,7 @@ from reconciler.manifests import LoadResult
 from reconciler.model import CampaignStatus, Sendings
 from reconciler.plan import Plan
 from reconciler.render_calendar import calendar_json, calendar_text
+from reconciler.runtime.access import TokenInfo
 
 T = TypeVar("T")
 #: a view: the data, and whether to colour -> the output, ending with a line break
@@ -64,6 +65,11 @@ HISTORY_VIEWS: Mapping[str, View[History]] = {
 SENDINGS_VIEWS: Mapping[str, View[Sendings]] = {
     "text": _plain(render.sendings_text),
     "json": _plain(render.sendings_json),
+}
+
+TOKEN_VIEWS: Mapping[str, View[Sequence[TokenInfo]]] = {
+    "text": _plain(render.tokens_text),
+    "json": _plain(render.tokens_json),
 }
 
 CALENDAR_VIEWS: Mapping[str, View[Calendar]] = {

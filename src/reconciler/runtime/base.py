@@ -28,6 +28,7 @@ from reconciler.model import (
 )
 
 if TYPE_CHECKING:
+    from reconciler.runtime.access import Role, SigningKey, TokenInfo
     from reconciler.runtime.engine import Step
 
 DEFAULT_URL = "sqlite:///.reconciler/runtime.db"
@@ -196,8 +197,9 @@ class Runtime(Protocol):
     def applied_keys(self, prefix: str) -> frozenset[str]:
         """The idempotency keys already applied that start with ``prefix``."""
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        """The audit trail, oldest first."""
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+        """The audit trail, oldest first; of one campaign when named; only what was written
+        after revision ``after`` (an event stream's "what happened since")."""
 
     def sendings(self, campaign: str | None = None) -> list[Sending]:
         """Sendings, oldest slot first; of one campaign when named."""
@@ -235,6 +237,44 @@ class Simulator(Protocol):
 
     def edit(self, campaign: str, spec: Spec, expected_etag: str, actor: str) -> Campaign:
         """Write a new live version as an outside actor would, from a campaign console."""
+
+
+@runtime_checkable
+class Administration(Protocol):
+    """What an administrator does to a runtime besides its campaigns: the tokens of the runtime
+    service, its plan signing key, and a lock another process left. The platform does it over a
+    store; the service's client over HTTP. No secret but a new token ever comes back."""
+
+    def create_token(self, name: str, role: Role) -> str:
+        """A new token ``name`` with ``role``: its secret, which is shown this once."""
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token, by name."""
+
+    def revoke_token(self, name: str) -> None:
+        """Remove the token ``name``: it no longer authenticates."""
+
+    def rotate_signing_key(self) -> str:
+        """Make a new plan signing key, the previous one retired; the new key's id."""
+
+    def break_lock(self) -> LockInfo | None:
+        """Remove the apply lock, whoever holds it; what was held (None: nothing was)."""
+
+
+@runtime_checkable
+class Authority(Protocol):
+    """What the runtime service asks of the runtime it serves, and keeps to itself: who a token
+    is, and the keys it signs and verifies plans with."""
+
+    def authenticate(self, secret: str) -> TokenInfo | None:
+        """The token whose secret this is; None for one unknown, revoked or malformed."""
+
+    def signing_key(self) -> SigningKey:
+        """The current plan signing key (made on first use)."""
+
+    def signing_keys(self) -> list[SigningKey]:
+        """The keys a plan may be verified with: the current one first, then those retired
+        recently enough that plans they signed may still be applied."""
 
 
 def single(results: Sequence[Applied | ReconcilerError]) -> Applied:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.model import Campaign, Sending
+from reconciler.runtime.access import SigningKey, TokenInfo
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
 from reconciler.runtime.store import Tx, alive_on_this_host
 
@@ -32,6 +33,10 @@ class Rows:
     lock: LockInfo | None = None
     sendings: dict[str, Sending] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
+    #: name -> the token and its digest
+    tokens: dict[str, tuple[TokenInfo, str]] = field(default_factory=dict)
+    #: secret -> key
+    signing_keys: dict[str, SigningKey] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -105,8 +110,10 @@ class MemoryTx:
         for key, revision in keys:
             self._put(self._rows.applied, key, revision)
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        return [e for e in self._rows.history if campaign in (None, e.campaign)]
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+        return [
+            e for e in self._rows.history if campaign in (None, e.campaign) and e.revision > after
+        ]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         self._writing()
@@ -135,6 +142,36 @@ class MemoryTx:
 
     def put_lock(self, lock: LockInfo | None) -> None:
         self._set("lock", lock)
+
+    def tokens(self) -> list[tuple[TokenInfo, str]]:
+        return [self._rows.tokens[name] for name in sorted(self._rows.tokens)]
+
+    def token_by_digest(self, digest: str) -> TokenInfo | None:
+        return next((t for t, d in self._rows.tokens.values() if d == digest), None)
+
+    def put_token(self, token: TokenInfo, digest: str) -> None:
+        self._put(self._rows.tokens, token.name, (token, digest))
+
+    def delete_token(self, name: str) -> bool:
+        found = self._rows.tokens.get(name)
+        if found is None:
+            return False
+        self._writing()
+        self._undo.append(lambda: self._rows.tokens.__setitem__(name, found))
+        del self._rows.tokens[name]
+        return True
+
+    def touch_token(self, name: str, at: str) -> None:
+        found = self._rows.tokens.get(name)
+        if found is not None:
+            token, digest = found
+            self._put(self._rows.tokens, name, (replace(token, last_used=at), digest))
+
+    def signing_keys(self) -> list[SigningKey]:
+        return list(reversed(self._rows.signing_keys.values()))  # kept in the order made
+
+    def put_signing_key(self, key: SigningKey) -> None:
+        self._put(self._rows.signing_keys, key.secret, key)
 
 
 class MemoryStore:

@@ -3,9 +3,12 @@
 Everything a runtime holds is copied, through the stores' own transactions (so between any two
 stores): every campaign with its versions, etag and timestamps; the history, in order, with each
 entry's revision; the sendings; the segments; the idempotency keys (a saved plan applied in part
-resumes on the copy); and the revision. The copy gets an identity of its own: a saved plan made
-for the source is not one for the copy. The destination must be empty, and the copy is verified
-at the end: the counts, and a checksum of everything copied, read back from the destination.
+resumes on the copy); the runtime service's tokens (their digests: every token works against the
+copy) and plan signing keys (a service moved onto the copy signs with the key it had); and the
+revision. The copy gets an identity of its own: a saved plan made for the source is not one for
+the copy. The destination must be empty (no campaign, segment, token or key), and the copy is
+verified at the end: the counts, and a checksum of everything copied, read back from the
+destination.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class Copied:
     keys: int
     revision: int
     checksum: str
+    tokens: int = 0
+    signing_keys: int = 0
 
 
 def migrate(source: Store, target: Store) -> Copied:
@@ -38,7 +43,7 @@ def migrate(source: Store, target: Store) -> Copied:
     with source.transaction(write=False) as tx:
         rows = _rows(tx)
     with target.transaction(write=True) as tx:
-        if tx.revision() or tx.campaign_names() or tx.segments():
+        if tx.revision() or tx.campaign_names() or tx.segments() or _access_rows(tx):
             raise RefusedError(
                 f"runtime {target.url} is not empty (revision {tx.revision()}): a runtime is "
                 "copied only into an empty one; nothing was copied"
@@ -49,6 +54,10 @@ def migrate(source: Store, target: Store) -> Copied:
         for name, size in sorted(rows["segments"].items()):
             tx.set_segment(name, size)
         tx.put_applied(sorted(rows["keys"].items()))
+        for token, digest in rows["tokens"]:
+            tx.put_token(token, digest)
+        for key in reversed(rows["signing_keys"]):  # oldest first: they are kept in that order
+            tx.put_signing_key(key)
         tx.set_revision(rows["revision"])
     with target.transaction(write=False) as tx:
         copied = _rows(tx)
@@ -72,7 +81,14 @@ def _rows(tx: Tx) -> dict[str, Any]:
         "segments": tx.segments(),
         "keys": _key_revisions(keys, history),
         "revision": tx.revision(),
+        "tokens": tx.tokens(),
+        "signing_keys": tx.signing_keys(),
     }
+
+
+def _access_rows(tx: Tx) -> bool:
+    """Whether the runtime holds any token or signing key."""
+    return bool(tx.tokens() or tx.signing_keys())
 
 
 def _key_revisions(keys: frozenset[str], history: list[HistoryEntry]) -> dict[str, int]:
@@ -92,6 +108,8 @@ def _checksum(rows: dict[str, Any]) -> str:
         "segments": rows["segments"],
         "keys": rows["keys"],
         "revision": rows["revision"],
+        "tokens": [[*t.to_json().values(), digest] for t, digest in rows["tokens"]],
+        "signing_keys": [[k.secret, k.created, k.retired] for k in rows["signing_keys"]],
     }
     return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
@@ -103,8 +121,10 @@ def _counts(rows: dict[str, Any]) -> dict[str, int]:
         "sendings": len(rows["sendings"]),
         "segments": len(rows["segments"]),
         "keys": len(rows["keys"]),
+        "tokens": len(rows["tokens"]),
+        "signing_keys": len(rows["signing_keys"]),
     }
 
 
 def _said(rows: dict[str, Any]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in _counts(rows).items())
+    return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in _counts(rows).items())

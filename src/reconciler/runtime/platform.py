@@ -11,7 +11,10 @@ rows (``store.py``). Here, and nowhere else:
   lock whose holder the store finds dead is taken over at once; any other is reported;
 - the engine's bookkeeping: ``engine.advance`` (pure) per campaign, its write guarded by the
   campaign's etag, so the engine and an apply meet only there;
-- the revision: it grows by one with every write, and a write's etag is its revision.
+- the revision: it grows by one with every write, and a write's etag is its revision;
+- the runtime service's tokens and plan signing keys (:class:`~reconciler.runtime.base.
+  Administration`, :class:`~reconciler.runtime.base.Authority`): not campaign state, so their
+  writes move no revision, append no history and wake no change feed.
 """
 
 from __future__ import annotations
@@ -23,8 +26,20 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, RefusedError
 from reconciler.model import Action, Campaign, RuntimeState, Sending, Spec
+from reconciler.runtime.access import (
+    KEY_GRACE,
+    TOUCH_EVERY,
+    Role,
+    SigningKey,
+    TokenInfo,
+    check_token_name,
+    looks_like_token,
+    new_key_secret,
+    new_token,
+    token_digest,
+)
 from reconciler.runtime.base import (
     LOCK_TTL_SECONDS,
     Applied,
@@ -93,9 +108,9 @@ class Platform:
         with self.store.transaction(write=False) as tx:
             return tx.applied_with_prefix(prefix)
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
         with self.store.transaction(write=False) as tx:
-            return tx.history(campaign)
+            return tx.history(campaign, after)
 
     def sendings(self, campaign: str | None = None) -> list[Sending]:
         with self.store.transaction(write=False) as tx:
@@ -154,6 +169,83 @@ class Platform:
             held = tx.lock()
             if held is not None and held.holder.owner == owner.owner:
                 tx.put_lock(None)
+
+    def break_lock(self) -> LockInfo | None:
+        """Remove the lock whoever holds it (an administrator's call): its holder's next write
+        under it is refused as made under a lost lock."""
+        with self.store.transaction(write=True, create=False) as tx:
+            held = tx.lock()
+            if held is not None:
+                tx.put_lock(None)
+        return held
+
+    # --- tokens and signing keys: the runtime service's ---------------------------------------
+
+    def create_token(self, name: str, role: Role) -> str:
+        check_token_name(name)
+        secret = new_token()
+        with self.store.transaction(write=True) as tx:
+            if any(token.name == name for token, _ in tx.tokens()):
+                raise RefusedError(f"token {name} exists; revoke it first")
+            token = TokenInfo(name, Role(role), created=timestamp(self._clock()))
+            tx.put_token(token, token_digest(secret))
+        return secret
+
+    def tokens(self) -> list[TokenInfo]:
+        with self.store.transaction(write=False) as tx:
+            return [token for token, _ in tx.tokens()]
+
+    def revoke_token(self, name: str) -> None:
+        with self.store.transaction(write=True, create=False) as tx:
+            if not tx.delete_token(name):
+                raise RefusedError(f"no token named {name!r:.80}")
+
+    def authenticate(self, secret: str) -> TokenInfo | None:
+        """The token, looked up by its digest (no comparison of secrets to time); its last use
+        recorded at most every TOUCH_EVERY, so that a client polling costs no write a request."""
+        if not looks_like_token(secret):
+            return None
+        with self.store.transaction(write=False) as tx:
+            token = tx.token_by_digest(token_digest(secret))
+        if token is None:
+            return None
+        now = self._clock()
+        if token.last_used is None or token.last_used <= timestamp(now - TOUCH_EVERY):
+            used = timestamp(now)
+            with self.store.transaction(write=True, create=False) as tx:
+                tx.touch_token(token.name, used)
+            token = replace(token, last_used=used)
+        return token
+
+    def signing_key(self) -> SigningKey:
+        with self.store.transaction(write=False) as tx:
+            current = _current(tx.signing_keys())
+        if current is not None:
+            return current
+        with self.store.transaction(write=True) as tx:
+            current = _current(tx.signing_keys())  # another replica may have made it meanwhile
+            if current is None:
+                current = SigningKey(new_key_secret(), timestamp(self._clock()))
+                tx.put_signing_key(current)
+        return current
+
+    def signing_keys(self, retired_within: timedelta = KEY_GRACE) -> list[SigningKey]:
+        """The current key and those retired less than ``retired_within`` ago, newest first: a
+        plan signed before a rotation is applied after it, and a key rotated away because it
+        leaked stops being trusted once no plan it signed would be applied anyway."""
+        since = timestamp(self._clock() - retired_within)
+        with self.store.transaction(write=False) as tx:
+            return [k for k in tx.signing_keys() if k.retired is None or k.retired > since]
+
+    def rotate_signing_key(self) -> str:
+        now = timestamp(self._clock())
+        new = SigningKey(new_key_secret(), now)
+        with self.store.transaction(write=True) as tx:
+            for key in tx.signing_keys():
+                if key.retired is None:
+                    tx.put_signing_key(replace(key, retired=now))
+            tx.put_signing_key(new)
+        return new.key_id
 
     # --- the simulator's controls ---------------------------------------------------------------
 
@@ -236,6 +328,11 @@ def _entry(s: Staged) -> HistoryEntry:
         file=s.write.file,
         dirty=s.write.provenance.dirty,
     )
+
+
+def _current(keys: Sequence[SigningKey]) -> SigningKey | None:
+    """The key plans are signed with now: the newest one not retired."""
+    return next((k for k in keys if k.retired is None), None)
 
 
 #: how many campaigns an engine's tick writes in one transaction

@@ -48,11 +48,14 @@ from reconciler.errors import (
     RuntimeURLError,
 )
 from reconciler.model import Campaign, Sending, canonical_json
+from reconciler.runtime.access import SigningKey, TokenInfo
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
 from reconciler.runtime.store import (
     EMPTY,
     HISTORY_COLUMNS,
     LOCK_COLUMNS,
+    SIGNING_KEY_COLUMNS,
+    TOKEN_COLUMNS,
     Damaged,
     Tx,
     alive_on_this_host,
@@ -62,6 +65,10 @@ from reconciler.runtime.store import (
     lock_info,
     lock_row,
     sending_row,
+    signing_key,
+    signing_key_row,
+    token_info,
+    token_row,
 )
 
 #: how long a command tries to reach the server before it says it cannot
@@ -71,9 +78,26 @@ CHANNEL = "reconciler_changes"
 
 # --- the schema: the current one, and the steps that bring an older one to it -------------------
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: the oldest schema version this reconciler reads as it is (an older one is upgraded by a write)
 READS_FROM = 1
+#: the version that added the runtime service's tables: a runtime older than it has no tokens
+#: and no signing keys, and is read as such
+ACCESS_SINCE = 2
+
+#: what version 2 added: the runtime service's tokens and plan signing keys, and the history by
+#: revision (an event stream reads what happened after a revision)
+ACCESS = (
+    """CREATE TABLE tokens (
+        name TEXT COLLATE "C" PRIMARY KEY, role TEXT NOT NULL, created TEXT NOT NULL,
+        last_used TEXT, digest TEXT NOT NULL UNIQUE
+    )""",
+    """CREATE TABLE signing_keys (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        secret TEXT NOT NULL UNIQUE, created TEXT NOT NULL, retired TEXT
+    )""",
+    "CREATE INDEX history_by_revision ON history (revision)",
+)
 
 #: the current schema, made whole in one transaction by a runtime's first write. Names sort by code
 #: point (COLLATE "C"), as on SQLite: prefix scans of keys are index ranges, orders are the same.
@@ -112,12 +136,13 @@ SCHEMA = (
         owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, reason TEXT NOT NULL,
         acquired TEXT NOT NULL, expires TEXT NOT NULL
     )""",
+    *ACCESS,
 )
 
 #: version -> the statements that bring a runtime of the version before it to this one, run in
 #: order, all in one transaction (procrastinate's migrations, one step per version). Version 1 is
-#: the first: there is nothing to bring to it yet.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+#: the first: there is nothing to bring to it.
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: ACCESS}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -184,11 +209,12 @@ class PostgreSQLStore:
                 )
             else:
                 db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            if not write and not self._readable(db):
+            version = SCHEMA_VERSION if write else self._readable(db)
+            if version is None:
                 db.execute("ROLLBACK")
                 yield EMPTY
                 return
-            tx = PostgreSQLTx(self, db, write=write)
+            tx = PostgreSQLTx(self, db, write=write, version=version)
             try:
                 yield tx
             except BaseException:
@@ -332,9 +358,9 @@ class PostgreSQLStore:
         self._ready = True
         return True
 
-    def _readable(self, db: psycopg.Connection[Any]) -> bool:
-        """Whether there is a runtime to read (in a reading transaction); refuse one that this
-        reconciler cannot read as it is."""
+    def _readable(self, db: psycopg.Connection[Any]) -> int | None:
+        """The schema version of the runtime to read (in a reading transaction), None when there
+        is none; refuse one that this reconciler cannot read as it is."""
         found = self._version(db)
         if found is not None and found < READS_FROM:
             raise RuntimeStoreError(
@@ -342,7 +368,7 @@ class PostgreSQLStore:
                 f"reads ({READS_FROM}); `reconciler apply` (or any command that writes to it) "
                 "upgrades it"
             )
-        return found is not None
+        return found
 
     def _version(self, db: psycopg.Connection[Any]) -> int | None:
         """The schema version of the runtime in the connection's schema; None when there is none.
@@ -420,10 +446,14 @@ def _current_revision(db: psycopg.Connection[Any]) -> int:
 class PostgreSQLTx:
     """The rows of one PostgreSQL transaction: one statement (or one ``executemany``) per call."""
 
-    def __init__(self, store: PostgreSQLStore, db: psycopg.Connection[Any], *, write: bool) -> None:
+    def __init__(
+        self, store: PostgreSQLStore, db: psycopg.Connection[Any], *, write: bool, version: int
+    ) -> None:
         self._store = store
         self._db = db
         self._write = write
+        #: whether the runtime has the service's tables (one read as it is may be older)
+        self._access = version >= ACCESS_SINCE
         self._revision: int | None = None  # read, and in a write locked: writers take turns
         #: the revision this transaction wrote, announced when it commits
         self.revised: int | None = None
@@ -538,12 +568,12 @@ class PostgreSQLTx:
         with self._db.cursor() as cursor:
             cursor.executemany("INSERT INTO applied (key, revision) VALUES (%s, %s)", list(keys))
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
         self._turn()
-        query = f"SELECT seq, {HISTORY_COLUMNS} FROM history"
-        args: tuple[Any, ...] = ()
+        query = f"SELECT seq, {HISTORY_COLUMNS} FROM history WHERE revision > %s"
+        args: tuple[Any, ...] = (after,)
         if campaign is not None:
-            query, args = query + " WHERE campaign = %s", (campaign,)
+            query, args = query + " AND campaign = %s", (*args, campaign)
         return [history_entry(r) for r in self._db.execute(query + " ORDER BY seq", args)]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
@@ -619,6 +649,51 @@ class PostgreSQLTx:
             if row and row[0]:
                 held[lock.holder.owner] = key
                 self._taken.append(lock.holder.owner)
+
+    def tokens(self) -> list[tuple[TokenInfo, str]]:
+        if not self._access:
+            return []
+        self._turn()
+        rows = self._db.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY name").fetchall()
+        return [(token_info(r), r[4]) for r in rows]
+
+    def token_by_digest(self, digest: str) -> TokenInfo | None:
+        if not self._access:
+            return None
+        # no turn taken: authenticating reads one row, and must not wait for a batch to commit
+        query = f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = %s"
+        row = self._db.execute(query, (digest,)).fetchone()
+        return token_info(row) if row else None
+
+    def put_token(self, token: TokenInfo, digest: str) -> None:
+        self._turn()
+        self._db.execute(
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
+            token_row(token, digest),
+        )
+
+    def delete_token(self, name: str) -> bool:
+        self._turn()
+        return self._db.execute("DELETE FROM tokens WHERE name = %s", (name,)).rowcount > 0
+
+    def touch_token(self, name: str, at: str) -> None:
+        # no turn taken: the row moves nothing else, and a request must not wait for an apply
+        self._db.execute("UPDATE tokens SET last_used = %s WHERE name = %s", (at, name))
+
+    def signing_keys(self) -> list[SigningKey]:
+        if not self._access:
+            return []
+        self._turn()
+        query = f"SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY id DESC"
+        return [signing_key(r) for r in self._db.execute(query)]
+
+    def put_signing_key(self, key: SigningKey) -> None:
+        self._turn()
+        self._db.execute(
+            f"INSERT INTO signing_keys ({SIGNING_KEY_COLUMNS}) VALUES (%s, %s, %s) "
+            "ON CONFLICT (secret) DO UPDATE SET retired = excluded.retired",
+            signing_key_row(key),
+        )
 
     def committed(self) -> None:
         self._unlock(self._released)

@@ -34,11 +34,14 @@ from reconciler.errors import (
     RuntimeURLError,
 )
 from reconciler.model import Campaign, Sending, canonical_json
+from reconciler.runtime.access import SigningKey, TokenInfo
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
 from reconciler.runtime.store import (
     EMPTY,
     HISTORY_COLUMNS,
     LOCK_COLUMNS,
+    SIGNING_KEY_COLUMNS,
+    TOKEN_COLUMNS,
     Damaged,
     Tx,
     alive_on_this_host,
@@ -48,9 +51,13 @@ from reconciler.runtime.store import (
     lock_info,
     lock_row,
     sending_row,
+    signing_key,
+    signing_key_row,
+    token_info,
+    token_row,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: how long a statement waits for another process's write before the runtime says it waits
 NOTICE_SECONDS = 1.0
 #: how often a change feed reads the revision while it waits for a change
@@ -75,6 +82,7 @@ CREATE TABLE IF NOT EXISTS history (
     dirty INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS history_by_campaign ON history (campaign, seq);
+CREATE INDEX IF NOT EXISTS history_by_revision ON history (revision);
 CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
@@ -89,6 +97,14 @@ CREATE TABLE IF NOT EXISTS lock (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, reason TEXT NOT NULL,
     acquired TEXT NOT NULL, expires TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, created TEXT NOT NULL, last_used TEXT,
+    digest TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    secret TEXT NOT NULL UNIQUE, created TEXT NOT NULL, retired TEXT
 );
 """
 
@@ -334,6 +350,7 @@ MIGRATIONS = {
         "ALTER TABLE history ADD COLUMN dirty INTEGER NOT NULL DEFAULT 0",
     ),
     3: (),  # sendings and segments: new tables, made by the schema itself
+    4: (),  # tokens and signing keys, and the history by revision: made by the schema itself
 }
 
 
@@ -459,12 +476,12 @@ class SQLiteTx:
     def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
         self._db.executemany("INSERT INTO applied (key, revision) VALUES (?, ?)", keys)
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        query = f"SELECT seq, {HISTORY_COLUMNS} FROM history"
-        args: tuple[Any, ...] = ()
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+        query = f"SELECT seq, {HISTORY_COLUMNS} FROM history WHERE revision > ?"
+        args: tuple[Any, ...] = (after,)
         if campaign is not None:
-            query += " WHERE campaign = ?"
-            args = (campaign,)
+            query += " AND campaign = ?"
+            args += (campaign,)
         return [history_entry(r) for r in self._db.execute(query + " ORDER BY seq", args)]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
@@ -505,4 +522,35 @@ class SQLiteTx:
         self._db.execute(
             f"INSERT OR REPLACE INTO lock (id, {LOCK_COLUMNS}) VALUES (1, ?, ?, ?, ?, ?, ?)",
             lock_row(lock),
+        )
+
+    def tokens(self) -> list[tuple[TokenInfo, str]]:
+        rows = self._db.execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY name").fetchall()
+        return [(token_info(r), r[4]) for r in rows]
+
+    def token_by_digest(self, digest: str) -> TokenInfo | None:
+        query = f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?"
+        row = self._db.execute(query, (digest,)).fetchone()
+        return token_info(row) if row else None
+
+    def put_token(self, token: TokenInfo, digest: str) -> None:
+        self._db.execute(
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?)", token_row(token, digest)
+        )
+
+    def delete_token(self, name: str) -> bool:
+        return self._db.execute("DELETE FROM tokens WHERE name = ?", (name,)).rowcount > 0
+
+    def touch_token(self, name: str, at: str) -> None:
+        self._db.execute("UPDATE tokens SET last_used = ? WHERE name = ?", (at, name))
+
+    def signing_keys(self) -> list[SigningKey]:
+        query = f"SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY id DESC"
+        return [signing_key(r) for r in self._db.execute(query)]
+
+    def put_signing_key(self, key: SigningKey) -> None:
+        self._db.execute(
+            f"INSERT INTO signing_keys ({SIGNING_KEY_COLUMNS}) VALUES (?, ?, ?) "
+            "ON CONFLICT (secret) DO UPDATE SET retired = excluded.retired",
+            signing_key_row(key),
         )

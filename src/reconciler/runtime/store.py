@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from reconciler.model import Campaign, Sending, canonical_json
+from reconciler.runtime.access import Role, SigningKey, TokenInfo
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
 
 
@@ -63,8 +64,9 @@ class Tx(Protocol):
     def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
         """Record idempotency keys, each with the revision that applied it."""
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
-        """The history, oldest first; of one campaign when named."""
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+        """The history, oldest first; of one campaign when named; only the entries of revisions
+        after ``after``."""
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         """Append entries in order; the store numbers them (``seq`` as given is ignored)."""
@@ -84,6 +86,30 @@ class Tx(Protocol):
 
     def put_lock(self, lock: LockInfo | None) -> None:
         """Replace the lock row (None: remove it)."""
+
+    # tokens and signing keys are the service's, not campaign state: writing them moves no
+    # revision, appends no history, and wakes no change feed
+
+    def tokens(self) -> list[tuple[TokenInfo, str]]:
+        """Every token with its digest, by name."""
+
+    def token_by_digest(self, digest: str) -> TokenInfo | None: ...
+
+    def put_token(self, token: TokenInfo, digest: str) -> None:
+        """Add a token (the platform has checked that its name is free)."""
+
+    def delete_token(self, name: str) -> bool:
+        """Remove a token; whether there was one."""
+
+    def touch_token(self, name: str, at: str) -> None:
+        """Record that the token was used ``at`` (nothing, if it is gone). A store that takes
+        turns between writers need not take one for this: it moves nothing else."""
+
+    def signing_keys(self) -> list[SigningKey]:
+        """Every plan signing key kept, newest first."""
+
+    def put_signing_key(self, key: SigningKey) -> None:
+        """Insert or replace a key, by its secret (retiring one is putting it again)."""
 
 
 class Store(Protocol):
@@ -192,6 +218,32 @@ def lock_info(row: Sequence[Any] | None) -> LockInfo | None:
     return LockInfo(holder=holder, acquired=row[4], expires=row[5])
 
 
+#: the tokens table's columns, in the order of :func:`token_row`
+TOKEN_COLUMNS = "name, role, created, last_used, digest"
+#: the signing keys table's columns, in the order of :func:`signing_key_row`
+SIGNING_KEY_COLUMNS = "secret, created, retired"
+
+
+def token_row(token: TokenInfo, digest: str) -> tuple[str, str, str, str | None, str]:
+    """A token as TOKEN_COLUMNS hold it."""
+    return (token.name, token.role.value, token.created, token.last_used, digest)
+
+
+def token_info(row: Sequence[Any]) -> TokenInfo:
+    """A token from the first four of TOKEN_COLUMNS."""
+    return decoded(lambda r: TokenInfo(r[0], Role(r[1]), r[2], r[3]), row, parse=False)
+
+
+def signing_key_row(key: SigningKey) -> tuple[str, str, str | None]:
+    """A key as SIGNING_KEY_COLUMNS hold it."""
+    return (key.secret, key.created, key.retired)
+
+
+def signing_key(row: Sequence[Any]) -> SigningKey:
+    """A key from SIGNING_KEY_COLUMNS."""
+    return SigningKey(secret=row[0], created=row[1], retired=row[2])
+
+
 def alive_on_this_host(holder: LockOwner, asking: LockOwner) -> bool:
     """A holder on another host is taken to live (its pid means nothing here); on this host, it
     lives while its process does."""
@@ -239,7 +291,7 @@ class _Empty:
     def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
         self.set_revision(0)
 
-    def history(self, campaign: str | None = None) -> list[HistoryEntry]:
+    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
         return []
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
@@ -263,6 +315,27 @@ class _Empty:
     def put_lock(self, lock: LockInfo | None) -> None:
         if lock is not None:
             self.set_revision(0)
+
+    def tokens(self) -> list[tuple[TokenInfo, str]]:
+        return []
+
+    def token_by_digest(self, digest: str) -> TokenInfo | None:
+        return None
+
+    def put_token(self, token: TokenInfo, digest: str) -> None:
+        self.set_revision(0)
+
+    def delete_token(self, name: str) -> bool:
+        return False
+
+    def touch_token(self, name: str, at: str) -> None:
+        pass  # no token to touch
+
+    def signing_keys(self) -> list[SigningKey]:
+        return []
+
+    def put_signing_key(self, key: SigningKey) -> None:
+        self.set_revision(0)
 
 
 #: the transaction of a store that does not exist yet

@@ -12,6 +12,7 @@ developer without a server sees them skipped with the reason; ``.ci/run`` sets
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import uuid
@@ -19,9 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.runtime.base import redacted
+from reconciler.runtime.base import Clock, redacted, utcnow
 
-BACKENDS = ["memory", "sqlite", "postgresql"]
+TOKEN_VARIABLE = "RECONCILER_TOKEN"
+
+BACKENDS = ["memory", "sqlite", "postgresql", "http"]
+#: the backends that are a store of this process, under the platform: what suites of the store's
+#: own rows (its tables, its tokens, a migration between stores) run over
+STORE_BACKENDS = ["memory", "sqlite", "postgresql"]
 
 POSTGRESQL = os.environ.get("RECONCILER_TEST_POSTGRESQL", "postgresql://root@127.0.0.1:5432/test")
 
@@ -72,15 +78,41 @@ def postgresql_url(schema: str | None = None) -> str:
     return f"{POSTGRESQL}{separator}options=-csearch_path%3D{schema}"
 
 
+def stop_services() -> None:
+    while _services:
+        _services.pop().close()
+    os.environ.pop(TOKEN_VARIABLE, None)
+
+
 def drop_postgresql_schemas() -> None:
     while _schemas:
         schema = _schemas.pop()
         postgresql_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def backend_url(backend: str, folder: Path, *, label: str, file: str = "rt.db") -> str:
+#: the name of the token a test's clients of an ``http`` backend hold
+HTTP_ACTOR = "alice"
+#: the services started for the running test, stopped when it ends
+_services: list[contextlib.ExitStack] = []
+
+
+def backend_url(
+    backend: str, folder: Path, *, label: str, file: str = "rt.db", clock: Clock = utcnow
+) -> str:
     """A new runtime of ``backend`` for one test: ``label`` names a memory runtime (shared by
-    every opener of its URL), ``file`` the SQLite file in ``folder``; PostgreSQL gets a schema."""
+    every opener of its URL), ``file`` the SQLite file in ``folder``; PostgreSQL gets a schema;
+    ``http`` is a service (``reconciler serve``, on its clock) over a SQLite file, whose
+    administrator's token (named ``alice``, the actor the suites write as: the service records
+    the token, and the actor its client claims when they differ) the test's clients take from
+    ``RECONCILER_TOKEN``."""
+    if backend == "http":
+        from serving import in_thread
+
+        stack = contextlib.ExitStack()
+        served = stack.enter_context(in_thread(f"sqlite:///{folder}/{file}", clock, HTTP_ACTOR))
+        _services.append(stack)
+        os.environ[TOKEN_VARIABLE] = served.admin
+        return served.url
     if backend == "memory":
         return f"memory://{label}-{uuid.uuid4().hex}"
     if backend == "sqlite":

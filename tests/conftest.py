@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from backends import BACKENDS, backend_url, drop_postgresql_schemas, require_postgresql
+from backends import (
+    BACKENDS,
+    backend_url,
+    drop_postgresql_schemas,
+    require_postgresql,
+    stop_services,
+)
 from probes import Probe, probe
 from reconciler import manifests
 
@@ -34,6 +40,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if name == "postgresql":
         require_postgresql()
     yield name
+    stop_services()
     drop_postgresql_schemas()
 
 

@@ -16,7 +16,14 @@ from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.calendar import today as calendar_today
-from reconciler.errors import Diagnostic, ForbiddenError, PlanError, RuntimeUnavailable, Severity
+from reconciler.errors import (
+    Diagnostic,
+    ForbiddenError,
+    PlanError,
+    RuntimeUnavailable,
+    RuntimeURLError,
+    Severity,
+)
 from reconciler.executor import Ledger
 from reconciler.history import History, field_changes
 from reconciler.model import (
@@ -33,6 +40,7 @@ from reconciler.provenance import actor, git_state
 from reconciler.runtime.access import Role, TokenInfo
 from reconciler.runtime.base import (
     BUSY_SECONDS,
+    DEFAULT_URL,
     Administration,
     LockInfo,
     LockOwner,
@@ -221,6 +229,36 @@ def apply(
         lock_timeout=lock_timeout,
         stop=stop,
     )
+
+
+def serve(
+    options: Options,
+    listen: str,
+    *,
+    tls: tuple[str, str] | None = None,
+    started: Callable[[str], None] = lambda url: None,
+) -> None:
+    """Serve the runtime ``options`` names until stopped (``reconciler serve``)."""
+    try:
+        from reconciler.service.server import serve as serving
+    except ImportError as exc:
+        raise RuntimeURLError(
+            f"reconciler serve needs the service's packages ({exc.name} is missing): "
+            "pip install 'reconciler[service]'"
+        ) from exc
+    serving(
+        options.runtime_url or DEFAULT_URL,
+        listen,
+        tls=tls,
+        clock=options.clock,
+        patience=options.patience,
+        started=started,
+    )
+
+
+def shown_url(url: str | None) -> str:
+    """A runtime URL as messages show it: the default's when None, never with its password."""
+    return redacted(url or DEFAULT_URL)
 
 
 def plan_key(text: str | None) -> PlanKey | None:

@@ -390,6 +390,36 @@ def calendar_command(
     click.echo(views.CALENDAR_VIEWS[fmt](cal, _color()), nl=False)
 
 
+@cli.command()
+@_runtime_option
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    envvar="RECONCILER_LISTEN",
+    metavar="HOST:PORT",
+    help="Where to take requests (port 0: any free one) [env RECONCILER_LISTEN].",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve https with this certificate (PEM); needs --tls-key.",
+)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Its private key.")
+def serve(runtime_url: str | None, listen: str, tls_cert: str | None, tls_key: str | None) -> None:
+    """Serve the runtime over HTTP: the API that http(s):// runtime URLs reach, with tokens and
+    roles, /healthz, /readyz and /metrics. Runs until stopped (SIGTERM lets requests finish)."""
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = (tls_cert, tls_key) if tls_cert and tls_key else None
+
+    def started(url: str) -> None:
+        shown = api.shown_url(runtime_url)
+        click.echo(escape.text(f"serving runtime {shown} at {url}"), err=True)
+
+    api.serve(_options(runtime_url), listen, tls=tls, started=started)
+
+
 @cli.group()
 def runtime() -> None:
     """Act on the runtime directly, as a campaign platform's console would."""

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from backends import backend_url, drop_postgresql_schemas, postgresql_url
+from backends import STORE_BACKENDS, backend_url, drop_postgresql_schemas, postgresql_url
 from factories import cli_environment
 from probes import probe
 from reconciler import api, signing
@@ -63,6 +63,9 @@ CI = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply 
 DEV = LockOwner(owner="dev@laptop:202", pid=202, host="laptop", reason="apply plan.json")
 
 V, M, A, ADMIN = Role.VIEWER, Role.MANAGER, Role.APPROVER, Role.ADMINISTRATOR
+
+#: the store's own rows: over every store (not a service in front of one)
+pytestmark = pytest.mark.parametrize("backend", STORE_BACKENDS, indirect=True)
 
 
 # --- the rules, as data -------------------------------------------------------------------------

@@ -114,13 +114,13 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def runtime_url(backend: str, tmp_path: Path) -> str:
-    return backend_url(backend, tmp_path, label="contract")
+def runtime_url(backend: str, tmp_path: Path, clock: FakeClock) -> str:
+    return backend_url(backend, tmp_path, label="contract", clock=clock)
 
 
 @pytest.fixture
 def rt(backend: str, tmp_path: Path, clock: FakeClock) -> Iterator[Runtime]:
-    runtime = open_runtime(runtime_url(backend, tmp_path), clock=clock)
+    runtime = open_runtime(runtime_url(backend, tmp_path, clock), clock=clock)
     yield runtime
     runtime.close()
 
@@ -853,7 +853,7 @@ def test_the_revision_is_the_change_feed(rt: Runtime) -> None:
 
 
 def test_a_change_wakes_a_waiter(backend: str, tmp_path: Path, clock: FakeClock) -> None:
-    url = runtime_url(backend, tmp_path)
+    url = runtime_url(backend, tmp_path, clock)
     with open_runtime(url, clock=clock) as waiter, open_runtime(url, clock=clock) as writer:
         waiter.snapshot()
         seen: list[int] = []
@@ -870,7 +870,7 @@ def test_a_change_wakes_a_waiter(backend: str, tmp_path: Path, clock: FakeClock)
 def test_a_runtime_is_a_context_manager_that_closes_it(
     backend: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    url = runtime_url(backend, tmp_path)
+    url = runtime_url(backend, tmp_path, clock)
     with open_runtime(url, clock=clock) as rt:
         write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
     with open_runtime(url, clock=clock) as again:  # what was written is there when reopened
@@ -977,8 +977,8 @@ def test_an_unknown_url_lists_the_known_kinds(url: str) -> None:
     with pytest.raises(UnknownRuntimeError) as caught:
         open_runtime(url)
     assert str(caught.value) == (
-        f"unknown runtime URL {url!r}; known kinds: memory://[NAME], "
-        "postgresql://USER@HOST/DB, sqlite:///PATH"
+        f"unknown runtime URL {url!r}; known kinds: http://HOST:PORT, https://HOST, "
+        "memory://[NAME], postgresql://USER@HOST/DB, sqlite:///PATH"
     )
     assert isinstance(caught.value, RuntimeBackendError)
 
@@ -1141,8 +1141,11 @@ def test_a_batch_gives_what_one_write_at_a_time_gives(backend: str, tmp_path: Pa
         a_write(Action.STOP, "beta", "7", key="p/8"),
         a_write(Action.ACTIVATE, "alpha", None, RECURRING, key="p/1"),  # replayed
     ]
-    batched = open_runtime(runtime_url(backend, tmp_path / "batched"), clock=TickingClock())
-    single = open_runtime(runtime_url(backend, tmp_path / "single"), clock=TickingClock())
+    (tmp_path / "batched").mkdir()
+    (tmp_path / "single").mkdir()
+    ticking, other = TickingClock(), TickingClock()
+    batched = open_runtime(runtime_url(backend, tmp_path / "batched", ticking), clock=ticking)
+    single = open_runtime(runtime_url(backend, tmp_path / "single", other), clock=other)
     try:
         results = batched.apply_batch(writes)
         assert results == [single.apply(w) for w in writes]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from backends import BACKENDS, backend_url
+from backends import STORE_BACKENDS, backend_url
 from factories import EMAIL_YAML, PUSH_YAML, cli_environment
 from reconciler.cli import cli
 from reconciler.runtime.registry import open_runtime
@@ -49,7 +49,7 @@ def used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-@pytest.mark.parametrize("target", BACKENDS)
+@pytest.mark.parametrize("target", STORE_BACKENDS)
 def test_a_runtime_is_copied_whole_and_the_copy_reads_back_the_same(
     used: str, target: str, tmp_path: Path
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backends import backend_url
+from backends import STORE_BACKENDS, backend_url
 from reconciler.errors import ConflictError
 from reconciler.model import Action
 from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Provenance, Write
@@ -21,6 +21,9 @@ from reconciler.runtime.store import Store
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SPEC = {"channel": "in-app", "content": {"title": "Hi", "body": "There"}}
 CI = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply campaigns")
+
+#: the store's own rows: over every store (not a service in front of one)
+pytestmark = pytest.mark.parametrize("backend", STORE_BACKENDS, indirect=True)
 
 
 @pytest.fixture

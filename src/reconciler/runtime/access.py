@@ -83,10 +83,15 @@ def required(what: Action | Capability) -> Role:
 
 
 def required_role(write: Write) -> Role:
-    """The least role that may make ``write``: its action's, and an activation's when it goes
-    live (a copy into a draft is a manager's, a copy to live an approver's)."""
-    role = required(write.action)
-    if write.activate and not role.includes(required(Action.ACTIVATE)):
+    """The least role that may make ``write``."""
+    return required_for(write.action, activate=write.activate)
+
+
+def required_for(action: Action, *, activate: bool = False) -> Role:
+    """The least role that may do ``action``: its own, and an activation's when it goes live (a
+    copy into a draft is a manager's, a copy to live an approver's)."""
+    role = required(action)
+    if activate and not role.includes(required(Action.ACTIVATE)):
         return required(Action.ACTIVATE)
     return role
 

@@ -61,9 +61,12 @@ from reconciler.runtime.transition import Staged, stage
 class Platform:
     """A campaign runtime over ``store``: the embedded platform, whatever holds its rows."""
 
-    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Store, clock: Clock = utcnow, *, leases: bool = False) -> None:
         self.store = store
         self._clock = clock
+        #: locks are leases: held until they expire, their holder's liveness not asked (the
+        #: runtime service's, whose clients are processes on other machines that renew)
+        self._leases = leases
 
     @property
     def url(self) -> str:
@@ -159,7 +162,7 @@ class Platform:
                     tx.put_lock(replace(held, expires=expires))
                     return None
                 expired = held.expires <= timestamp(now)
-                if not expired and self.store.holder_alive(held.holder, owner):
+                if not expired and (self._leases or self.store.holder_alive(held.holder, owner)):
                     return held
             tx.put_lock(LockInfo(holder=owner, acquired=timestamp(now), expires=expires))
         return None
@@ -169,6 +172,11 @@ class Platform:
             held = tx.lock()
             if held is not None and held.holder.owner == owner.owner:
                 tx.put_lock(None)
+
+    def lock(self) -> LockInfo | None:
+        """Who holds the lock, since when, until when (None: nobody)."""
+        with self.store.transaction(write=False) as tx:
+            return tx.lock()
 
     def break_lock(self) -> LockInfo | None:
         """Remove the lock whoever holds it (an administrator's call): its holder's next write

@@ -52,11 +52,27 @@ def _postgresql(url: str, clock: Clock, patience: Patience) -> Runtime:
     return Platform(PostgreSQLStore(url, patience), clock)
 
 
+def _http(url: str, clock: Clock, patience: Patience) -> Runtime:
+    try:
+        from reconciler.runtime.http import open_http
+    except ImportError as exc:
+        if not (exc.name or "").startswith("httpx"):
+            raise
+        raise RuntimeURLError(
+            f"runtime {redacted(url)} is reached over HTTP, and httpx is not installed: "
+            "pip install 'reconciler[http]'"
+        ) from exc
+
+    return open_http(url, clock, patience)
+
+
 #: scheme -> (an example URL for messages, the opener)
 BUILT_IN: dict[str, tuple[str, Opener]] = {
     "memory": ("memory://[NAME]", _memory),
     "sqlite": ("sqlite:///PATH", _sqlite),
     "postgresql": ("postgresql://USER@HOST/DB", _postgresql),
+    "http": ("http://HOST:PORT", _http),
+    "https": ("https://HOST", _http),
 }
 #: another spelling of a built-in scheme, as libpq takes it (not listed apart in messages)
 ALIASES = {"postgres": "postgresql"}

@@ -1,0 +1,179 @@
+"""The service's API as clients see it: the OpenAPI document, snapshots and their ETags, the event
+stream, history filters, the lock as a lease, plans signed and verified, metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.model import Action
+from reconciler.runtime.access import Role
+from reconciler.runtime.base import LockOwner, Provenance, Write
+from reconciler.runtime.http import HTTPRuntime
+from reconciler.service import openapi
+from serving import Served, call, in_thread, make_token
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "schema" / "runtime-api.json"
+SPEC = {
+    "channel": "email",
+    "audience": {"segment": "everyone"},
+    "content": {"subject": "Hi", "body": "Hello"},
+}
+
+
+def document_text() -> str:
+    return json.dumps(openapi.document(), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_the_committed_document_is_the_one_the_service_serves(tmp_path: Path) -> None:
+    if os.environ.get("RECONCILER_REGENERATE_GOLDEN") == "1":
+        COMMITTED.write_text(document_text(), encoding="utf-8")
+    assert COMMITTED.read_text(encoding="utf-8") == document_text(), (
+        "schema/runtime-api.json is out of date: RECONCILER_REGENERATE_GOLDEN=1 pytest "
+        "tests/service/test_service_api.py rewrites it"
+    )
+    with in_thread(f"sqlite:///{tmp_path}/rt.db") as s:
+        served = call(s.url, "GET", "/api/v1/openapi.json")
+    assert served.status_code == 200
+    assert served.json() == json.loads(COMMITTED.read_text(encoding="utf-8"))
+    assert served.json()["openapi"] == "3.1.0"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with in_thread(f"sqlite:///{tmp_path}/rt.db") as s:
+        yield s
+
+
+def create(name: str, key: str | None = None) -> Write:
+    return Write(
+        key=key or f"test/{name}",
+        action=Action.CREATE,
+        campaign=name,
+        expected_etag=None,
+        provenance=Provenance("alice"),
+        spec=SPEC,
+    )
+
+
+def test_an_unchanged_snapshot_answers_304_to_its_etag(served: Served) -> None:
+    first = call(served.url, "GET", "/api/v1/snapshot", served.admin)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert first.json() == {"revision": 0, "campaigns": []}
+    again = call(served.url, "GET", "/api/v1/snapshot", served.admin,
+                 headers={"If-None-Match": etag})  # fmt: skip
+    assert again.status_code == 304
+    assert again.content == b""
+    with HTTPRuntime(served.url, token=served.admin) as rt:
+        rt.apply(create("one"))
+    moved = call(served.url, "GET", "/api/v1/snapshot", served.admin,
+                 headers={"If-None-Match": etag})  # fmt: skip
+    assert moved.status_code == 200
+    assert moved.headers["etag"] != etag
+    assert [c["name"] for c in moved.json()["campaigns"]] == ["one"]
+
+
+def test_the_client_reuses_an_unchanged_snapshot(served: Served) -> None:
+    with HTTPRuntime(served.url, token=served.admin) as rt:
+        rt.apply(create("one"))
+        first = rt.snapshot()
+        assert rt.snapshot() is first  # a 304: the same object, not read again
+        rt.apply(create("two"))
+        assert sorted(rt.snapshot().campaigns) == ["one", "two"]
+
+
+def read_events(url: str, token: str, after: int, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.stream(
+        "GET", f"{url}/api/v1/events?after={after}", headers=headers, timeout=30
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, Any] = {}
+        for line in response.iter_lines():
+            if line.startswith("id: "):
+                event["id"] = int(line[4:])
+            elif line.startswith("data: "):
+                event["data"] = json.loads(line[6:])
+            elif line == "" and event:
+                found.append(event)
+                event = {}
+                if len(found) == count:
+                    return found
+    return found
+
+
+def test_the_event_stream_replays_after_a_revision_then_follows(served: Served) -> None:
+    with HTTPRuntime(served.url, token=served.admin) as rt:
+        rt.apply(create("one"))
+        rt.apply(create("two"))
+        later: list[dict[str, Any]] = []
+        reader = threading.Thread(
+            target=lambda: later.extend(read_events(served.url, served.admin, 1, 2))
+        )
+        reader.start()
+        time.sleep(0.3)
+        rt.apply(create("three"))
+        reader.join(timeout=20)
+    assert later == [
+        {"id": 2, "data": {"revision": 2, "campaign": "two", "operation": "create"}},
+        {"id": 3, "data": {"revision": 3, "campaign": "three", "operation": "create"}},
+    ]
+
+
+def test_history_filters_by_campaign_and_revision(served: Served) -> None:
+    with HTTPRuntime(served.url, token=served.admin) as rt:
+        for name in ("a", "b", "c"):
+            rt.apply(create(name))
+        assert [e.campaign for e in rt.history()] == ["a", "b", "c"]
+        assert [e.campaign for e in rt.history("b")] == ["b"]
+        assert [e.campaign for e in rt.history(after=1)] == ["b", "c"]
+    since = call(served.url, "GET", "/api/v1/history?since=2999-01-01T00:00:00Z", served.admin)
+    assert since.json() == {"entries": []}
+    bad = call(served.url, "GET", "/api/v1/history?since=yesterday", served.admin)
+    assert bad.status_code == 400
+    assert bad.json()["message"].startswith("since: 'yesterday' is not a date-time")
+
+
+def test_the_lock_over_http_is_a_lease_bound_to_the_token(served: Served) -> None:
+    other = make_token(served.store, "other", Role.MANAGER)
+    owner = LockOwner("ci@runner:7", 7, "runner", "apply")
+    with HTTPRuntime(served.url, token=served.admin) as rt:
+        assert rt.acquire_lock(owner) is None
+        held = rt.lock()
+        assert held is not None
+        assert held.holder.owner == "ci@runner:7 [token admin]"
+        # the same owner string from another token's client is another holder
+        with HTTPRuntime(served.url, token=other) as theirs:
+            found = theirs.acquire_lock(owner)
+            assert found is not None and found.holder.owner == "ci@runner:7 [token admin]"
+            theirs.release_lock(owner)  # not theirs to release
+        assert rt.lock() is not None
+        rt.release_lock(owner)
+        assert rt.lock() is None
+
+
+def test_the_metrics_count_requests_and_operations(served: Served) -> None:
+    with HTTPRuntime(served.url, token=served.admin) as rt:
+        rt.apply(create("one"))
+        rt.apply(create("one"))  # replayed
+    text = call(served.url, "GET", "/metrics").text
+    assert 'reconciler_operations_total{action="create",outcome="applied"} 1.0' in text
+    assert 'reconciler_operations_total{action="create",outcome="replayed"} 1.0' in text
+    assert (
+        'reconciler_http_requests_total{method="POST",route="/api/v1/batches",status="200"} 2.0'
+        in text
+    )
+    names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    assert names and all(n.startswith("reconciler_") for n in names)

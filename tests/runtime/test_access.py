@@ -680,7 +680,9 @@ def test_token_rotate_key_prints_the_new_id_only(url: str) -> None:
         key = rt.signing_key()
     assert result.stdout == f"{key.key_id}\n"
     assert key.secret not in result.output
-    assert result.stderr == "plan signing key rotated; the previous one is retired\n"
+    assert (
+        result.stderr == "plan signing key rotated: the service signs plans with it from now on\n"
+    )
 
 
 def test_runtime_unlock_says_whose_lock_it_broke(url: str) -> None:

@@ -577,7 +577,7 @@ def token_rotate_key(runtime_url: str | None) -> None:
     """Make a new plan signing key for the service, and print its id (never the key); plans
     signed with the previous one are still applied for a day."""
     click.echo(api.rotate_signing_key(_options(runtime_url)))
-    click.echo("plan signing key rotated; the previous one is retired", err=True)
+    click.echo("plan signing key rotated: the service signs plans with it from now on", err=True)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -141,6 +142,28 @@ def verify(plan: Plan, key: PlanKey | None, now: datetime, max_age: timedelta, s
             f"{source}: the plan was signed at {signature.signed_at}, {_span(now - signed_at)} "
             f"ago, and a signed plan is applied for {_span(max_age)} ({MAX_AGE_VARIABLE}); "
             "nothing was applied. Plan again"
+        )
+
+
+def verify_with_keys(
+    plan: Plan, keys: Sequence[SigningKey], now: datetime, max_age: timedelta, source: str
+) -> None:
+    """:func:`verify` with the runtime service's keys (current first, as
+    ``Authority.signing_keys`` gives them): with the key the signature names, so a plan signed
+    before a rotation is applied after it. A retired key verifies only what it signed before it
+    was retired: a key rotated away because it leaked signs nothing new that is trusted."""
+    if not keys:
+        raise PlanError(
+            f"{source}: the runtime service has no plan signing key; nothing was applied"
+        )
+    named = plan.signature.key_id if plan.signature is not None else None
+    key = next((k for k in keys if k.key_id == named), keys[0])
+    verify(plan, PlanKey.of(key), now, max_age, source)
+    signed_at = plan.signature.signed_at if plan.signature is not None else ""
+    if key.retired is not None and signed_at > key.retired:
+        raise PlanError(
+            f"{source}: the plan was signed at {signed_at} with key {key.key_id}, which was "
+            f"retired at {key.retired}; nothing was applied. Plan again"
         )
 
 

@@ -22,7 +22,7 @@ from factories import cli_environment
 from probes import probe
 from reconciler import api, signing
 from reconciler.cli import cli
-from reconciler.errors import RefusedError
+from reconciler.errors import PlanError, RefusedError
 from reconciler.model import Action
 from reconciler.plan import Plan
 from reconciler.runtime import postgresql, sqlite
@@ -429,15 +429,42 @@ def test_a_rotation_keeps_the_previous_key_verifying_for_its_grace(
     retired = replace(old, retired="2026-06-01T12:01:00.000Z")
     assert rt.signing_keys() == [new, retired]
     # the service verifies a plan with the key its signature names
-    by_id = {k.key_id: k for k in rt.signing_keys()}
-    assert plan.signature is not None
-    signing.verify(
-        plan, signing.PlanKey.of(by_id[plan.signature.key_id]), clock.now, KEY_GRACE, "plan"
-    )
+    signing.verify_with_keys(plan, rt.signing_keys(), clock.now, KEY_GRACE, "plan")
     clock.advance(KEY_GRACE.total_seconds() - 1)
     assert rt.signing_keys() == [new, retired]
     clock.advance(1)
     assert rt.signing_keys() == [new]
+
+
+def test_a_retired_key_verifies_only_what_it_signed_before_it_was_retired(
+    rt: Platform, clock: FakeClock
+) -> None:
+    old = rt.signing_key()
+    rt.rotate_signing_key()
+    clock.advance(1)
+    forged = signed(old, clock.now)  # with a key that leaked, after it was rotated away
+    with pytest.raises(PlanError) as caught:
+        signing.verify_with_keys(forged, rt.signing_keys(), clock.now, KEY_GRACE, "plan.json")
+    assert str(caught.value) == (
+        f"plan.json: the plan was signed at 2026-06-01T12:00:01.000Z with key {old.key_id}, "
+        f"which was retired at {STAMP}; nothing was applied. Plan again"
+    )
+
+
+def test_a_plan_signed_with_a_key_the_service_never_had_is_refused(rt: Platform) -> None:
+    current = rt.signing_key()
+    stranger = SigningKey("cd" * 32, STAMP)
+    with pytest.raises(PlanError) as caught:
+        signing.verify_with_keys(
+            signed(stranger, NOW), rt.signing_keys(), NOW, KEY_GRACE, "plan.json"
+        )
+    assert str(caught.value) == (
+        f"plan.json: the plan was signed with another key (key {stranger.key_id}; the key set "
+        f"here is {current.key_id}); nothing was applied. Plan again with this key, or apply "
+        "with the key it was signed with"
+    )
+    with pytest.raises(PlanError, match="the runtime service has no plan signing key"):
+        signing.verify_with_keys(signed(stranger, NOW), [], NOW, KEY_GRACE, "plan.json")
 
 
 def test_a_rotation_before_any_key_makes_the_first(rt: Platform) -> None:
@@ -656,7 +683,9 @@ def test_token_rotate_key_prints_the_new_id_only(url: str) -> None:
         key = rt.signing_key()
     assert result.stdout == f"{key.key_id}\n"
     assert key.secret not in result.output
-    assert result.stderr == "plan signing key rotated; the previous one is retired\n"
+    assert (
+        result.stderr == "plan signing key rotated: the service signs plans with it from now on\n"
+    )
 
 
 def test_runtime_unlock_says_whose_lock_it_broke(url: str) -> None:

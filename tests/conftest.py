@@ -32,10 +32,23 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``backend`` takes each of ``backends.BACKENDS``, or of a module's ``BACKENDS_HERE`` (the
+    store-level suites), unless the test names its own (``parametrize(..., indirect=True)``)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if "backend" in str(mark.args[0]).replace(" ", "").split(","):
+            return
+    metafunc.parametrize(
+        "backend", getattr(metafunc.module, "BACKENDS_HERE", BACKENDS), indirect=True
+    )
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Each runtime backend in turn (``backends.BACKENDS``); PostgreSQL's schemas made for the
-    test are dropped after it."""
+    """Each runtime backend in turn (see ``pytest_generate_tests``); PostgreSQL's schemas made
+    for the test are dropped after it, and the services started for it are stopped."""
     name = str(request.param)
     if name == "postgresql":
         require_postgresql()

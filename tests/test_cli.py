@@ -277,7 +277,8 @@ def test_unknown_runtime_scheme(repo: Path) -> None:
     result = run("status", "--runtime", "oracle://db/x")
     assert (result.exit_code, result.output) == (
         1,
-        "error: unknown runtime URL 'oracle://db/x'; known kinds: memory://[NAME], "
+        "error: unknown runtime URL 'oracle://db/x'; known kinds: http://HOST:PORT, https://HOST, "
+        "memory://[NAME], "
         "postgresql://USER@HOST/DB, sqlite:///PATH\n",
     )
 
@@ -287,7 +288,7 @@ def test_an_unknown_runtime_url_is_named_without_its_password(repo: Path) -> Non
     assert (result.exit_code, result.output) == (
         1,
         "error: unknown runtime URL 'mysql://deploy:***@db.internal:3306/campaigns'; known kinds: "
-        "memory://[NAME], postgresql://USER@HOST/DB, sqlite:///PATH\n",
+        "http://HOST:PORT, https://HOST, memory://[NAME], postgresql://USER@HOST/DB, sqlite:///PATH\n",
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from backends import backend_url
+from backends import STORE_BACKENDS, backend_url
 from factories import cli_environment
 from reconciler import api
 from reconciler.cli import cli
@@ -37,6 +37,11 @@ ENDING = (
 )
 LATER = 'recurring: {every: day, at: "09:00", start: "2026-12-10T00:00:00Z"}'
 ONCE = 'once: {at: "2026-12-01T10:00:00Z"}'
+
+#: each command here pins its own time (RECONCILER_NOW), which a runtime service does not take
+#: from its clients (its clock is its own): the http backend runs the contract suite, and the
+#: commands over it are tested in tests/service/test_service_cli.py
+BACKENDS_HERE = STORE_BACKENDS
 
 
 def manifest(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backends import backend_url
+from backends import STORE_BACKENDS, backend_url
 from reconciler import api, executor, render
 from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
 from reconciler.executor import AppliedBefore, Ledger, Outcome, hold_lock
@@ -49,6 +49,11 @@ RECURRING = {
     },
 }
 INBOUND = {"channel": "in-app", "content": {"title": "Hi", "body": "There"}}
+
+#: each command here pins its own time (RECONCILER_NOW), which a runtime service does not take
+#: from its clients (its clock is its own): the http backend runs the contract suite, and the
+#: commands over it are tested in tests/service/test_service_cli.py
+BACKENDS_HERE = STORE_BACKENDS
 
 
 def with_content(spec: dict[str, Any], **content: str) -> dict[str, Any]:

@@ -14,7 +14,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation"},
+    | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"},
+    # the runtime service: over the runtime, checking plans and specs as apply and validate do
+    "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
     "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},
@@ -136,7 +138,10 @@ RUNTIME_ALLOWED = {
     "memory": {"base", "access", "store"},
     "sqlite": {"base", "access", "store"},
     "postgresql": {"base", "access", "store"},
-    "registry": {"base", "platform", "memory", "sqlite", "postgresql"},
+    "registry": {"base", "platform", "memory", "sqlite", "postgresql", "http"},
+    # the runtime behind `reconciler serve`, over HTTP; its JSON, shared with the service
+    "http": {"base", "access", "engine", "wire"},
+    "wire": {"base", "engine"},
     "migrate": {"base", "store"},  # between two stores, through their transactions
 }
 

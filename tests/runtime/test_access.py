@@ -64,8 +64,8 @@ DEV = LockOwner(owner="dev@laptop:202", pid=202, host="laptop", reason="apply pl
 
 V, M, A, ADMIN = Role.VIEWER, Role.MANAGER, Role.APPROVER, Role.ADMINISTRATOR
 
-#: the store's own rows: over every store (not a service in front of one)
-pytestmark = pytest.mark.parametrize("backend", STORE_BACKENDS, indirect=True)
+#: the store's own rows: over every store (not a service in front of one); see conftest.py
+BACKENDS_HERE = STORE_BACKENDS
 
 
 # --- the rules, as data -------------------------------------------------------------------------

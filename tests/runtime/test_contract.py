@@ -8,10 +8,11 @@ clock, and asserts the exact campaign, revision, history, sendings and lock stat
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from backends import POSTGRESQL, backend_url
+from backends import HTTP_ACTOR, POSTGRESQL, backend_url
 from reconciler.errors import (
     ConflictError,
     LockedError,
@@ -50,7 +51,9 @@ from reconciler.runtime.base import (
     Simulator,
     Write,
     redacted,
+    timestamp,
 )
+from reconciler.runtime.http import LEASE_SECONDS
 from reconciler.runtime.registry import open_runtime
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -112,6 +115,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def recorded(backend: str) -> Callable[[str], str]:
+    """Who history records for a write its client makes as ``actor``: through the service, the
+    client's token (named ``alice``), and the actor it claims when that is someone else."""
+    if backend != "http":
+        return lambda actor: actor
+    return lambda actor: actor if actor == HTTP_ACTOR else f"{HTTP_ACTOR} (for {actor})"
 
 
 def runtime_url(backend: str, tmp_path: Path, clock: FakeClock) -> str:
@@ -693,7 +705,9 @@ def test_applied_keys_by_prefix_beyond_the_basic_multilingual_plane(rt: Runtime)
 # --- history ------------------------------------------------------------------------------------
 
 
-def test_history_records_every_write_in_order(rt: Runtime, clock: FakeClock) -> None:
+def test_history_records_every_write_in_order(
+    rt: Runtime, clock: FakeClock, recorded: Callable[[str], str]
+) -> None:
     bob = Provenance(actor="bob", commit=None)
     created = write(rt, Action.CREATE, "alpha", None, RECURRING, plan_id="plan-1").campaign
     clock.advance(1.5)
@@ -709,7 +723,7 @@ def test_history_records_every_write_in_order(rt: Runtime, clock: FakeClock) -> 
         for e in entries
     ] == [
         (1, 1, "2026-06-01T12:00:00.000Z", "alice", "c0ffee", "plan-1", "create", "alpha"),
-        (2, 2, "2026-06-01T12:00:01.500Z", "bob", None, None, "activate", "beta"),
+        (2, 2, "2026-06-01T12:00:01.500Z", recorded("bob"), None, None, "activate", "beta"),
         (3, 3, "2026-06-01T12:01:01.500Z", "alice", "c0ffee", "plan-2", "activate", "alpha"),
         (4, 4, "2026-06-01T12:02:01.500Z", "alice", "c0ffee", "plan-3", "stop", "alpha"),
     ]
@@ -742,28 +756,48 @@ CI = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply 
 DEV = LockOwner(owner="dev@laptop:202", pid=202, host="laptop", reason="apply plan.json")
 
 
+@pytest.fixture
+def held(backend: str) -> Callable[[LockOwner], LockOwner]:
+    """A lock owner as the runtime names it: through the service, bound to the client's token."""
+    if backend != "http":
+        return lambda owner: owner
+    return lambda owner: replace(owner, owner=f"{owner.owner} [token {HTTP_ACTOR}]")
+
+
+@pytest.fixture
+def ttl(backend: str) -> Callable[[float], float]:
+    """The ttl a lock asked for with ``seconds`` gets: through the service, a lease it renews."""
+    if backend != "http":
+        return lambda seconds: seconds
+    return lambda seconds: min(seconds, LEASE_SECONDS)
+
+
+def expiry(at: str, seconds: float) -> str:
+    return timestamp(datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds))
+
+
 def test_acquire_a_free_lock_returns_none_and_a_second_owner_is_told_who_holds_it(
-    rt: Runtime,
+    rt: Runtime, held: Callable[[LockOwner], LockOwner], ttl: Callable[[float], float]
 ) -> None:
     assert rt.acquire_lock(CI) is None
-    held = rt.acquire_lock(DEV)
-    assert held == LockInfo(
-        holder=CI, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:05:00.000Z"
-    )
-    assert held.describe() == (
-        "ci@runner-1:101 (apply campaigns) since 2026-06-01T12:00:00.000Z, "
-        "expires 2026-06-01T12:05:00.000Z"
+    found = rt.acquire_lock(DEV)
+    expires = expiry("2026-06-01T12:00:00.000Z", ttl(LOCK_TTL_SECONDS))
+    assert found == LockInfo(holder=held(CI), acquired="2026-06-01T12:00:00.000Z", expires=expires)
+    assert found.describe() == (
+        f"{held(CI).owner} (apply campaigns) since 2026-06-01T12:00:00.000Z, expires {expires}"
     )
     assert LOCK_TTL_SECONDS == 300.0
 
 
-def test_the_same_owner_reacquiring_refreshes_the_lock(rt: Runtime, clock: FakeClock) -> None:
-    assert rt.acquire_lock(CI, ttl=60) is None
-    clock.advance(50)
-    assert rt.acquire_lock(CI, ttl=60) is None
-    clock.advance(50)  # past the first expiry, within the refreshed one
+def test_the_same_owner_reacquiring_refreshes_the_lock(
+    rt: Runtime, clock: FakeClock, held: Callable[[LockOwner], LockOwner]
+) -> None:
+    assert rt.acquire_lock(CI, ttl=10) is None
+    clock.advance(8)
+    assert rt.acquire_lock(CI, ttl=10) is None
+    clock.advance(8)  # past the first expiry, within the refreshed one
     assert rt.acquire_lock(DEV) == LockInfo(  # held since it was first taken
-        holder=CI, acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:01:50.000Z"
+        holder=held(CI), acquired="2026-06-01T12:00:00.000Z", expires="2026-06-01T12:00:18.000Z"
     )
 
 
@@ -774,12 +808,14 @@ def test_release_lets_the_other_owner_in(rt: Runtime) -> None:
     assert rt.acquire_lock(CI) is not None
 
 
-def test_release_by_someone_else_does_not_free_the_lock(rt: Runtime) -> None:
+def test_release_by_someone_else_does_not_free_the_lock(
+    rt: Runtime, held: Callable[[LockOwner], LockOwner]
+) -> None:
     assert rt.acquire_lock(CI) is None
     rt.release_lock(DEV)
-    held = rt.acquire_lock(DEV)
-    assert held is not None
-    assert held.holder == CI
+    found = rt.acquire_lock(DEV)
+    assert found is not None
+    assert found.holder == held(CI)
 
 
 def test_releasing_a_free_lock_is_harmless(rt: Runtime) -> None:
@@ -787,24 +823,33 @@ def test_releasing_a_free_lock_is_harmless(rt: Runtime) -> None:
     assert rt.acquire_lock(CI) is None
 
 
-def test_an_expired_lock_is_taken_over(rt: Runtime, clock: FakeClock) -> None:
-    assert rt.acquire_lock(CI, ttl=30) is None
-    clock.advance(29.999)
+def test_an_expired_lock_is_taken_over(
+    rt: Runtime,
+    clock: FakeClock,
+    held: Callable[[LockOwner], LockOwner],
+    ttl: Callable[[float], float],
+) -> None:
+    assert rt.acquire_lock(CI, ttl=10) is None
+    clock.advance(9.999)
     assert rt.acquire_lock(DEV) is not None
     clock.advance(0.001)  # exactly at expiry
     assert rt.acquire_lock(DEV) is None
     assert rt.acquire_lock(CI) == LockInfo(
-        holder=DEV, acquired="2026-06-01T12:00:30.000Z", expires="2026-06-01T12:05:30.000Z"
+        holder=held(DEV),
+        acquired="2026-06-01T12:00:10.000Z",
+        expires=expiry("2026-06-01T12:00:10.000Z", ttl(LOCK_TTL_SECONDS)),
     )
 
 
-def test_a_live_holder_on_this_host_keeps_the_lock(rt: Runtime) -> None:
+def test_a_live_holder_on_this_host_keeps_the_lock(
+    rt: Runtime, held: Callable[[LockOwner], LockOwner]
+) -> None:
     me = LockOwner.current("apply campaigns")
     other = LockOwner(owner="other@x:1", pid=os.getpid(), host=me.host, reason="apply other")
     assert rt.acquire_lock(other) is None
-    held = rt.acquire_lock(me)
-    assert held is not None
-    assert held.holder == other
+    found = rt.acquire_lock(me)
+    assert found is not None
+    assert found.holder == held(other)
 
 
 def test_the_lock_does_not_touch_campaigns_or_history(rt: Runtime) -> None:
@@ -817,12 +862,20 @@ def test_the_lock_does_not_touch_campaigns_or_history(rt: Runtime) -> None:
 DEAD_PID = 2**22 + 1
 
 
-def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(rt: Runtime) -> None:
+def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(
+    rt: Runtime, backend: str, clock: FakeClock
+) -> None:
     pid = DEAD_PID
     host = socket.gethostname()
     ghost = LockOwner(owner=f"ci@{host}:{pid}", pid=pid, host=host, reason="apply campaigns")
     assert rt.acquire_lock(ghost) is None
     me = LockOwner.current("apply campaigns")
+    if backend == "http":
+        # a lease: the service cannot see its clients' processes, only that they stop renewing
+        assert rt.acquire_lock(me) is not None
+        clock.advance(LEASE_SECONDS)
+        assert rt.acquire_lock(me) is None
+        return
     assert rt.acquire_lock(me) is None  # not expired, but its holder is gone
     held = rt.acquire_lock(ghost)
     assert held == LockInfo(
@@ -830,13 +883,15 @@ def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(rt: Ru
     )
 
 
-def test_a_dead_pid_on_another_host_is_not_taken_over(rt: Runtime) -> None:
+def test_a_dead_pid_on_another_host_is_not_taken_over(
+    rt: Runtime, held: Callable[[LockOwner], LockOwner]
+) -> None:
     pid = DEAD_PID
     far = LockOwner(owner=f"ci@elsewhere:{pid}", pid=pid, host="elsewhere", reason="apply")
     assert rt.acquire_lock(far) is None
-    held = rt.acquire_lock(LockOwner.current("apply"))
-    assert held is not None
-    assert held.holder == far
+    found = rt.acquire_lock(LockOwner.current("apply"))
+    assert found is not None
+    assert found.holder == held(far)
 
 
 # --- the change feed ----------------------------------------------------------------------------
@@ -954,16 +1009,18 @@ def test_the_engine_and_an_apply_meet_through_the_etag(rt: Runtime) -> None:
     assert write(rt, Action.STOP, "alpha", "2").campaign.status is Status.STOPPING
 
 
-def test_a_console_edit_is_a_new_live_version_by_someone_else(rt: Runtime) -> None:
+def test_a_console_edit_is_a_new_live_version_by_someone_else(
+    rt: Runtime, recorded: Callable[[str], str]
+) -> None:
     write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
     edited = subject(RECURRING, "Edited")
     campaign = simulator(rt).edit("alpha", edited, "1", "carol")
     assert campaign.live is not None
     assert (campaign.etag, campaign.live.number, campaign.live.spec) == ("2", 2, edited)
-    assert (campaign.live.actor, campaign.live.origin) == ("carol", "console")
+    assert (campaign.live.actor, campaign.live.origin) == (recorded("carol"), "console")
     assert [(e.actor, e.operation) for e in rt.history()] == [
         ("alice", "activate"),
-        ("carol", "edit"),
+        (recorded("carol"), "edit"),
     ]
     with pytest.raises(ConflictError):
         simulator(rt).edit("alpha", RECURRING, "1", "carol")
@@ -1006,7 +1063,7 @@ def test_redacted_hides_the_password_of_any_url(url: str, shown: str) -> None:
 def test_an_unknown_url_is_clipped_in_the_message() -> None:
     with pytest.raises(UnknownRuntimeError) as caught:
         open_runtime("ftp://" + "x" * 10_000)
-    assert len(str(caught.value)) < 200
+    assert len(str(caught.value)) < 250  # the URL clipped to 100 characters, then the known kinds
 
 
 def test_a_named_memory_runtime_is_shared_between_opens(clock: FakeClock) -> None:
@@ -1044,11 +1101,15 @@ def test_the_url_is_kept(rt: Runtime, backend: str, tmp_path: Path) -> None:
         assert rt.url == f"sqlite:///{tmp_path}/rt.db"
     elif backend == "postgresql":
         assert rt.url.startswith(f"{POSTGRESQL}?options=-csearch_path%3Dt_")
+    elif backend == "http":
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", rt.url)
     else:
         assert rt.url.startswith("memory://contract-")
 
 
-def test_a_write_under_a_lock_that_was_lost_is_refused(rt: Runtime, clock: FakeClock) -> None:
+def test_a_write_under_a_lock_that_was_lost_is_refused(
+    rt: Runtime, clock: FakeClock, held: Callable[[LockOwner], LockOwner]
+) -> None:
     assert rt.acquire_lock(CI, ttl=60) is None
     write(rt, Action.ACTIVATE, "alpha", None, RECURRING, lock_owner=CI.owner)
     clock.advance(61)  # CI was paused past its lock's expiry, and DEV took the lock over
@@ -1057,8 +1118,8 @@ def test_a_write_under_a_lock_that_was_lost_is_refused(rt: Runtime, clock: FakeC
     with pytest.raises(LockedError) as caught:
         write(rt, Action.ACTIVATE, "beta", None, RECURRING, lock_owner=CI.owner)
     assert str(caught.value) == (
-        f"the runtime lock of {CI.owner} was lost (now held by {DEV.owner}); beta was not "
-        "written. Run apply again"
+        f"the runtime lock of {held(CI).owner} was lost (now held by {held(DEV).owner}); beta "
+        "was not written. Run apply again"
     )
     assert state_of(rt) == before
     rt.release_lock(DEV)
@@ -1143,7 +1204,11 @@ def test_a_batch_gives_what_one_write_at_a_time_gives(backend: str, tmp_path: Pa
     ]
     (tmp_path / "batched").mkdir()
     (tmp_path / "single").mkdir()
-    ticking, other = TickingClock(), TickingClock()
+    # through the service, the clock is read by every request too (a token's last use): there, one
+    # request against several would stamp different instants, so both keep one
+    ticking, other = (
+        (FakeClock(), FakeClock()) if backend == "http" else (TickingClock(), TickingClock())
+    )
     batched = open_runtime(runtime_url(backend, tmp_path / "batched", ticking), clock=ticking)
     single = open_runtime(runtime_url(backend, tmp_path / "single", other), clock=other)
     try:
@@ -1152,14 +1217,12 @@ def test_a_batch_gives_what_one_write_at_a_time_gives(backend: str, tmp_path: Pa
         assert batched.snapshot() == single.snapshot()
         assert batched.history() == single.history()
         assert batched.applied_keys("") == single.applied_keys("")
+        stamps = [e.at for e in batched.history("alpha")]
     finally:
         batched.close()
         single.close()
-    assert [e.at for e in batched.history("alpha")] == [
-        "2026-06-01T12:00:01.000Z",
-        "2026-06-01T12:00:04.000Z",
-        "2026-06-01T12:00:06.000Z",
-    ]
+    ticked = ["2026-06-01T12:00:01.000Z", "2026-06-01T12:00:04.000Z", "2026-06-01T12:00:06.000Z"]
+    assert stamps == (["2026-06-01T12:00:00.000Z"] * 3 if backend == "http" else ticked)
 
 
 REFUSALS = {
@@ -1184,7 +1247,9 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("refusal", list(REFUSALS))
-def test_a_refused_write_ends_the_batch_and_is_rolled_back_alone(rt: Runtime, refusal: str) -> None:
+def test_a_refused_write_ends_the_batch_and_is_rolled_back_alone(
+    rt: Runtime, refusal: str, held: Callable[[LockOwner], LockOwner]
+) -> None:
     write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
     assert rt.acquire_lock(DEV) is None
     before = rt.snapshot().campaigns["alpha"]
@@ -1200,7 +1265,10 @@ def test_a_refused_write_ends_the_batch_and_is_rolled_back_alone(rt: Runtime, re
     assert isinstance(results[0], Applied)
     assert results[0].revision == 2
     assert type(results[1]) is error
-    assert str(results[1]) == message
+    owners = {CI.owner: held(CI).owner, DEV.owner: held(DEV).owner}
+    assert str(results[1]) == re.sub(
+        "|".join(map(re.escape, owners)), lambda m: owners[m[0]], message
+    )
     snap = rt.snapshot()
     assert snap.revision == 2
     assert dict(snap.campaigns) == {"alpha": before, "beta": results[0].campaign}

@@ -86,7 +86,8 @@ def test_an_unknown_scheme_lists_the_installed_backends_too(site: Path) -> None:
     with pytest.raises(UnknownRuntimeError) as caught:
         open_runtime("ftp://x")
     assert str(caught.value) == (
-        "unknown runtime URL 'ftp://x'; known kinds: echo://..., memory://[NAME], "
+        "unknown runtime URL 'ftp://x'; known kinds: echo://..., http://HOST:PORT, https://HOST, "
+        "memory://[NAME], "
         "postgresql://USER@HOST/DB, sqlite:///PATH"
     )
     assert "reconciler_echo" not in sys.modules

@@ -22,8 +22,8 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SPEC = {"channel": "in-app", "content": {"title": "Hi", "body": "There"}}
 CI = LockOwner(owner="ci@runner-1:101", pid=101, host="runner-1", reason="apply campaigns")
 
-#: the store's own rows: over every store (not a service in front of one)
-pytestmark = pytest.mark.parametrize("backend", STORE_BACKENDS, indirect=True)
+#: the store's own rows: over every store (not a service in front of one); see conftest.py
+BACKENDS_HERE = STORE_BACKENDS
 
 
 @pytest.fixture

@@ -53,10 +53,11 @@ from reconciler.runtime.engine import Step
 TOKEN_VARIABLE = "RECONCILER_TOKEN"
 TOKEN_FILE_VARIABLE = "RECONCILER_TOKEN_FILE"
 CA_VARIABLE = "RECONCILER_CA_BUNDLE"
-#: the ttl of the lock over HTTP, and how often the client renews it while it holds it
+#: the longest ttl of the lock over HTTP: the client renews it three times a ttl while it holds it
 LEASE_SECONDS = 15.0
-RENEW_SECONDS = 5.0
 CONNECT_SECONDS = 10.0
+#: how often the revision is asked for while the event stream is not up
+POLL_SECONDS = 0.25
 #: how long an answer may take: a batch waits behind other writers at the service
 READ_SECONDS = 120.0
 #: statuses worth another try: the service or a proxy in front of it is briefly away
@@ -241,10 +242,18 @@ class HTTPRuntime:
         return state
 
     def changes(self, since: int, timeout: float) -> int:
+        """Through the event stream, followed from the first call on; while it is not up (being
+        connected, or the service away), by asking for the revision every POLL_SECONDS."""
         if self._follower is None:
             self._follower = _Follower(self, since)
-        found = self._follower.wait(since, timeout)
-        return found if found is not None else self.revision()
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            found = self._follower.wait(since, remaining)
+            if found is None:  # the stream is not up: ask
+                found = self.revision()
+            if found > since or time.monotonic() >= deadline:
+                return found
 
     def apply(self, write: Write) -> Applied:
         return single(self.apply_batch([write]))
@@ -274,20 +283,21 @@ class HTTPRuntime:
 
     def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
         """Take the lock as a lease, renewed by a thread while this runtime holds it."""
-        answer = self._post("/lock", {"owner": wire.owner_json(owner), "ttl": LEASE_SECONDS})
+        lease = min(ttl, LEASE_SECONDS)
+        answer = self._post("/lock", {"owner": wire.owner_json(owner), "ttl": lease})
         if not answer["acquired"]:
             return wire.lock(answer["lock"])
         if owner.owner not in self._leases:
             stop = threading.Event()
             self._leases[owner.owner] = stop
             threading.Thread(
-                target=self._renew, args=(owner, stop), name="reconciler-lease", daemon=True
+                target=self._renew, args=(owner, lease, stop), name="reconciler-lease", daemon=True
             ).start()
         return None
 
-    def _renew(self, owner: LockOwner, stop: threading.Event) -> None:
-        body = {"owner": wire.owner_json(owner), "ttl": LEASE_SECONDS}
-        while not stop.wait(RENEW_SECONDS):
+    def _renew(self, owner: LockOwner, lease: float, stop: threading.Event) -> None:
+        body = {"owner": wire.owner_json(owner), "ttl": lease}
+        while not stop.wait(lease / 3):
             with contextlib.suppress(errors.ReconcilerError):  # the next batch will tell
                 answer = self._post("/lock", body)
                 if not answer["acquired"]:
@@ -362,10 +372,15 @@ class _Follower:
         self._thread.start()
 
     def wait(self, since: int, timeout: float) -> int | None:
-        """The revision once past ``since`` (or after ``timeout``); None when the stream is down."""
+        """The revision once past ``since`` (or after ``timeout``); None when the stream is not
+        up after POLL_SECONDS at most."""
         with self._changed:
+            if not self.live:
+                self._changed.wait_for(lambda: self.live, min(timeout, POLL_SECONDS))
+            if not self.live:
+                return None
             self._changed.wait_for(lambda: self.latest > since or not self.live, timeout)
-            return self.latest if self.live else None
+            return max(self.latest, since) if self.live else None
 
     def stop(self) -> None:
         """Stop following (the thread ends once its stream is closed with the client)."""

@@ -39,7 +39,6 @@ from starlette.routing import Route
 from reconciler import plan as plans
 from reconciler import signing
 from reconciler.errors import (
-    PlanError,
     ReconcilerError,
     RuntimeRefused,
     RuntimeUnavailable,
@@ -558,20 +557,9 @@ async def plan_verify(service: Service, request: Request) -> Response:
     await service.caller(request, Role.VIEWER)
     the_plan = _plan(await _body(request, "PlanBody"))
     keys = await service.run(lambda rt: rt.signing_keys())
-    signature = the_plan.signature
-    if signature is None:
-        raise PlanError("the plan is not signed; only plans this service signed are applied")
-    key = next(
-        (k for k in map(signing.PlanKey.of, keys) if k.key_id == signature.key_id),
-        None,
-    )
-    if key is None:
-        raise PlanError(
-            f"the plan was signed with key {signature.key_id}, which this service does not "
-            "hold (another service's, or retired too long ago)"
-        )
-    signing.verify(the_plan, key, service.clock(), signing.DEFAULT_MAX_AGE, "the plan")
-    return _json({"key_id": key.key_id})
+    signing.verify_with_keys(the_plan, keys, service.clock(), signing.DEFAULT_MAX_AGE, "the plan")
+    assert the_plan.signature is not None  # verified: signed
+    return _json({"key_id": the_plan.signature.key_id})
 
 
 async def events(service: Service, request: Request) -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from factories import EMAIL_YAML, cli_environment, git
 from reconciler.cli import cli
+from serving import in_thread
 
 REPO = Path(__file__).resolve().parent.parent
 #: the next sendings of the weekly campaign below, seen from RECONCILER_NOW
@@ -46,11 +49,33 @@ spec:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def local_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with an empty campaigns/ folder and the embedded runtime, not made yet (the
+    tests of what a new runtime file warns about)."""
     monkeypatch.chdir(tmp_path)
     cli_environment(monkeypatch)
     (tmp_path / "campaigns").mkdir()
     return tmp_path
+
+
+@pytest.fixture(params=["local", "http"])
+def repo(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A repository with an empty campaigns/ folder, its runtime the embedded one (``local``) or
+    the same behind ``reconciler serve`` (``http``: a service on the pinned time, whose
+    administrator's token is named as the tests' actor)."""
+    monkeypatch.chdir(tmp_path)
+    cli_environment(monkeypatch)
+    (tmp_path / "campaigns").mkdir()
+    if request.param == "local":
+        yield tmp_path
+        return
+    now = datetime.fromisoformat(os.environ["RECONCILER_NOW"].replace("Z", "+00:00"))
+    with in_thread(f"sqlite:///{tmp_path}/served.db", lambda: now, admin="tester") as served:
+        monkeypatch.setenv("RECONCILER_RUNTIME", served.url)
+        monkeypatch.setenv("RECONCILER_TOKEN", served.admin)
+        yield tmp_path
 
 
 def write(repo: Path, name: str, text: str) -> None:
@@ -65,9 +90,9 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_plan_apply_replan(repo: Path) -> None:
-    write(repo, "weekly.yaml", weekly())
-    write(repo, "launch.yaml", ONCE)
+def test_plan_apply_replan(local_repo: Path) -> None:
+    write(local_repo, "weekly.yaml", weekly())
+    write(local_repo, "launch.yaml", ONCE)
     result = run("plan")
     assert result.exit_code == 0
     assert result.output == (
@@ -94,7 +119,7 @@ def test_plan_apply_replan(repo: Path) -> None:
         "  runtime sqlite:///.reconciler/runtime.db does not exist yet: planning against an "
         "empty runtime\n"
     )
-    assert not (repo / ".reconciler" / "runtime.db").exists()  # plan changes nothing
+    assert not (local_repo / ".reconciler" / "runtime.db").exists()  # plan changes nothing
     result = run("apply")
     assert result.exit_code == 0
     assert result.output.endswith(
@@ -241,8 +266,8 @@ def test_plan_json_has_the_design_fields(repo: Path) -> None:
     }
 
 
-def test_markdown_plan(repo: Path) -> None:
-    write(repo, "weekly.yaml", weekly())
+def test_markdown_plan(local_repo: Path) -> None:
+    write(local_repo, "weekly.yaml", weekly())
     out = run("plan", "--format", "markdown").output
     assert out.startswith(
         "### reconciler plan\n\n**1 to activate; 0 unchanged; 1 warning**\n\n#### Activate (1)\n\n"
@@ -306,9 +331,9 @@ def test_missing_path(repo: Path) -> None:
     assert result.output == "nowhere:1:1: no such file or directory\nInvalid: 1 error in 0 files.\n"
 
 
-def test_the_readme_quick_start_on_the_example_campaigns(repo: Path) -> None:
-    shutil.rmtree(repo / "campaigns")
-    shutil.copytree(REPO / "campaigns", repo / "campaigns")
+def test_the_readme_quick_start_on_the_example_campaigns(local_repo: Path) -> None:
+    shutil.rmtree(local_repo / "campaigns")
+    shutil.copytree(REPO / "campaigns", local_repo / "campaigns")
     result = run("plan")
     assert result.exit_code == 0
     assert result.output.endswith(
@@ -572,10 +597,12 @@ spec:
 """
 
 
-def test_a_one_time_campaign_whose_sending_has_passed_is_refused_at_its_time(repo: Path) -> None:
+def test_a_one_time_campaign_whose_sending_has_passed_is_refused_at_its_time(
+    local_repo: Path,
+) -> None:
     """It activated silently, was completed at the next tick with its sending skipped, and could
     never be edited again."""
-    write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T08:00:00+01:00"))
+    write(local_repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T08:00:00+01:00"))
     result = run("plan")
     assert (result.exit_code, result.output) == (
         1,
@@ -590,7 +617,7 @@ def test_a_one_time_campaign_whose_sending_has_passed_is_refused_at_its_time(rep
         "(now is Fri 2026-11-27 13:00 CET): activated, it would send nothing and be completed. "
         "Set a future time, or remove schedule.once to send it on activation\n",
     )
-    write(repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T18:00:00+01:00"))
+    write(local_repo, "launch.yaml", ONE_TIME_SMS.format(text="Go", at="2026-11-27T18:00:00+01:00"))
     assert run("plan").output.startswith("Plan: 1 to activate; 0 unchanged, 1 warning.\n")
 
 

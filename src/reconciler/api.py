@@ -35,7 +35,7 @@ from reconciler.model import (
     Status,
     parse_moment,
 )
-from reconciler.plan import Plan, loads
+from reconciler.plan import Plan, Signature, loads
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.access import Role, TokenInfo
 from reconciler.runtime.base import (
@@ -45,6 +45,7 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Patience,
+    PlanSigner,
     Provenance,
     Runtime,
     Simulator,
@@ -291,11 +292,14 @@ def apply_saved(
     """
     source = os.fspath(plan_file)
     the_plan = load_plan(plan_file)
-    signing.verify(the_plan, key, options.clock(), max_age, source)
+    if key is not None:
+        signing.verify(the_plan, key, options.clock(), max_age, source)
     if require_clean:
         _require_clean(the_plan.commit, the_plan.dirty, "the saved plan's manifests")
 
     def checked(runtime: Runtime) -> Plan | Ledger:
+        if key is None:
+            _verify_without_key(the_plan, runtime, options.clock(), max_age, source)
         done = executor.check_saved(the_plan, runtime, runtime.snapshot())
         if the_plan.operations and all(
             op.key(the_plan.plan_id) in done for op in the_plan.operations
@@ -311,6 +315,42 @@ def apply_saved(
         keep_going=keep_going,
         lock_timeout=lock_timeout,
     )
+
+
+def _verify_without_key(
+    the_plan: Plan, runtime: Runtime, now: datetime, max_age: timedelta, source: str
+) -> None:
+    """Where no plan key is set: a runtime service checks the plan against its own keys (it
+    applies only plans it signed); any other runtime takes an unsigned plan."""
+    if not isinstance(runtime, PlanSigner):
+        signing.verify(the_plan, None, now, max_age, source)
+        return
+    try:
+        runtime.verify_plan(_saved(the_plan))
+    except PlanError as exc:
+        raise PlanError(f"{source}: {exc}") from None
+
+
+def _saved(the_plan: Plan) -> dict[str, Any]:
+    """The plan's data as a saved plan holds it (a runtime service reads it as ``apply`` does)."""
+    body = the_plan.to_json()
+    if the_plan.signature is not None:
+        body["signature"] = the_plan.signature.to_json()
+    return body
+
+
+def sign_by_runtime(options: Options, the_plan: Plan) -> tuple[Plan, str | None]:
+    """The plan signed by its runtime, when that is a service (``plan --out`` where no plan key
+    is set), and a note when the runtime would not sign it (a token whose role may not apply
+    it: the plan is saved unsigned, and ``apply --plan`` through the service will refuse it)."""
+    with options.open() as runtime:
+        if not isinstance(runtime, PlanSigner):
+            return the_plan, None
+        try:
+            signature = runtime.sign_plan(_saved(the_plan))
+        except ForbiddenError as exc:
+            return the_plan, f"the plan is saved unsigned: {exc}"
+    return replace(the_plan, signature=Signature.from_json(signature)), None
 
 
 #: how many of the uncommitted files --require-clean names

@@ -84,14 +84,30 @@ def _runtime_option(f: F) -> F:
         help="Give up reaching a runtime over the network after this long "
         "[env RECONCILER_CONNECT_TIMEOUT; default 10].",
     )
-    return connect(
-        click.option(
-            "--runtime",
-            "runtime_url",
-            envvar="RECONCILER_RUNTIME",
-            metavar="URL",
-            help="Runtime URL [env RECONCILER_RUNTIME; default sqlite:///.reconciler/runtime.db].",
-        )(f)
+
+    def token_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:  # read by the http(s):// runtime where it opens (runtime/http.py)
+            os.environ["RECONCILER_TOKEN_FILE"] = value
+
+    token = click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=token_file,
+        metavar="FILE",
+        help="Read the token for an http(s):// runtime from FILE [default: $RECONCILER_TOKEN].",
+    )
+    return token(
+        connect(
+            click.option(
+                "--runtime",
+                "runtime_url",
+                envvar="RECONCILER_RUNTIME",
+                metavar="URL",
+                help="Runtime URL [env RECONCILER_RUNTIME; default "
+                "sqlite:///.reconciler/runtime.db].",
+            )(f)
+        )
     )
 
 
@@ -201,7 +217,12 @@ def plan(
     key = api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")) if out is not None else None
     the_plan = api.plan(path, options, prune=prune, targets=targets)
     if out is not None:
-        api.save_plan(the_plan, out, render.plan_json, key=key, now=options.clock())
+        saved, note = the_plan, None
+        if key is None and the_plan.ok:  # a runtime service signs with its own key
+            saved, note = api.sign_by_runtime(options, the_plan)
+        api.save_plan(saved, out, render.plan_json, key=key, now=options.clock())
+        if note is not None:
+            click.echo(escape.text(f"warning: {note}"), err=True)
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     click.echo(views.PLAN_VIEWS[fmt](the_plan, _color()), nl=False)
     if (summary := views.PLAN_SUMMARIES.get(fmt)) is not None:

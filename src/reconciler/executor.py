@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from reconciler.errors import LockedError, PlanError, ReconcilerError, StalePlanError
+from reconciler.errors import (
+    ForbiddenError,
+    LockedError,
+    PlanError,
+    ReconcilerError,
+    StalePlanError,
+)
 from reconciler.model import Action, RuntimeState
 from reconciler.plan import Operation, Plan
 from reconciler.runtime.base import Applied, LockOwner, Provenance, Runtime, Write, redacted
@@ -247,6 +253,8 @@ def execute(
         started = time.monotonic()
         try:
             results = runtime.apply_batch(writes)
+        except ForbiddenError:
+            raise  # this credential may not: no operation would fare better, so none is tried
         except ReconcilerError as exc:
             if len(batch) > 1:  # rolled back whole: again one by one, to find the one that fails
                 size = 1

@@ -142,8 +142,8 @@ def test_a_batch_beyond_the_role_is_refused_whole_naming_the_write_token_and_rol
     assert response.status_code == 403
     assert response.json() == {
         "kind": "forbidden",
-        "message": "writes[1] (activate second) needs the approver role; token as-manager has "
-        "manager; nothing was written",
+        "message": "activate second needs the approver role; token as-manager has manager; "
+        "nothing of the batch was written",
     }
     with open_runtime(s.store) as rt:
         assert rt.revision() == before

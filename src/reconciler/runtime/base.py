@@ -262,6 +262,19 @@ class Administration(Protocol):
 
 
 @runtime_checkable
+class PlanSigner(Protocol):
+    """A runtime that signs and checks saved plans with a key of its own (the runtime service's,
+    kept in its store): what ``plan --out`` and ``apply --plan`` use where no
+    ``RECONCILER_PLAN_KEY`` is set. Plans travel as their saved JSON."""
+
+    def sign_plan(self, plan: Mapping[str, Any]) -> dict[str, str]:
+        """The plan's signature, when the caller may apply every operation in it."""
+
+    def verify_plan(self, plan: Mapping[str, Any]) -> str:
+        """The id of the key that signed the plan; refused when the runtime signed no such plan."""
+
+
+@runtime_checkable
 class Authority(Protocol):
     """What the runtime service asks of the runtime it serves, and keeps to itself: who a token
     is, and the keys it signs and verifies plans with."""

@@ -1,7 +1,7 @@
 """An ``http(s)://`` runtime: a runtime behind ``reconciler serve``, through its API (``/api/v1``).
 
 Every command works through it as through a local runtime. The client keeps one connection pool,
-sends the token (``RECONCILER_TOKEN``, or the file ``RECONCILER_TOKEN_FILE`` names) to the URL it
+sends the token (the file ``RECONCILER_TOKEN_FILE`` names, or ``RECONCILER_TOKEN``) to the URL it
 was given and nowhere else (redirects are not followed), verifies certificates
 (``RECONCILER_CA_BUNDLE`` names a private CA), and retries what is transient (a connection lost,
 a timeout, 502, 503, 504) with backoff: a batch is sent again with the same idempotency keys, so a
@@ -67,14 +67,11 @@ BATCH_LIMIT = 500
 
 
 def token_from_environment() -> str | None:
-    """The token the environment gives: ``RECONCILER_TOKEN``, else the file named by
-    ``RECONCILER_TOKEN_FILE``; None for none."""
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
-    if token:
-        return token
+    """The token the environment gives: the file ``RECONCILER_TOKEN_FILE`` names (``--token-file``),
+    else ``RECONCILER_TOKEN``; None for none."""
     path = os.environ.get(TOKEN_FILE_VARIABLE, "").strip()
     if not path:
-        return None
+        return os.environ.get(TOKEN_VARIABLE, "").strip() or None
     try:
         return Path(path).read_text(encoding="utf-8").strip() or None
     except (OSError, UnicodeDecodeError) as exc:

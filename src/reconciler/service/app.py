@@ -39,6 +39,7 @@ from starlette.routing import Route
 from reconciler import plan as plans
 from reconciler import signing
 from reconciler.errors import (
+    PlanError,
     ReconcilerError,
     RuntimeRefused,
     RuntimeUnavailable,
@@ -349,8 +350,8 @@ async def batches(service: Service, request: Request) -> Response:
             raise Refusal(
                 403,
                 "forbidden",
-                f"writes[{i}] ({w.action.value} {w.campaign}) needs the {needed.value} role; "
-                f"token {token.name} has {token.role.value}; nothing was written",
+                f"{w.action.value} {w.campaign} needs the {needed.value} role; token "
+                f"{token.name} has {token.role.value}; nothing of the batch was written",
             )
         owner = _lock_owner(token, w.lock_owner) if w.lock_owner is not None else None
         who = replace(w.provenance, actor=_acting(token, w.provenance.actor))
@@ -532,7 +533,7 @@ async def rotate_key(service: Service, request: Request) -> Response:
 
 
 def _plan(data: Any) -> plans.Plan:
-    return plans.loads(json.dumps(data["plan"]), "the plan sent")
+    return plans.loads(json.dumps(data["plan"]), "the plan")
 
 
 async def plan_sign(service: Service, request: Request) -> Response:
@@ -556,6 +557,11 @@ async def plan_sign(service: Service, request: Request) -> Response:
 async def plan_verify(service: Service, request: Request) -> Response:
     await service.caller(request, Role.VIEWER)
     the_plan = _plan(await _body(request, "PlanBody"))
+    if the_plan.signature is None:
+        raise PlanError(
+            "the plan is not signed, and this runtime service applies only plans it signed: "
+            "make it with `plan --out` through the service, with a token whose role may apply it"
+        )
     keys = await service.run(lambda rt: rt.signing_keys())
     signing.verify_with_keys(the_plan, keys, service.clock(), signing.DEFAULT_MAX_AGE, "the plan")
     assert the_plan.signature is not None  # verified: signed

@@ -47,7 +47,15 @@ from reconciler.errors import (
 from reconciler.model import instant
 from reconciler.runtime import wire
 from reconciler.runtime.access import Role, TokenInfo, required_for, required_role
-from reconciler.runtime.base import Clock, HistoryEntry, LockOwner, Patience, Write, utcnow
+from reconciler.runtime.base import (
+    Clock,
+    HistoryEntry,
+    LockOwner,
+    Patience,
+    Write,
+    timestamp,
+    utcnow,
+)
 from reconciler.runtime.platform import Platform
 from reconciler.runtime.registry import open_runtime
 from reconciler.service import openapi
@@ -124,16 +132,23 @@ class Feed:
         token = anyio.lowlevel.current_token()
 
         def follow() -> None:
-            with contextlib.closing(self._open()) as runtime:
-                while not self._stopping.is_set():
+            runtime: Platform | None = None
+            while not self._stopping.is_set():
+                try:
+                    runtime = runtime or self._open()
+                    revision = runtime.changes(self.revision, 1.0)
+                except ReconcilerError:  # the store is away: streams wait, then resume
+                    self._stopping.wait(1.0)
+                    continue
+                if revision != self.revision:
+                    self.revision = revision
                     try:
-                        revision = runtime.changes(self.revision, 1.0)
-                    except ReconcilerError:  # unreachable for now: streams wait, then resume
-                        time.sleep(1.0)
-                        continue
-                    if revision != self.revision:
-                        self.revision = revision
                         anyio.from_thread.run_sync(self._fire, token=token)
+                    except RuntimeError:  # the event loop has ended: so has the service
+                        break
+            if runtime is not None:
+                with contextlib.suppress(ReconcilerError):
+                    runtime.close()
 
         self._thread = threading.Thread(target=follow, name="reconciler-feed", daemon=True)
         self._thread.start()
@@ -717,6 +732,7 @@ class _Observed:
             log.info(
                 json.dumps(
                     {
+                        "time": timestamp(utcnow()),
                         "method": scope["method"],
                         "path": _TOKEN_LIKE.sub("rcn_***", scope["path"]),
                         "route": route,

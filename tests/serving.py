@@ -44,12 +44,18 @@ def make_token(store: str, name: str, role: Role) -> str:
 
 
 @contextlib.contextmanager
-def in_thread(store: str, clock: Clock = utcnow, admin: str = "admin") -> Iterator[Served]:
-    """The service over ``store``, on ``clock``; its administrator's token is named ``admin``."""
+def in_thread(
+    store: str,
+    clock: Clock = utcnow,
+    admin: str = "admin",
+    tls: tuple[str, str] | None = None,
+) -> Iterator[Served]:
+    """The service over ``store``, on ``clock``; its administrator's token is named ``admin``;
+    https with ``tls`` (a certificate and its key)."""
     secret = make_token(store, admin, Role.ADMINISTRATOR)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    the_server = server(store, sock, clock=clock)
+    the_server = server(store, sock, clock=clock, tls=tls)
     thread = threading.Thread(
         target=the_server.run, kwargs={"sockets": [sock]}, name="serve", daemon=True
     )
@@ -59,7 +65,9 @@ def in_thread(store: str, clock: Clock = utcnow, admin: str = "admin") -> Iterat
         assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
         time.sleep(0.01)
     try:
-        yield Served(f"http://127.0.0.1:{port}", store, secret)
+        # a certificate names a host: localhost's
+        where = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+        yield Served(where, store, secret)
     finally:
         the_server.service.stopping.set()
         the_server.should_exit = True

@@ -3,8 +3,10 @@ stream, history filters, the lock as a lease, plans signed and verified, metrics
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.errors import RuntimeURLError
 from reconciler.model import Action
 from reconciler.runtime.access import Role
 from reconciler.runtime.base import LockOwner, Provenance, Write
@@ -177,3 +180,63 @@ def test_the_metrics_count_requests_and_operations(served: Served) -> None:
     )
     names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
     assert names and all(n.startswith("reconciler_") for n in names)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for localhost, and its key (made by openssl)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def test_https_is_verified_against_the_ca_bundle_given(
+    tmp_path: Path, certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with in_thread(f"sqlite:///{tmp_path}/rt.db", tls=certificate) as s:
+        assert s.url.startswith("https://localhost:")
+        monkeypatch.delenv("RECONCILER_CA_BUNDLE", raising=False)
+        with HTTPRuntime(s.url, token=s.admin) as rt, pytest.raises(RuntimeURLError) as caught:
+            rt.revision()  # at once: no retry will change the certificate
+        assert str(caught.value).startswith(f"cannot reach runtime {s.url}: ")
+        assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
+        assert str(caught.value).endswith(
+            "its certificate is not trusted here: set RECONCILER_CA_BUNDLE to the certificate of "
+            "the CA that signed it"
+        )
+        monkeypatch.setenv("RECONCILER_CA_BUNDLE", certificate[0])
+        with HTTPRuntime(s.url, token=s.admin) as rt:
+            assert rt.revision() == 0
+
+
+def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else() -> None:
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(307)
+            self.send_header("Location", "http://elsewhere.example/api/v1/runtime")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as redirector:
+        threading.Thread(target=redirector.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{redirector.server_address[1]}"
+        with HTTPRuntime(url, token="rcn_" + "x" * 43) as rt, pytest.raises(RuntimeURLError) as e:
+            rt.revision()
+        redirector.shutdown()
+    assert str(e.value) == (
+        f"runtime {url} redirects (307) to 'http://elsewhere.example/api/v1/runtime'; give the "
+        "URL it serves at (a token is never sent on)"
+    )
+    assert seen == ["Bearer rcn_" + "x" * 43]  # one request, to the URL given

@@ -164,6 +164,11 @@ class HTTPRuntime:
                 )
             except httpx.TransportError as exc:
                 failure = f"cannot reach runtime {self.shown}: {_one_line(exc)}"
+                if _untrusted(exc):  # no retry will change the certificate
+                    raise errors.RuntimeURLError(
+                        f"{failure}; its certificate is not trusted here: set {CA_VARIABLE} to "
+                        "the certificate of the CA that signed it"
+                    ) from None
             else:
                 if response.status_code not in TRANSIENT:
                     return self._checked(response)
@@ -415,6 +420,16 @@ class _Follower:
                     return
                 if line.startswith("id:"):
                     yield int(line[3:].strip())
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a transport error is a certificate that failed verification."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 def _body(response: httpx.Response) -> Any:

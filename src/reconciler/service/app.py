@@ -164,8 +164,9 @@ class Feed:
                 await self._moved.wait()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Let the thread end by itself (within a second: its wait for a change) rather than
+        hold up the service's stop for it: it only reads."""
+        self._stopping.set()
 
 
 class Service:
@@ -232,7 +233,7 @@ class Service:
             yield
         finally:
             self.stopping.set()
-            await anyio.to_thread.run_sync(self.feed.stop)
+            self.feed.stop()
             self.pool.close()
 
 

@@ -22,6 +22,7 @@ from reconciler.runtime.access import Role
 from reconciler.runtime.base import LockOwner, Provenance, Write
 from reconciler.runtime.http import HTTPRuntime
 from reconciler.service import openapi
+from reconciler.service.server import bind, server
 from serving import Served, call, in_thread, make_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +241,27 @@ def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else() -> None:
         "URL it serves at (a token is never sent on)"
     )
     assert seen == ["Bearer rcn_" + "x" * 43]  # one request, to the URL given
+
+
+def test_ready_only_while_the_store_answers(tmp_path: Path) -> None:
+    # no server listens on port 1: the service is alive, its store is not reachable
+    store = "postgresql://root@127.0.0.1:1/test?connect_timeout=1"
+    sock = bind("127.0.0.1", 0)
+    the_server = server(store, sock)
+    thread = threading.Thread(target=the_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        deadline = time.monotonic() + 10
+        while not the_server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert call(url, "GET", "/healthz").json() == {"status": "ok"}
+        ready = call(url, "GET", "/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["kind"] == "unavailable"
+        assert ready.json()["message"].startswith(
+            "the store is not reachable: cannot connect to runtime postgresql://root@127.0.0.1:1/"
+        )
+    finally:
+        the_server.should_exit = True
+        thread.join(timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,16 @@ def campaigns(url: str) -> dict[str, Campaign]:
         return dict(runtime.snapshot().campaigns)
     finally:
         runtime.close()
+
+
+class FakeClock:
+    """A runtime's clock that moves only when told to (June 1st 2026, noon UTC, to begin with)."""
+
+    def __init__(self, now: datetime = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from backends import STORE_BACKENDS, backend_url, drop_postgresql_schemas, postgresql_url
-from factories import cli_environment
+from factories import FakeClock, cli_environment
 from probes import probe
 from reconciler import api, signing
 from reconciler.cli import cli
@@ -192,17 +192,6 @@ def test_a_signing_key_has_the_id_a_plan_key_of_it_has_and_shows_only_that() -> 
 
 
 # --- the platform's tokens, over every backend --------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

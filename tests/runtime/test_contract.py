@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from backends import HTTP_ACTOR, POSTGRESQL, backend_url
+from factories import FakeClock
 from reconciler.errors import (
     ConflictError,
     LockedError,
@@ -99,17 +100,6 @@ def subject(spec: Spec, text: str) -> dict[str, Any]:
 
 def titled(spec: Spec, text: str) -> dict[str, Any]:
     return {**spec, "content": {**spec["content"], "title": text}}
-
-
-class FakeClock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -265,3 +265,13 @@ def test_ready_only_while_the_store_answers(tmp_path: Path) -> None:
     finally:
         the_server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.mark.parametrize("value", ["²", "-1", "1e3", "9" * 19])
+def test_a_revision_that_is_no_whole_number_is_400(served: Served, value: str) -> None:
+    answer = call(served.url, "GET", "/api/v1/history", served.admin, params={"after": value})
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "kind": "invalid",
+        "message": f"after: {value!r} is not a whole number",
+    }

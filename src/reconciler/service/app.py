@@ -243,7 +243,7 @@ class Service:
 async def _body(request: Request, schema: str) -> Any:
     """The request's JSON body, checked against the API's schema named; 413 past MAX_BODY."""
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > openapi.MAX_BODY:
+    if length.isascii() and length.isdigit() and int(length) > openapi.MAX_BODY:
         raise Refusal(413, "too_large", f"the body is over {openapi.MAX_BODY} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -263,9 +263,11 @@ async def _body(request: Request, schema: str) -> Any:
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
-    )
+    try:
+        body = orjson.dumps(data)
+    except orjson.JSONEncodeError:  # an integer past 64 bits, which a manifest may hold
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _route(request: Request) -> str:
@@ -275,7 +277,7 @@ def _route(request: Request) -> str:
 
 def _query_int(request: Request, name: str) -> int:
     text = request.query_params.get(name, "0")
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise Refusal(400, "invalid", f"{name}: {text!r:.40} is not a whole number")
     return int(text)
 
@@ -589,7 +591,7 @@ async def events(service: Service, request: Request) -> Response:
     last = request.headers.get("last-event-id", "")
     if "after" in request.query_params:
         after = _query_int(request, "after")
-    elif last.isdigit() and len(last) <= 19:
+    elif last.isascii() and last.isdigit() and len(last) <= 18:
         after = int(last)
     else:
         after = await service.run(lambda rt: rt.revision())

@@ -27,7 +27,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6) as a host and a port."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise RuntimeURLError(f"--listen {text!r:.80} is not HOST:PORT, like {DEFAULT_LISTEN}")
     return host, int(port)
 

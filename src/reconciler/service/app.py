@@ -22,6 +22,7 @@ import queue
 import re
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -178,6 +179,8 @@ class Service:
         connections: int = CONNECTIONS,
         patience: Patience | None = None,
     ) -> None:
+        if url.rstrip("/") == "memory:":  # each open of an unnamed one is another runtime
+            url = f"memory://serve-{uuid.uuid4().hex}"
         self.url = url
         self.clock = clock
         self.metrics = Metrics()

@@ -88,7 +88,7 @@ def test_the_plan_workflow() -> None:
     assert "updateComment" in script and "createComment" in script
     assert "plan.json" in upload["with"]["path"]
     runs = "\n".join(s["run"] for s in steps(workflow) if "run" in s)
-    assert "pip install '.[postgresql]'" in runs  # the shared runtime's driver too
+    assert "pip install '.[postgresql,http]'" in runs  # the shared runtimes' drivers too
     assert "--detailed-exitcode" in runs and "--format github" in runs
 
 
@@ -126,6 +126,35 @@ def test_the_saved_plan_workflow() -> None:
         text = other.read_text(encoding="utf-8")
         assert "secrets.RECONCILER_PLAN_KEY" not in text
         assert "RECONCILER_PLAN_KEY:" not in text
+
+
+PLAN_TOKEN = "${{ secrets.RECONCILER_TOKEN_PLAN }}"
+APPLY_TOKEN = "${{ secrets.RECONCILER_TOKEN_APPLY }}"
+
+
+def test_the_workflows_token_for_a_runtime_service() -> None:
+    """With an https:// runtime, pull requests plan with a viewer's token, and only the jobs on
+    main hold an approver's, which may apply and have plans signed."""
+    (plan,) = load(PLAN_YML)["jobs"].values()
+    assert plan["env"]["RECONCILER_TOKEN"] == PLAN_TOKEN
+    assert "RECONCILER_TOKEN_APPLY" not in PLAN_YML.read_text(encoding="utf-8")
+    (apply,) = load(APPLY_YML)["jobs"].values()
+    assert apply["env"]["RECONCILER_TOKEN"] == APPLY_TOKEN
+    for job in load(SAVED_YML)["jobs"].values():
+        assert job["env"]["RECONCILER_TOKEN"] == APPLY_TOKEN
+    for path in (APPLY_YML, SAVED_YML):
+        assert "RECONCILER_TOKEN_PLAN" not in path.read_text(encoding="utf-8")
+    for path in (PLAN_YML, APPLY_YML, SAVED_YML):
+        runs = "\n".join(s["run"] for s in steps(load(path)) if "run" in s)
+        assert "pip install '.[postgresql,http]'" in runs
+    jobs = load(GITLAB_CI)
+    assert (
+        'export RECONCILER_TOKEN="${RECONCILER_TOKEN_PLAN:-}"' in jobs["reconciler-plan"]["script"]
+    )
+    assert (
+        'export RECONCILER_TOKEN="${RECONCILER_TOKEN_APPLY:-}"'
+        in jobs["reconciler-apply"]["script"]
+    )
 
 
 def test_the_gitlab_pipeline() -> None:

@@ -103,7 +103,8 @@ class HTTPRuntime:
         self.shown = redacted(url)
         self._patience = patience
         connect = patience.connect_seconds or CONNECT_SECONDS
-        self._retry_seconds = max(connect, CONNECT_SECONDS)
+        #: how long transient failures are retried: --connect-timeout's, or 10 s
+        self._retry_seconds = connect
         headers = {"User-Agent": "reconciler"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

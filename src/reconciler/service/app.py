@@ -45,9 +45,16 @@ from reconciler.errors import (
     RuntimeRefused,
     RuntimeUnavailable,
 )
-from reconciler.model import instant
+from reconciler.model import Action, instant
 from reconciler.runtime import wire
-from reconciler.runtime.access import Role, TokenInfo, required_for, required_role
+from reconciler.runtime.access import (
+    Capability,
+    Role,
+    TokenInfo,
+    required,
+    required_for,
+    required_role,
+)
 from reconciler.runtime.base import (
     Clock,
     HistoryEntry,
@@ -210,8 +217,9 @@ class Service:
 
         return await anyio.to_thread.run_sync(in_thread)
 
-    async def caller(self, request: Request, role: Role) -> TokenInfo:
-        """The token the request carries, if its role includes ``role``."""
+    async def caller(self, request: Request, what: Capability | Action) -> TokenInfo:
+        """The token the request carries, if its role may do ``what`` (``access.PERMISSIONS``)."""
+        role = required(what)
         header = request.headers.get("authorization", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
@@ -337,13 +345,13 @@ async def openapi_json(service: Service, request: Request) -> Response:
 
 
 async def runtime_info(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     rid, revision = await service.run(lambda rt: (rt.runtime_id(), rt.revision()))
     return _json({"runtime_id": rid, "revision": revision})
 
 
 async def snapshot(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
 
     def read(rt: Platform) -> tuple[str | None, int]:
         return rt.runtime_id(), rt.revision()
@@ -359,7 +367,7 @@ async def snapshot(service: Service, request: Request) -> Response:
 
 
 async def batches(service: Service, request: Request) -> Response:
-    token = await service.caller(request, Role.MANAGER)
+    token = await service.caller(request, Capability.READ)
     data = await _body(request, "Batch")
     writes: list[Write] = []
     for i, item in enumerate(data["writes"]):
@@ -384,7 +392,7 @@ async def batches(service: Service, request: Request) -> Response:
 
 
 async def applied_keys(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     prefix = request.query_params.get("prefix")
     if prefix is None or "\x00" in prefix:
         raise Refusal(400, "invalid", "prefix: a query parameter, required")
@@ -400,7 +408,7 @@ def _campaign_query(request: Request) -> str | None:
 
 
 async def history(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     name = _campaign_query(request)
     after = _query_int(request, "after")
     since_text = request.query_params.get("since")
@@ -417,20 +425,20 @@ async def history(service: Service, request: Request) -> Response:
 
 
 async def sendings(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     name = _campaign_query(request)
     found = await service.run(lambda rt: rt.sendings(name))
     return _json({"sendings": [x.to_json() for x in found]})
 
 
 async def lock_state(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     held = await service.run(lambda rt: rt.lock())
     return _json({"lock": wire.lock_json(held)})
 
 
 async def lock_take(service: Service, request: Request) -> Response:
-    token = await service.caller(request, Role.MANAGER)
+    token = await service.caller(request, Capability.LOCK)
     data = await _body(request, "LockRequest")
     owner = _owner(token, data["owner"])
     ttl = float(data.get("ttl", LEASE_SECONDS))
@@ -450,7 +458,7 @@ LEASE_SECONDS = 15.0
 
 
 async def lock_release(service: Service, request: Request) -> Response:
-    token = await service.caller(request, Role.MANAGER)
+    token = await service.caller(request, Capability.LOCK)
     data = await _body(request, "LockRelease")
     owner = _owner(token, data["owner"])
 
@@ -462,18 +470,18 @@ async def lock_release(service: Service, request: Request) -> Response:
 
 
 async def lock_break(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     broken = await service.run(lambda rt: rt.break_lock())
     return _json({"lock": wire.lock_json(broken)})
 
 
 async def segments(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     return _json({"segments": await service.run(lambda rt: rt.segments())})
 
 
 async def segment_put(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     name = request.path_params["name"]
     if not re.fullmatch(openapi.NAME, name):
         raise Refusal(400, "invalid", f"{name!r:.80} is not a segment name")
@@ -487,7 +495,7 @@ async def segment_put(service: Service, request: Request) -> Response:
 
 
 async def tick(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     data = await _body(request, "Tick")
     try:
         now = instant(data["now"]) if "now" in data else service.clock()
@@ -501,7 +509,7 @@ async def tick(service: Service, request: Request) -> Response:
 
 
 async def edit(service: Service, request: Request) -> Response:
-    token = await service.caller(request, Role.ADMINISTRATOR)
+    token = await service.caller(request, Action.EDIT)
     name = request.path_params["name"]
     if not re.fullmatch(openapi.NAME, name):
         raise Refusal(404, "not_found", f"no campaign {name!r:.80}")
@@ -515,13 +523,13 @@ async def edit(service: Service, request: Request) -> Response:
 
 
 async def tokens(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     found = await service.run(lambda rt: rt.tokens())
     return _json({"tokens": [t.to_json() for t in found]})
 
 
 async def token_create(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     data = await _body(request, "TokenRequest")
     role = Role(data["role"])
 
@@ -535,7 +543,7 @@ async def token_create(service: Service, request: Request) -> Response:
 
 
 async def token_revoke(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     name = request.path_params["name"]
 
     def revoke(rt: Platform) -> list[TokenInfo]:
@@ -548,7 +556,7 @@ async def token_revoke(service: Service, request: Request) -> Response:
 
 
 async def rotate_key(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.ADMINISTRATOR)
+    await service.caller(request, Capability.ADMINISTER)
     key = await service.run(lambda rt: rt.rotate_signing_key())
     return _json({"key_id": key})
 
@@ -558,7 +566,7 @@ def _plan(data: Any) -> plans.Plan:
 
 
 async def plan_sign(service: Service, request: Request) -> Response:
-    token = await service.caller(request, Role.APPROVER)
+    token = await service.caller(request, Capability.SIGN)
     the_plan = _plan(await _body(request, "PlanBody"))
     for op in the_plan.operations:
         needed = required_for(op.action, activate=op.activate)
@@ -576,7 +584,7 @@ async def plan_sign(service: Service, request: Request) -> Response:
 
 
 async def plan_verify(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     the_plan = _plan(await _body(request, "PlanBody"))
     if the_plan.signature is None:
         raise PlanError(
@@ -590,7 +598,7 @@ async def plan_verify(service: Service, request: Request) -> Response:
 
 
 async def events(service: Service, request: Request) -> Response:
-    await service.caller(request, Role.VIEWER)
+    await service.caller(request, Capability.READ)
     last = request.headers.get("last-event-id", "")
     if "after" in request.query_params:
         after = _query_int(request, "after")

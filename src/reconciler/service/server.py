@@ -7,6 +7,7 @@ never begun), ends the event streams, and returns: the command exits 0.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -57,6 +58,10 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.service.stopping.set()
         super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM and self._captured_signals[-1:] == [sig]:
+            # uvicorn raises a captured signal again once it has stopped (the process then ends
+            # by it, 143): a SIGTERM is the way a service is asked to stop, and that ends in 0
+            self._captured_signals.pop()
 
 
 def access_log() -> None:

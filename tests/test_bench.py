@@ -107,3 +107,35 @@ def test_profile_smoke(tmp_path: Path) -> None:
     for phase in ("start-up and imports", "load the manifests", "plan (runtime snapshot"):
         assert text.count(f"| {phase}") == 2  # cold and warm
     assert "ncalls  tottime" in text
+
+
+def test_service_bench_smoke(tmp_path: Path) -> None:
+    """bench/service.py at N = 60: apply direct and over HTTP, plans by clients at once, and
+    304 polls, each through a real `reconciler serve`; every figure's line is printed."""
+    scratch = tmp_path / "tmp"  # the benchmark's temporary directory goes here
+    scratch.mkdir()
+    small = ["--n", "60", "--runs", "1", "--clients", "2", "--polls", "50"]
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "service.py"), *small],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("60 campaigns; 2 clients; ")
+    assert lines[1].startswith("apply: 60 operations (")
+    figures = [line.split(":")[0].strip() for line in lines if line.startswith("  ")]
+    assert figures == [
+        "apply, sqlite",
+        "plan, 1 client alone",
+        "plan, 2 clients at once",
+        "plan, 2 clients, CPU",
+        "poll, 304 unchanged",
+        "poll, /healthz",
+    ]
+    assert " over HTTP " in lines[2]
+    assert "target within 2x: " in lines[2]
+    assert "target p99 under 20 ms: " in done.stdout
+    assert list(scratch.iterdir()) == []  # the temporary directory is removed

@@ -83,6 +83,12 @@ def _converted(node: Any) -> Any:
     return out
 
 
+def python_patterns(schema: Any) -> Any:
+    """A JSON Schema (any, the API's too) with its patterns meaning in Python what they mean in
+    JSON Schema (see :func:`_python_schema`)."""
+    return _converted(schema)
+
+
 def ecma_pattern(pattern: str) -> str:
     r"""An ECMA-262 pattern as a Python one: ``$`` outside a character class becomes ``\Z``."""
     out, escaped, in_class = [], False, False

@@ -189,6 +189,20 @@ def test_the_service_records_the_token_beside_the_actor_the_client_claims(
             400,
             "writes[0].action: 'edit' is not one of",
         ),
+        (  # a pattern's $ is the end of the input, as in JSON Schema: no final line break
+            {},
+            b'{"writes": [{"key": "k", "action": "create", "campaign": "abc\\n",'
+            b' "expected_etag": null, "actor": "a"}]}',
+            400,
+            "writes[0].campaign: 'abc\\n' does not match",
+        ),
+        (
+            {},
+            b'{"writes": [{"key": "k\\u0000", "action": "create", "campaign": "abc",'
+            b' "expected_etag": null, "actor": "a"}]}',
+            400,
+            "writes[0].key: 'k\\x00' does not match",
+        ),
         ({}, b'{"writes": [{"key": "k"}]}', 400, "writes[0]: 'action' is a required property"),
         ({}, b'"\\ud800"', 400, "the body is not JSON: "),
     ],

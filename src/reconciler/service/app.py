@@ -251,8 +251,8 @@ class Service:
 # --- requests and answers --------------------------------------------------------------------
 
 
-async def _body(request: Request, schema: str) -> Any:
-    """The request's JSON body, checked against the API's schema named; 413 past MAX_BODY."""
+async def _read(request: Request) -> bytes:
+    """The request's body; 413 past MAX_BODY, told by its length or found while reading it."""
     length = request.headers.get("content-length", "")
     if length.isascii() and length.isdigit() and int(length) > openapi.MAX_BODY:
         raise Refusal(413, "too_large", f"the body is over {openapi.MAX_BODY} bytes")
@@ -263,14 +263,24 @@ async def _body(request: Request, schema: str) -> Any:
         if size > openapi.MAX_BODY:
             raise Refusal(413, "too_large", f"the body is over {openapi.MAX_BODY} bytes")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decoded(raw: bytes, schema: str) -> Any:
+    """A body as JSON, checked against the API's schema named."""
     try:
-        data = orjson.loads(b"".join(chunks))
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Refusal(400, "invalid", f"the body is not JSON: {exc}") from None
     problem = openapi.request_problem(schema, data)
     if problem is not None:
         raise Refusal(400, "invalid", problem)
     return data
+
+
+async def _body(request: Request, schema: str) -> Any:
+    """The request's JSON body, checked against the API's schema named."""
+    return _decoded(await _read(request), schema)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -368,9 +378,20 @@ async def snapshot(service: Service, request: Request) -> Response:
 
 async def batches(service: Service, request: Request) -> Response:
     token = await service.caller(request, Capability.READ)
-    data = await _body(request, "Batch")
+    raw = await _read(request)
+    # a batch is up to 1,000 writes to read and check: off the event loop, as the writing is
+    writes = await anyio.to_thread.run_sync(_writes, raw, token)
+    results = await service.run(lambda rt: rt.apply_batch(writes))
+    for w, result in zip(writes, results, strict=False):
+        service.metrics.applied(w.action.value, result)
+    return _json({"results": [wire.result_json(r) for r in results]})
+
+
+def _writes(raw: bytes, token: TokenInfo) -> list[Write]:
+    """A batch's writes as the platform takes them, once each is found well-formed and within
+    the token's role: its actor the token's (for the one claimed), its lock the token's."""
     writes: list[Write] = []
-    for i, item in enumerate(data["writes"]):
+    for i, item in enumerate(_decoded(raw, "Batch")["writes"]):
         _check_spec(f"writes[{i}]", item.get("spec"))
         _check_spec(f"writes[{i}].copy_base", item.get("copy_base"))
         w = wire.write(item)
@@ -385,10 +406,7 @@ async def batches(service: Service, request: Request) -> Response:
         owner = _lock_owner(token, w.lock_owner) if w.lock_owner is not None else None
         who = replace(w.provenance, actor=_acting(token, w.provenance.actor))
         writes.append(replace(w, provenance=who, lock_owner=owner))
-    results = await service.run(lambda rt: rt.apply_batch(writes))
-    for w, result in zip(writes, results, strict=False):
-        service.metrics.applied(w.action.value, result)
-    return _json({"results": [wire.result_json(r) for r in results]})
+    return writes
 
 
 async def applied_keys(service: Service, request: Request) -> Response:

@@ -10,13 +10,15 @@ very schemas it publishes, so the two cannot drift apart.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from reconciler.model import Action
+from reconciler.validation import python_patterns
 
 Json = dict[str, Any]
 
@@ -560,9 +562,16 @@ def document() -> Json:
 
 
 @functools.cache
+def _checked_document() -> Json:
+    """The document as the validators take it: its patterns with their JSON Schema meaning."""
+    checked: Json = python_patterns(document())
+    return checked
+
+
+@functools.cache
 def _validator(schema: str) -> Draft202012Validator:
     root = Resource.from_contents(
-        {"$schema": "https://json-schema.org/draft/2020-12/schema", **document()}
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", **_checked_document()}
     )
     registry: Registry[Any] = Registry().with_resource("urn:reconciler:api", root)
     return Draft202012Validator(
@@ -570,8 +579,29 @@ def _validator(schema: str) -> Draft202012Validator:
     )
 
 
+@functools.cache
+def _fast(schema: str) -> Callable[[Any], Any]:
+    """The schema compiled to code (fastjsonschema): a batch of 500 writes is checked in a few
+    milliseconds, where jsonschema takes tens; it only says yes or no."""
+    definition = {
+        "$ref": f"#/components/schemas/{schema}",
+        "components": _checked_document()["components"],
+    }
+    check: Callable[[Any], Any] = fastjsonschema.compile(
+        definition, use_default=False, detailed_exceptions=False
+    )
+    return check
+
+
 def request_problem(schema: str, body: Any) -> str | None:
-    """What is wrong with a request body, against the named schema; None when nothing is."""
+    """What is wrong with a request body, against the named schema; None when nothing is. The
+    compiled check says whether; jsonschema, the reference, says what (and decides)."""
+    try:
+        _fast(schema)(body)
+    except fastjsonschema.JsonSchemaException:
+        pass
+    else:
+        return None
     error = next(iter(_validator(schema).iter_errors(body)), None)
     if error is None:
         return None

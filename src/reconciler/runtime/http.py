@@ -18,6 +18,7 @@ anywhere reaches a ``watch`` as fast as the service's store announces it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import ssl
@@ -30,6 +31,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import orjson
 
 from reconciler import errors
 from reconciler.model import Campaign, RuntimeState, Sending, Spec
@@ -156,12 +158,15 @@ class HTTPRuntime:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The answer to one request, retried while the failure is transient."""
+        # orjson, not httpx's json= (the standard library's): a batch is hundreds of specs
+        content = _encoded(body) if body is not None else None
+        sent = {**(headers or {}), **({"Content-Type": "application/json"} if content else {})}
         deadline = time.monotonic() + self._retry_seconds
         attempt = 0
         while True:
             try:
                 response = self._client.request(
-                    method, "/api/v1" + path, json=body, params=params, headers=headers
+                    method, "/api/v1" + path, content=content, params=params, headers=sent
                 )
             except httpx.TransportError as exc:
                 failure = f"cannot reach runtime {self.shown}: {_one_line(exc)}"
@@ -216,7 +221,7 @@ class HTTPRuntime:
 
     def _json(self, response: httpx.Response) -> Any:
         try:
-            return response.json()
+            return orjson.loads(response.content)
         except ValueError:
             raise errors.RuntimeStoreError(
                 f"runtime {self.shown} answered with something other than JSON"
@@ -421,6 +426,13 @@ class _Follower:
                     return
                 if line.startswith("id:"):
                     yield int(line[3:].strip())
+
+
+def _encoded(body: Any) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # an integer past 64 bits, which a manifest may hold
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _untrusted(exc: BaseException) -> bool:

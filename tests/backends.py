@@ -24,7 +24,7 @@ from reconciler.runtime.base import Clock, redacted, utcnow
 
 TOKEN_VARIABLE = "RECONCILER_TOKEN"
 
-BACKENDS = ["memory", "sqlite", "postgresql", "http"]
+BACKENDS = ["memory", "sqlite", "postgresql", "http", "http+postgresql"]
 #: the backends that are a store of this process, under the platform: what suites of the store's
 #: own rows (its tables, its tokens, a migration between stores) run over
 STORE_BACKENDS = ["memory", "sqlite", "postgresql"]
@@ -78,6 +78,11 @@ def postgresql_url(schema: str | None = None) -> str:
     return f"{POSTGRESQL}{separator}options=-csearch_path%3D{schema}"
 
 
+def served(backend: str) -> bool:
+    """Whether the backend is a runtime service in front of a store."""
+    return backend.startswith("http")
+
+
 def stop_services() -> None:
     while _services:
         _services.pop().close()
@@ -101,18 +106,19 @@ def backend_url(
 ) -> str:
     """A new runtime of ``backend`` for one test: ``label`` names a memory runtime (shared by
     every opener of its URL), ``file`` the SQLite file in ``folder``; PostgreSQL gets a schema;
-    ``http`` is a service (``reconciler serve``, on its clock) over a SQLite file, whose
-    administrator's token (named ``alice``, the actor the suites write as: the service records
-    the token, and the actor its client claims when they differ) the test's clients take from
-    ``RECONCILER_TOKEN``."""
-    if backend == "http":
+    ``http`` is a service (``reconciler serve``, on its clock) over a SQLite file
+    (``http+postgresql``: over a PostgreSQL schema); its administrator's token, named ``alice``
+    (the actor the suites write as: the service records the token, and the actor its client
+    claims when they differ), is the one the test's clients take from ``RECONCILER_TOKEN``."""
+    if served(backend):
         from serving import in_thread
 
+        store = postgresql_url() if backend == "http+postgresql" else f"sqlite:///{folder}/{file}"
         stack = contextlib.ExitStack()
-        served = stack.enter_context(in_thread(f"sqlite:///{folder}/{file}", clock, HTTP_ACTOR))
+        service = stack.enter_context(in_thread(store, clock, HTTP_ACTOR))
         _services.append(stack)
-        os.environ[TOKEN_VARIABLE] = served.admin
-        return served.url
+        os.environ[TOKEN_VARIABLE] = service.admin
+        return service.url
     if backend == "memory":
         return f"memory://{label}-{uuid.uuid4().hex}"
     if backend == "sqlite":

@@ -50,7 +50,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """Each runtime backend in turn (see ``pytest_generate_tests``); PostgreSQL's schemas made
     for the test are dropped after it, and the services started for it are stopped."""
     name = str(request.param)
-    if name == "postgresql":
+    if name.endswith("postgresql"):
         require_postgresql()
     yield name
     stop_services()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from backends import HTTP_ACTOR, POSTGRESQL, backend_url
+from backends import HTTP_ACTOR, POSTGRESQL, backend_url, served
 from factories import FakeClock
 from reconciler.errors import (
     ConflictError,
@@ -111,7 +111,7 @@ def clock() -> FakeClock:
 def recorded(backend: str) -> Callable[[str], str]:
     """Who history records for a write its client makes as ``actor``: through the service, the
     client's token (named ``alice``), and the actor it claims when that is someone else."""
-    if backend != "http":
+    if not served(backend):
         return lambda actor: actor
     return lambda actor: actor if actor == HTTP_ACTOR else f"{HTTP_ACTOR} (for {actor})"
 
@@ -749,7 +749,7 @@ DEV = LockOwner(owner="dev@laptop:202", pid=202, host="laptop", reason="apply pl
 @pytest.fixture
 def held(backend: str) -> Callable[[LockOwner], LockOwner]:
     """A lock owner as the runtime names it: through the service, bound to the client's token."""
-    if backend != "http":
+    if not served(backend):
         return lambda owner: owner
     return lambda owner: replace(owner, owner=f"{owner.owner} [token {HTTP_ACTOR}]")
 
@@ -757,7 +757,7 @@ def held(backend: str) -> Callable[[LockOwner], LockOwner]:
 @pytest.fixture
 def ttl(backend: str) -> Callable[[float], float]:
     """The ttl a lock asked for with ``seconds`` gets: through the service, a lease it renews."""
-    if backend != "http":
+    if not served(backend):
         return lambda seconds: seconds
     return lambda seconds: min(seconds, LEASE_SECONDS)
 
@@ -860,7 +860,7 @@ def test_a_lock_held_by_a_dead_process_on_this_host_is_taken_over_at_once(
     ghost = LockOwner(owner=f"ci@{host}:{pid}", pid=pid, host=host, reason="apply campaigns")
     assert rt.acquire_lock(ghost) is None
     me = LockOwner.current("apply campaigns")
-    if backend == "http":
+    if served(backend):
         # a lease: the service cannot see its clients' processes, only that they stop renewing
         assert rt.acquire_lock(me) is not None
         clock.advance(LEASE_SECONDS)
@@ -1091,7 +1091,7 @@ def test_the_url_is_kept(rt: Runtime, backend: str, tmp_path: Path) -> None:
         assert rt.url == f"sqlite:///{tmp_path}/rt.db"
     elif backend == "postgresql":
         assert rt.url.startswith(f"{POSTGRESQL}?options=-csearch_path%3Dt_")
-    elif backend == "http":
+    elif served(backend):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", rt.url)
     else:
         assert rt.url.startswith("memory://contract-")
@@ -1197,7 +1197,7 @@ def test_a_batch_gives_what_one_write_at_a_time_gives(backend: str, tmp_path: Pa
     # through the service, the clock is read by every request too (a token's last use): there, one
     # request against several would stamp different instants, so both keep one
     ticking, other = (
-        (FakeClock(), FakeClock()) if backend == "http" else (TickingClock(), TickingClock())
+        (FakeClock(), FakeClock()) if served(backend) else (TickingClock(), TickingClock())
     )
     batched = open_runtime(runtime_url(backend, tmp_path / "batched", ticking), clock=ticking)
     single = open_runtime(runtime_url(backend, tmp_path / "single", other), clock=other)
@@ -1212,7 +1212,7 @@ def test_a_batch_gives_what_one_write_at_a_time_gives(backend: str, tmp_path: Pa
         batched.close()
         single.close()
     ticked = ["2026-06-01T12:00:01.000Z", "2026-06-01T12:00:04.000Z", "2026-06-01T12:00:06.000Z"]
-    assert stamps == (["2026-06-01T12:00:00.000Z"] * 3 if backend == "http" else ticked)
+    assert stamps == (["2026-06-01T12:00:00.000Z"] * 3 if served(backend) else ticked)
 
 
 REFUSALS = {

@@ -383,11 +383,17 @@ async def batches(service: Service, request: Request) -> Response:
     return _json({"results": [wire.result_json(r) for r in results]})
 
 
+#: the longest idempotency key prefix asked for (as the document says)
+PREFIX_LIMIT = 500
+
+
 async def applied_keys(service: Service, request: Request) -> Response:
     await service.caller(request, Role.VIEWER)
     prefix = request.query_params.get("prefix")
     if prefix is None or "\x00" in prefix:
         raise Refusal(400, "invalid", "prefix: a query parameter, required")
+    if len(prefix) > PREFIX_LIMIT:
+        raise Refusal(400, "invalid", f"prefix: longer than {PREFIX_LIMIT} characters")
     keys = await service.run(lambda rt: rt.applied_keys(prefix))
     return _json({"keys": sorted(keys)})
 
@@ -697,7 +703,9 @@ def build_app(service: Service) -> Starlette:
         assert isinstance(exc, HTTPException)
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid")
         message = {404: f"no route {request.url.path!r:.200}", 405: "method not allowed"}
-        return _error(exc.status_code, kind, message.get(exc.status_code, str(exc.detail)))
+        answer = _error(exc.status_code, kind, message.get(exc.status_code, str(exc.detail)))
+        answer.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
+        return answer
 
     app = Starlette(
         routes=routes,

@@ -278,9 +278,18 @@ def _route(request: Request) -> str:
     return getattr(route, "path", "unmatched")
 
 
+#: the largest revision a request may name, as the document says: the stores' integers end at
+#: 2**63 - 1, past which the driver overflows
+MAX_REVISION = 2**62
+
+
+def _is_revision(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_REVISION
+
+
 def _query_int(request: Request, name: str) -> int:
     text = request.query_params.get(name, "0")
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    if not _is_revision(text):
         raise Refusal(400, "invalid", f"{name}: {text!r:.40} is not a whole number")
     return int(text)
 
@@ -600,7 +609,7 @@ async def events(service: Service, request: Request) -> Response:
     last = request.headers.get("last-event-id", "")
     if "after" in request.query_params:
         after = _query_int(request, "after")
-    elif last.isascii() and last.isdigit() and len(last) <= 18:
+    elif _is_revision(last):
         after = int(last)
     else:
         after = await service.run(lambda rt: rt.revision())

@@ -80,14 +80,17 @@ class Process:
 
     def __init__(self, store: str, tmp: Path, env: dict[str, str] | None = None) -> None:
         self.store = store
-        self.admin = make_token(store, f"admin-{os.getpid()}-{id(self)}"[:60], Role.ADMINISTRATOR)
-        self.log = tmp / f"serve-{id(self)}.log"
+        self.admin_name = f"admin-{os.getpid()}-{id(self)}"[:60]
+        self.admin = make_token(store, self.admin_name, Role.ADMINISTRATOR)
+        self.log = tmp / f"serve-{id(self)}.log"  # its standard error
+        self.stdout = tmp / f"serve-{id(self)}.stdout"
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
 
     def start(self, listen: str = "127.0.0.1:0") -> Process:
-        out = self.log.open("ab")
+        err = self.log.open("ab")
+        out = self.stdout.open("ab")
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -100,9 +103,11 @@ class Process:
                 listen,
             ],
             stdout=out,
-            stderr=out,
+            stderr=err,
             env=self.env,
         )
+        out.close()  # the child holds its own
+        err.close()
         deadline = time.monotonic() + 30
         while True:
             text = self.log.read_text(errors="replace")

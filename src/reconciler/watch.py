@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from reconciler import api, manifests
 from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
 from reconciler.errors import LockedError, ReconcilerError, RuntimeRefused, RuntimeUnavailable
-from reconciler.executor import Ledger
+from reconciler.executor import Ledger, Outcome
 from reconciler.plan import Plan
 from reconciler.runtime.base import Runtime
 
@@ -95,7 +95,7 @@ class Watcher:
         last_failure: CycleOutcome | None = None
         while not self.stop.is_set():
             cycle = self.reconcile(trigger, changed)
-            self.seen = self._revision()
+            self.seen = self._left_at(cycle)
             failing = cycle.outcome in (CycleOutcome.LOCKED, CycleOutcome.UNREACHABLE)
             if not failing or cycle.outcome is not last_failure:
                 report(cycle)  # a failure is told once per state, not once per try
@@ -251,6 +251,18 @@ class Watcher:
             if self.clock() >= deadline:
                 break
         return retry or Trigger.INTERVAL, 0
+
+    def _left_at(self, cycle: Cycle) -> int | None:
+        """The revision ``cycle`` left the runtime at, as far as it knows: the one it planned from,
+        plus one for each write it made. A revision read after the cycle may also hold a change
+        made since (a console edit while the read waited out a service's restart), which would
+        then pass for seen and go unhealed until the interval: the lower of the two is kept."""
+        now = self._revision()
+        if now is None or cycle.plan is None:
+            return now
+        entries = cycle.ledger.entries if cycle.ledger is not None else ()
+        written = sum(1 for e in entries if e.outcome is Outcome.DONE and not e.replayed)
+        return min(now, cycle.plan.runtime_revision + written)
 
     def _revision(self) -> int | None:
         """The runtime's revision now, through the feed (opened the first time); None when the

@@ -296,9 +296,18 @@ def _route(request: Request) -> str:
     return getattr(route, "path", "unmatched")
 
 
+#: the largest revision a request may name, as the document says: the stores' integers end at
+#: 2**63 - 1, past which the driver overflows
+MAX_REVISION = 2**62
+
+
+def _is_revision(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_REVISION
+
+
 def _query_int(request: Request, name: str) -> int:
     text = request.query_params.get(name, "0")
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    if not _is_revision(text):
         raise Refusal(400, "invalid", f"{name}: {text!r:.40} is not a whole number")
     return int(text)
 
@@ -409,11 +418,17 @@ def _writes(raw: bytes, token: TokenInfo) -> list[Write]:
     return writes
 
 
+#: the longest idempotency key prefix asked for (as the document says)
+PREFIX_LIMIT = 500
+
+
 async def applied_keys(service: Service, request: Request) -> Response:
     await service.caller(request, Capability.READ)
     prefix = request.query_params.get("prefix")
     if prefix is None or "\x00" in prefix:
         raise Refusal(400, "invalid", "prefix: a query parameter, required")
+    if len(prefix) > PREFIX_LIMIT:
+        raise Refusal(400, "invalid", f"prefix: longer than {PREFIX_LIMIT} characters")
     keys = await service.run(lambda rt: rt.applied_keys(prefix))
     return _json({"keys": sorted(keys)})
 
@@ -620,7 +635,7 @@ async def events(service: Service, request: Request) -> Response:
     last = request.headers.get("last-event-id", "")
     if "after" in request.query_params:
         after = _query_int(request, "after")
-    elif last.isascii() and last.isdigit() and len(last) <= 18:
+    elif _is_revision(last):
         after = int(last)
     else:
         after = await service.run(lambda rt: rt.revision())
@@ -723,7 +738,9 @@ def build_app(service: Service) -> Starlette:
         assert isinstance(exc, HTTPException)
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid")
         message = {404: f"no route {request.url.path!r:.200}", 405: "method not allowed"}
-        return _error(exc.status_code, kind, message.get(exc.status_code, str(exc.detail)))
+        answer = _error(exc.status_code, kind, message.get(exc.status_code, str(exc.detail)))
+        answer.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
+        return answer
 
     app = Starlette(
         routes=routes,

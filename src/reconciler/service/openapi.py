@@ -214,7 +214,7 @@ SCHEMAS: dict[str, Json] = {
     "SegmentSize": _object(
         {"size": {"type": "integer", "minimum": 0, "maximum": 10**12}}, ["size"]
     ),
-    "Tick": _object({"now": {"type": "string", "maxLength": 64}}, []),
+    "Tick": _object({"now": {"type": "string", "maxLength": 64, "format": "date-time"}}, []),
     "Steps": _loose(
         {
             "steps": {
@@ -372,7 +372,7 @@ def document() -> Json:
                             "name": "If-None-Match",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": 200},
+                            "schema": {"type": "string"},
                         }
                     ],
                 ),
@@ -405,7 +405,7 @@ def document() -> Json:
                     CAMPAIGN_QUERY,
                     _query(
                         "since",
-                        {"type": "string", "maxLength": 64},
+                        {"type": "string", "maxLength": 64, "format": "date-time"},
                         "Entries at or after this RFC 3339 date-time.",
                     ),
                     _query(

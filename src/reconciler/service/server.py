@@ -6,14 +6,17 @@ never begun), ends the event streams, and returns: the command exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
+from uvicorn.server import HANDLED_SIGNALS
 
 from reconciler.errors import RuntimeURLError
 from reconciler.runtime.base import Clock, Patience, utcnow
@@ -65,6 +68,20 @@ class _Server(uvicorn.Server):
             # uvicorn raises a captured signal again once it has stopped (the process then ends
             # by it, 143): a SIGTERM is the way a service is asked to stop, and that ends in 0
             self._captured_signals.pop()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, less raising the signal again once stopped (uvicorn >= 0.29 does, and the
+        process then dies of it, -15): a stop asked for ends in a clean exit, 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def access_log() -> None:

@@ -1,22 +1,19 @@
 """``reconciler serve``: the service's app on uvicorn, on a socket of its own.
 
 SIGTERM (and Ctrl-C) stops taking requests, lets those in flight finish (a batch commits, or was
-never begun), ends the event streams, and returns: the command exits 0.
+never begun), ends the event streams, and returns: the command exits 0 (130 after Ctrl-C).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import socket
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
-from uvicorn.server import HANDLED_SIGNALS
 
 from reconciler.errors import RuntimeURLError
 from reconciler.runtime.base import Clock, Patience, utcnow
@@ -68,20 +65,6 @@ class _Server(uvicorn.Server):
             # uvicorn raises a captured signal again once it has stopped (the process then ends
             # by it, 143): a SIGTERM is the way a service is asked to stop, and that ends in 0
             self._captured_signals.pop()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """uvicorn's, less raising the signal again once stopped (uvicorn >= 0.29 does, and the
-        process then dies of it, -15): a stop asked for ends in a clean exit, 0."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def access_log() -> None:

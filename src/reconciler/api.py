@@ -237,9 +237,11 @@ def serve(
     listen: str,
     *,
     tls: tuple[str, str] | None = None,
+    max_age: timedelta = signing.DEFAULT_MAX_AGE,
     started: Callable[[str], None] = lambda url: None,
 ) -> None:
-    """Serve the runtime ``options`` names until stopped (``reconciler serve``)."""
+    """Serve the runtime ``options`` names until stopped (``reconciler serve``); plans it signs
+    are applied for ``max_age``."""
     try:
         from reconciler.service.server import serve as serving
     except ImportError as exc:
@@ -253,6 +255,7 @@ def serve(
         tls=tls,
         clock=options.clock,
         patience=options.patience,
+        max_age=max_age,
         started=started,
     )
 

@@ -438,7 +438,9 @@ def serve(runtime_url: str | None, listen: str, tls_cert: str | None, tls_key: s
         shown = api.shown_url(runtime_url)
         click.echo(escape.text(f"serving runtime {shown} at {url}"), err=True)
 
-    api.serve(_options(runtime_url), listen, tls=tls, started=started)
+    # how long a plan the service signed is applied for: the service's to say, as apply's is
+    max_age = api.parse_max_age(os.environ.get("RECONCILER_PLAN_MAX_AGE"))
+    api.serve(_options(runtime_url), listen, tls=tls, max_age=max_age, started=started)
 
 
 @cli.group()

@@ -10,20 +10,22 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from reconciler.errors import RuntimeURLError
+from reconciler.errors import PlanError, RuntimeURLError
 from reconciler.model import Action
+from reconciler.plan import Plan
 from reconciler.runtime.access import Role
 from reconciler.runtime.base import LockOwner, Provenance, Write
 from reconciler.runtime.http import HTTPRuntime
 from reconciler.service import openapi
 from reconciler.service.server import bind, server
-from serving import Served, call, in_thread, make_token
+from serving import Served, call, in_thread, make_token, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "schema" / "runtime-api.json"
@@ -275,3 +277,31 @@ def test_a_revision_that_is_no_whole_number_is_400(served: Served, value: str) -
         "kind": "invalid",
         "message": f"after: {value!r} is not a whole number",
     }
+
+
+def test_a_plan_the_service_signed_is_applied_for_its_max_age(tmp_path: Path) -> None:
+    clock = [datetime(2026, 6, 1, 12, 0, tzinfo=UTC)]
+    store = f"sqlite:///{tmp_path}/rt.db"
+    sock = bind("127.0.0.1", 0)
+    the_server = server(store, sock, clock=lambda: clock[0], max_age=timedelta(hours=1))
+    admin = make_token(store, "admin", Role.ADMINISTRATOR)
+    thread = threading.Thread(target=the_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    wait_ready(url)
+    try:
+        with HTTPRuntime(url, token=admin) as rt:
+            body = Plan(runtime=url, runtime_id=rt.runtime_id(), runtime_revision=0).to_json()
+            body["signature"] = rt.sign_plan(body)
+            clock[0] += timedelta(minutes=59)
+            assert rt.verify_plan(body) == body["signature"]["key_id"]
+            clock[0] += timedelta(minutes=2)
+            with pytest.raises(PlanError) as caught:
+                rt.verify_plan(body)
+        assert str(caught.value) == (
+            "the plan: the plan was signed at 2026-06-01T12:00:00.000Z, 1h 1m ago, and a signed "
+            "plan is applied for 1h (RECONCILER_PLAN_MAX_AGE); nothing was applied. Plan again"
+        )
+    finally:
+        the_server.should_exit = True
+        thread.join(timeout=30)

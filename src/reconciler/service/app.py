@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -185,11 +185,14 @@ class Service:
         *,
         connections: int = CONNECTIONS,
         patience: Patience | None = None,
+        max_age: timedelta = signing.DEFAULT_MAX_AGE,
     ) -> None:
         if url.rstrip("/") == "memory:":  # each open of an unnamed one is another runtime
             url = f"memory://serve-{uuid.uuid4().hex}"
         self.url = url
         self.clock = clock
+        #: how long a plan the service signed is applied for (RECONCILER_PLAN_MAX_AGE)
+        self.max_age = max_age
         self.metrics = Metrics()
         self.stopping = threading.Event()
 
@@ -624,8 +627,10 @@ async def plan_verify(service: Service, request: Request) -> Response:
             "the plan is not signed, and this runtime service applies only plans it signed: "
             "make it with `plan --out` through the service, with a token whose role may apply it"
         )
-    keys = await service.run(lambda rt: rt.signing_keys())
-    signing.verify_with_keys(the_plan, keys, service.clock(), signing.DEFAULT_MAX_AGE, "the plan")
+    # a key retired since a plan was signed verifies it while the plan may still be applied
+    grace = service.max_age + signing.CLOCK_SKEW
+    keys = await service.run(lambda rt: rt.signing_keys(grace))
+    signing.verify_with_keys(the_plan, keys, service.clock(), service.max_age, "the plan")
     assert the_plan.signature is not None  # verified: signed
     return _json({"key_id": the_plan.signature.key_id})
 

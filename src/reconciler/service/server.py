@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from types import FrameType
 
 import uvicorn
@@ -18,6 +19,7 @@ import uvicorn
 from reconciler.errors import RuntimeURLError
 from reconciler.runtime.base import Clock, Patience, utcnow
 from reconciler.service.app import Service, build_app
+from reconciler.signing import DEFAULT_MAX_AGE
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 #: how long a stop waits for requests in flight before it closes their connections
@@ -85,8 +87,9 @@ def server(
     clock: Clock = utcnow,
     tls: tuple[str, str] | None = None,
     patience: Patience | None = None,
+    max_age: timedelta = DEFAULT_MAX_AGE,
 ) -> _Server:
-    service = Service(runtime_url, clock, patience=patience)
+    service = Service(runtime_url, clock, patience=patience, max_age=max_age)
     config = uvicorn.Config(
         build_app(service),
         log_config=None,
@@ -108,6 +111,7 @@ def serve(
     tls: tuple[str, str] | None = None,
     clock: Clock = utcnow,
     patience: Patience | None = None,
+    max_age: timedelta = DEFAULT_MAX_AGE,
     started: Callable[[str], None] = lambda url: None,
 ) -> None:
     """Serve until stopped. ``started`` is told the URL clients reach it at."""
@@ -116,6 +120,6 @@ def serve(
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     access_log()
-    the_server = server(runtime_url, sock, clock=clock, tls=tls, patience=patience)
+    the_server = server(runtime_url, sock, clock=clock, tls=tls, patience=patience, max_age=max_age)
     started(f"{'https' if tls else 'http'}://{shown}:{bound_port}")
     the_server.run(sockets=[sock])

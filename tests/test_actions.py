@@ -21,7 +21,8 @@ def test_every_action_a_plan_may_hold_has_every_fact() -> None:
 def test_the_orders_are_total_and_each_place_is_taken_once() -> None:
     assert sorted(f.risk for f in FACTS.values()) == list(range(len(FACTS)))
     assert sorted(f.summary for f in FACTS.values()) == list(range(len(FACTS)))
-    assert RISK_ORDER[0] is Action.STOP and RISK_ORDER[-1] is Action.CREATE
+    # an adoption changes nothing of the campaign: the least risky of all, after a new draft
+    assert RISK_ORDER[0] is Action.STOP and RISK_ORDER[-2:] == (Action.CREATE, Action.ADOPT)
     assert SUMMARY_ORDER == ACTION_ORDER
     assert SHAPE["properties"]["operations"]["items"]["properties"]["action"]["enum"] == [
         a.value for a in SUMMARY_ORDER
@@ -39,4 +40,5 @@ def test_symbols_and_colours_are_what_the_views_show() -> None:
         "discard": ("-", "31"),
         "stop": ("-", "31"),
         "resume": ("+", "32"),
+        "adopt": ("<=", "36"),
     }

@@ -64,7 +64,7 @@ def test_new_campaigns_are_created_or_activated_in_name_order(rt: Runtime) -> No
     ]
     assert plan.summary() == {
         "create": 1, "activate": 2, "copy": 0, "update": 0, "replace": 0, "discard": 0,
-        "stop": 0, "resume": 0, "unchanged": 0, "errors": 0,
+        "stop": 0, "resume": 0, "adopt": 0, "unchanged": 0, "errors": 0,
     }  # fmt: skip
     op = plan.operations[2]
     assert wording.reason(op) == "new campaign; the manifest says live"
@@ -398,17 +398,46 @@ def test_orphans_are_warned_about_or_stopped_with_prune(rt: Runtime) -> None:
     ]
 
 
-def test_unmanaged_campaigns_are_left_alone_and_cannot_be_claimed(rt: Runtime) -> None:
+def test_an_unmanaged_campaign_is_left_alone_and_adopted_by_a_manifest_that_matches(
+    rt: Runtime,
+) -> None:
     converge(rt, [manifest("x")])
     snapshot = rt.snapshot()
     foreign = replace(snapshot.campaigns["x"], managed=False)
     state = replace(snapshot, campaigns={"x": foreign})
     assert planner.plan([], state).warnings == ()
+    assert not planner.plan([], state, prune=True).operations  # never pruned
     plan = planner.plan([manifest("x")], state)
-    assert messages(plan) == [
-        "x: campaign 'x' exists in the runtime but is not managed by the reconciler; "
-        "rename the manifest"
+    assert messages(plan) == []
+    (op,) = plan.operations
+    assert (op.action, op.from_version, op.to_version, op.spec, op.changes, op.adopt) == (
+        Action.ADOPT, 1, 1, None, (), False,
+    )  # fmt: skip
+    assert wording.reason(op) == (
+        "made outside the reconciler (by tester), and the manifest matches it: the reconciler "
+        "takes over its management; the campaign is untouched"
+    )
+
+
+def test_a_manifest_that_differs_from_an_unmanaged_campaign_says_how_and_what_to_do(
+    rt: Runtime,
+) -> None:
+    converge(rt, [manifest("x")])
+    snapshot = rt.snapshot()
+    state = replace(snapshot, campaigns={"x": replace(snapshot.campaigns["x"], managed=False)})
+    changed = manifest("x", with_subject(RECURRING, "Other"))
+    assert messages(planner.plan([changed], state)) == [
+        "x: campaign 'x' was made outside the reconciler, and this manifest does not match it: "
+        "its spec differs (spec.content.subject). `reconciler import x` writes the manifest "
+        'that matches it; or annotate this one reconciler/adopt: "true" to adopt it and make '
+        "the change"
     ]
+    annotated = changed._replace(annotations={"reconciler/adopt": "true"})
+    plan = planner.plan([annotated], state)
+    assert [(op.action, op.adopt) for op in plan.operations] == [(Action.REPLACE, True)]
+    assert wording.reason(plan.operations[0]).endswith(
+        "; the campaign was made outside the reconciler, which adopts it (reconciler/adopt)"
+    )
 
 
 def test_drift_on_a_recurring_campaign_is_restored(rt: Runtime) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from reconciler.model import Action
 
 # ANSI select graphic rendition codes, as the text views paint with them
-GREEN, YELLOW, RED = "32", "33", "31"
+GREEN, YELLOW, RED, CYAN = "32", "33", "31", "36"
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ FACTS: Mapping[Action, Facts] = {
     Action.DISCARD: Facts("-", RED, 6, "discard", "discards", 5),
     Action.STOP: Facts("-", RED, 0, "stop", "stops", 6),
     Action.RESUME: Facts("+", GREEN, 2, "resumption", "resumptions", 7),
+    # the least risky of all: nothing of the campaign changes, only who manages it
+    Action.ADOPT: Facts("<=", CYAN, 8, "adoption", "adoptions", 8),
 }
 
 #: the actions a plan may hold, in the summary's order and in review order

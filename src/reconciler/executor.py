@@ -306,4 +306,5 @@ def _write(
         copy_base=op.copy_base,
         activate=op.activate,
         lock_owner=owner.owner if owner is not None else None,
+        adopt=op.adopt,
     )

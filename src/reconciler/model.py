@@ -86,6 +86,8 @@ class Action(enum.StrEnum):
     STOP = "stop"
     RESUME = "resume"
     COPY = "copy"
+    #: the reconciler takes over a campaign made outside it; the campaign itself is untouched
+    ADOPT = "adopt"
     #: not a plan action: an outside writer (a campaign console) replacing the live version
     EDIT = "edit"
 
@@ -106,6 +108,8 @@ ALLOWED: Mapping[Action, Mapping[Status | None, frozenset[Kind]]] = {
     Action.DISCARD: dict.fromkeys(_ACTIVE, _MODIFIABLE),
     Action.STOP: dict.fromkeys(_ACTIVE, _MODIFIABLE),
     Action.RESUME: {Status.STOPPED: frozenset({Kind.INBOUND})},
+    # whatever a console made may be taken over, in whatever status it is
+    Action.ADOPT: dict.fromkeys(Status, _EVERY),
     # a console edits whatever has a live version, lifecycle or not: that is how drift happens
     Action.EDIT: dict.fromkeys((*_ACTIVE, Status.STOPPING, Status.STOPPED), _EVERY),
 }

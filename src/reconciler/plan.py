@@ -54,6 +54,9 @@ class Reason(enum.StrEnum):
     #: resume; params: staged (a version staged as draft), replaces (the version that replaces
     #: the live one), discards (a staged draft discarded), each when it happens
     RESUME_REQUESTED = "resume-requested"
+    #: adopt: a campaign made outside the reconciler, which the manifest matches; params: origin,
+    #: actor (who made its version in view: the live one, else the draft)
+    ADOPTED = "adopted"
 
 
 #: the actions a plan may hold, in the order of its summary
@@ -111,6 +114,8 @@ class Operation:
     zone_before: str | None = None  # the live version's, for the sendings before
     #: a one-time campaign without a schedule: it sends as it is activated
     on_activation: bool = False
+    #: the operation also adopts the campaign, made outside the reconciler (reconciler/adopt)
+    adopt: bool = False
 
     def key(self, plan_id: str) -> str:
         """The idempotency key: the same operation of the same plan is applied at most once."""
@@ -144,7 +149,7 @@ class Operation:
             "zone_before": self.zone_before,
             "sendings_before": [m.isoformat() for m in self.sendings_before],
             "on_activation": self.on_activation,
-        }
+        } | ({"adopt": True} if self.adopt else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Operation:
@@ -178,6 +183,7 @@ class Operation:
             next_sendings=tuple(map(parse_moment, data.get("next_sendings", ()))),
             sendings_before=tuple(map(parse_moment, data.get("sendings_before", ()))),
             on_activation=bool(data.get("on_activation", False)),
+            adopt=bool(data.get("adopt", False)),
         )
 
 

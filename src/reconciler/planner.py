@@ -47,6 +47,10 @@ _MISSING: Any = object()
 
 #: a manifest annotation: "false" makes drift on that campaign reported, never restored
 SELF_HEAL = "reconciler/self-heal"
+#: annotation: "true" adopts a campaign made outside the reconciler with the manifest's changes
+ADOPT = "reconciler/adopt"
+#: how many differing fields a message names before it counts the rest
+SHOWN_FIELDS = 5
 
 
 #: FieldChanges by (path, type of the value, value): see ``diff``
@@ -315,14 +319,8 @@ def _copy_source(work: _Planning, manifest: Manifest) -> tuple[Spec | None, str 
 
 def _plan_one(work: _Planning, m: Manifest) -> None:
     campaign = work.state.get(m.name)
-    if campaign is not None and not campaign.managed:
-        work.error(
-            m,
-            "metadata.name",
-            f"campaign {m.name!r} exists in the runtime but is not managed by the reconciler; "
-            "rename the manifest",
-        )
-        return
+    #: a campaign made outside the reconciler: a manifest that matches it adopts it
+    adopting = campaign is not None and not campaign.managed
     copying = m.copy_from is not None and campaign is None
     copy_base: Spec | None = None
     if copying:
@@ -365,7 +363,19 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
             campaign, kind=kind, state=m.state, run=m.run, desired_hash=digest, copy=copying
         )
     )
-    drifted_by = _drift(campaign, digest)
+    if adopting:
+        assert campaign is not None
+        if decision.refusal is None and decision.action is None:  # it matches: taken over as is
+            work.live_after[m.name] = _live_after(campaign, None, desired, m)
+            work.operations[m.name] = _operation(
+                work, m, campaign, Action.ADOPT, desired, digest, kind, None, None, None
+            )
+            return
+        if m.annotations.get(ADOPT) != "true":
+            work.error(m, "metadata.name", _unadoptable(m, campaign, desired))
+            return
+    # an outside version is drift only once the reconciler manages the campaign
+    drifted_by = None if adopting else _drift(campaign, digest)
     if drifted_by is not None and m.annotations.get(SELF_HEAL) == "false":
         assert campaign is not None and campaign.live is not None
         fields = ", ".join(c.path for c in diff(campaign.live.spec, desired))
@@ -409,8 +419,30 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
     untouched_source = source is not None and source.name not in work.operations
     work.operations[m.name] = _operation(
         work, m, campaign, decision.action, desired, digest, kind, copy_base, drifted_by,
-        source.etag if source is not None and untouched_source else None,
+        source.etag if source is not None and untouched_source else None, adopt=adopting,
     )  # fmt: skip
+
+
+def _unadoptable(m: Manifest, campaign: Campaign, desired: Spec) -> str:
+    """Why a manifest does not simply adopt the campaign made outside the reconciler it names:
+    what differs, and the two ways out."""
+    held = campaign.draft if m.state is DesiredState.DRAFT and campaign.draft else None
+    held = held or campaign.live or campaign.draft
+    fields = [c.path for c in diff(held.spec, desired)] if held is not None else []
+    shown = ", ".join(fields[:SHOWN_FIELDS]) + (
+        f" and {len(fields) - SHOWN_FIELDS} more" if len(fields) > SHOWN_FIELDS else ""
+    )
+    differs = (
+        f"its spec differs ({shown})"
+        if fields
+        else f"it is {campaign.status.value}, and the manifest says state: {m.state.value}, "
+        f"run: {m.run.value}"
+    )
+    return (
+        f"campaign {m.name!r} was made outside the reconciler, and this manifest does not match "
+        f"it: {differs}. `reconciler import {m.name}` writes the manifest that matches it; or "
+        f'annotate this one {ADOPT}: "true" to adopt it and make the change'
+    )
 
 
 def _at_change(
@@ -499,6 +531,8 @@ def _operation(
     copy_base: Spec | None,
     drifted_by: str | None,
     source_etag: str | None,
+    *,
+    adopt: bool = False,
 ) -> Operation:
     count = campaign.versions if campaign else 0
     live = campaign.live if campaign else None
@@ -547,6 +581,11 @@ def _operation(
         reason = Reason.STOP_REQUESTED
         if kind is not Kind.INBOUND and work.sendings is not None:
             params = work.sendings.cancelled(campaign, live.spec)
+    elif action is Action.ADOPT:  # nothing of the campaign changes
+        assert current is not None
+        versions, writes_spec = (current.number, current.number), False
+        before_spec = after_spec = current.spec
+        reason, params = Reason.ADOPTED, {"actor": current.actor}
     else:  # RESUME: running again, with its versions as the manifest says
         assert live is not None
         reason = Reason.RESUME_REQUESTED
@@ -601,6 +640,7 @@ def _operation(
         zone=_zone(kind, shown),
         zone_before=schedule.zone_of(live.spec) if before and live is not None else None,
         on_activation=goes_live and kind is Kind.ONE_TIME and not desired.get("schedule"),
+        adopt=adopt,
     )
 
 

@@ -30,6 +30,8 @@ def reason(op: Operation) -> str:
     """Why the operation is planned, in a sentence (with its drift, where there is one)."""
     p = op.reason_params
     text = _REASONS[op.reason](op, p)
+    if op.adopt:
+        text += "; the campaign was made outside the reconciler, which adopts it (reconciler/adopt)"
     if "drift_version" in p:
         text += (
             f"; live version {p['drift_version']} was changed outside the reconciler by {op.drift}"
@@ -73,6 +75,13 @@ def _resumed(op: Operation, p: Mapping[str, Any]) -> str:
     return text
 
 
+def _adopted(op: Operation, p: Mapping[str, Any]) -> str:
+    return (
+        f"made outside the reconciler (by {p['actor']}), and the manifest matches it: the "
+        "reconciler takes over its management; the campaign is untouched"
+    )
+
+
 _REASONS = {
     Reason.NEW_DRAFT: lambda op, p: "new campaign; the manifest says draft",
     Reason.NEW_LIVE: lambda op, p: "new campaign; the manifest says live",
@@ -100,6 +109,7 @@ _REASONS = {
     Reason.STOP_REQUESTED: lambda op, p: "the manifest says run: stopped; " + _stop(op, p),
     Reason.MANIFEST_REMOVED: _removed,
     Reason.RESUME_REQUESTED: _resumed,
+    Reason.ADOPTED: _adopted,
 }
 
 

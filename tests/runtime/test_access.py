@@ -88,6 +88,7 @@ WRITES = [
     (Action.UPDATE, False, M),
     (Action.DISCARD, False, M),
     (Action.COPY, False, M),  # into a draft
+    (Action.ADOPT, False, M),  # only who manages it changes
     (Action.COPY, True, A),  # to live
     (Action.ACTIVATE, False, A),
     (Action.ACTIVATE, True, A),

@@ -66,6 +66,7 @@ PERMISSIONS: Mapping[Action | Capability, Role] = {
     Action.UPDATE: Role.MANAGER,
     Action.DISCARD: Role.MANAGER,
     Action.COPY: Role.MANAGER,  # into a draft
+    Action.ADOPT: Role.MANAGER,  # the campaign is untouched: only who manages it changes
     Capability.LOCK: Role.MANAGER,
     Action.ACTIVATE: Role.APPROVER,
     Action.REPLACE: Role.APPROVER,

@@ -86,6 +86,9 @@ class Write:
     activate: bool = False
     #: the lock owner the write is made under: it lands only while that owner holds the lock
     lock_owner: str | None = None
+    #: the write also takes over the campaign, made outside the reconciler (an adoption that
+    #: makes a change in the same operation)
+    adopt: bool = False
 
 
 @dataclass(frozen=True)

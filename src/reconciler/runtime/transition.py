@@ -15,6 +15,7 @@ from datetime import datetime
 
 from reconciler.errors import ConflictError, LockedError, ReconcilerError, RefusedError
 from reconciler.model import (
+    RECONCILER,
     Action,
     Campaign,
     Channel,
@@ -66,8 +67,26 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
     """The campaign ``write`` makes of ``before``.
 
     A spec the campaign already holds (live or staged) keeps its version and number; any other spec
-    gets the next number (``Campaign.number_for``).
+    gets the next number (``Campaign.number_for``). The reconciler writes to a campaign made
+    outside it only once it adopts it: an ``adopt``, or a write that adopts as it changes.
     """
+    adopting = write.action is Action.ADOPT or write.adopt
+    if (
+        before is not None
+        and not before.managed
+        and write.provenance.origin == RECONCILER
+        and not adopting
+    ):
+        raise RefusedError(
+            f"the runtime refuses to {write.action.value} {write.campaign!r}: it is not managed "
+            "by the reconciler; adopt it first"
+        )
+    after = _made(before, write, etag=etag, now=now)
+    return replace(after, managed=True) if adopting else after
+
+
+def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) -> Campaign:
+    """What ``write`` makes of ``before``, every check but the management's."""
     current_etag = before.etag if before is not None else None
     if current_etag != write.expected_etag:
         raise ConflictError(
@@ -130,6 +149,8 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
     if before.status is Status.DRAFT and spec is not None:
         # a draft that was never live may still change channel and kind
         out = replace(out, channel=Channel(spec["channel"]), kind=kind_of(spec))
+    if action is Action.ADOPT:  # its management changes, and nothing of the campaign
+        return out
     if action is Action.DISCARD:
         return replace(out, draft=None)
     if action is Action.STOP:  # a sending in progress finishes first: the engine ends the stop

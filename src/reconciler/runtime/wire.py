@@ -46,6 +46,7 @@ def write_json(w: Write) -> Json:
         "copy_base": w.copy_base,
         "activate": w.activate,
         "lock_owner": w.lock_owner,
+        "adopt": w.adopt,
     }
 
 
@@ -67,6 +68,7 @@ def write(data: Mapping[str, Any]) -> Write:
         copy_base=data.get("copy_base"),
         activate=bool(data.get("activate", False)),
         lock_owner=data.get("lock_owner"),
+        adopt=bool(data.get("adopt", False)),
     )
 
 

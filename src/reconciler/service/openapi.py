@@ -88,6 +88,7 @@ WRITE = _object(
         "copy_base": NULLABLE_SPEC,
         "activate": {"type": "boolean"},
         "lock_owner": _text(600, nullable=True),
+        "adopt": {"type": "boolean"},
     },
     ["key", "action", "campaign", "expected_etag", "actor"],
 )

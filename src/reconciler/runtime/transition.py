@@ -81,6 +81,10 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
             f"the runtime refuses to {write.action.value} {write.campaign!r}: it is not managed "
             "by the reconciler; adopt it first"
         )
+    if write.action is Action.ADOPT and before is not None and before.managed:
+        raise RefusedError(
+            f"the runtime refuses to adopt {write.campaign!r}: the reconciler manages it already"
+        )
     after = _made(before, write, etag=etag, now=now)
     return replace(after, managed=True) if adopting else after
 

@@ -14,7 +14,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
-    | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"},
+    | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"}
+    | {"console", "importer"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
     "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
     "history": {"planner", "plan", "runtime"},
@@ -22,9 +23,19 @@ ALLOWED = {
     "cache": {"manifests", "validation"},
     "provenance": {"runtime"},
     "views": {"render", "render_calendar", "calendar", "cycles", "executor", "history", "manifests"}
-    | {"model", "plan", "runtime"},  # runtime: the data a view shows (tokens), as the model
+    | {
+        "model",
+        "plan",
+        "runtime",
+        "importer",
+    },  # runtime: the data a view shows (tokens), as the model
     "render": {"render_markdown", "executor", "manifests", "plan", "model", "runtime", "errors"}
-    | {"wording", "actions", "cycles", "escape", "history", "render_json", "schedule"},
+    | {"wording", "actions", "cycles", "escape", "history", "render_json", "schedule"}
+    | {"console", "importer"},
+    # runtime create (what a console makes of a file) and import (manifests of what it made)
+    "console": {"model", "errors", "manifests", "validation"},
+    "importer": {"model", "errors", "documents", "emit"},
+    "emit": set(),
     "render_json": {"escape"},
     "watch": {"api", "manifests", "executor", "plan", "errors", "cycles", "runtime"},
     "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views

@@ -411,6 +411,47 @@ def calendar_command(
     click.echo(views.CALENDAR_VIEWS[fmt](cal, _color()), nl=False)
 
 
+@cli.command("import")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--all", "everything", is_flag=True, help="Every campaign the runtime has unmanaged.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=api.IMPORT_DIR,
+    show_default=True,
+    help="Where to write NAME.yaml.",
+)
+@click.option("--force", is_flag=True, help="Overwrite a file that exists.")
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="The manifests: a campaign that has one there is skipped.",
+)
+@_format_option(views.IMPORT_VIEWS)
+@_runtime_option
+def import_command(
+    names: tuple[str, ...],
+    everything: bool,
+    out: Path,
+    force: bool,
+    path: Path,
+    fmt: str,
+    runtime_url: str | None,
+) -> None:
+    """Write a manifest for each campaign made outside the reconciler (NAME..., or --all):
+    OUT/NAME.yaml, which the next plan adopts. Managed campaigns are never imported."""
+    if not names and not everything:
+        raise click.UsageError("name the campaigns to import, or give --all")
+    imported = api.import_campaigns(
+        _options(runtime_url), path, names, all=everything, out=out, force=force
+    )
+    click.echo(views.IMPORT_VIEWS[fmt](imported, _color()), nl=False)
+    sys.exit(EXIT_OK if imported.ok else EXIT_ERROR)
+
+
 @cli.command()
 @_runtime_option
 @click.option(
@@ -465,6 +506,26 @@ def runtime_edit(name: str, settings: tuple[str, ...], actor: str, runtime_url: 
     campaign = api.edit(_options(runtime_url), name, settings, actor=actor)
     assert campaign.live is not None
     click.echo(escape.text(f"{name}: live version {campaign.live.number} written by {actor}"))
+
+
+@runtime.command("create")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A manifest file: its campaigns are made (one or more YAML documents).",
+)
+@click.option("--actor", default="console", show_default=True, help="Who makes them.")
+@_runtime_option
+def runtime_create(file: Path, actor: str, runtime_url: str | None) -> None:
+    """Make the campaigns of FILE as a campaign console would: not managed by the reconciler,
+    draft or live per state, stopped per run (activated, then stopped), copies per copyFrom.
+    For demos and tests of `import`; nothing is made if any of them cannot be."""
+    made = api.create(_options(runtime_url), file, actor=actor)
+    click.echo(render.created_text(made), nl=False)
+    sys.exit(EXIT_OK if made.ok else EXIT_ERROR)
 
 
 @runtime.command("tick")

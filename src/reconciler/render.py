@@ -16,10 +16,12 @@ from typing import Any
 
 from reconciler import escape, render_json, schedule, wording
 from reconciler.actions import FACTS
+from reconciler.console import Made
 from reconciler.cycles import Cycle, CycleOutcome, Stopped
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.history import History
+from reconciler.importer import Imported
 from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
 from reconciler.plan import FieldChange, Plan
@@ -504,3 +506,52 @@ def unlocked_text(broken: LockInfo | None) -> str:
     if broken is None:
         return "the runtime was not locked\n"
     return _lines([f"broke the lock of {broken.describe()}"])
+
+
+# --- runtime create and import -----------------------------------------------------------------
+
+
+def created_text(made: Made) -> str:
+    """What `runtime create` made, one line a campaign; or why it made nothing."""
+    if not made.ok:
+        lines = [diagnostic_line(d) for d in made.loaded.diagnostics]
+        errors = sum(1 for d in made.loaded.diagnostics if d.severity == "error")
+        return _lines([*lines, f"Nothing was made: {plural(errors, 'error')}."])
+    out: list[str] = []
+    for c in made.campaigns:
+        version = c.live or c.draft
+        number = f" version {version.number}" if version is not None else ""
+        copy = f", a copy of {c.copied_from}" if c.copied_from else ""
+        actor = version.actor if version is not None else "?"
+        out.append(f"made {c.name}: {c.status.value}{number}{copy}, by {actor}, not managed")
+    return _lines(out)
+
+
+def imported_text(imported: Imported) -> str:
+    """One line per file written (or skipped), then the errors and warnings, and a summary."""
+    lines = [f"wrote {file}" for _, file in imported.written]
+    lines += [f"warning: {diagnostic_line(d)}" for d in imported.warnings]
+    lines += [f"error: {diagnostic_line(d)}" for d in imported.errors]
+    if imported.errors:
+        lines.append(f"Nothing was written: {plural(len(imported.errors), 'error')}.")
+    elif not imported.written and not imported.skipped:
+        lines.append("Nothing to import: every campaign in the runtime is managed.")
+    else:
+        skipped = f", {len(imported.skipped)} skipped" if imported.skipped else ""
+        lines.append(
+            f"Import: {plural(len(imported.written), 'manifest')} written{skipped}, from "
+            f"{imported.runtime} at revision {imported.revision}."
+        )
+    return _lines(lines)
+
+
+def imported_json(imported: Imported) -> str:
+    body = {
+        "runtime": imported.runtime,
+        "revision": imported.revision,
+        "written": [{"campaign": n, "file": f} for n, f in imported.written],
+        "skipped": [{"campaign": n, "file": f} for n, f in imported.skipped],
+        "errors": [d.to_json() for d in imported.errors],
+        "warnings": [d.to_json() for d in imported.warnings],
+    }
+    return render_json.document(body)

@@ -16,6 +16,7 @@ from reconciler.calendar import Calendar
 from reconciler.cycles import Cycle, Stopped
 from reconciler.executor import Ledger
 from reconciler.history import History
+from reconciler.importer import Imported
 from reconciler.manifests import LoadResult
 from reconciler.model import CampaignStatus, Sendings
 from reconciler.plan import Plan
@@ -75,6 +76,12 @@ TOKEN_VIEWS: Mapping[str, View[Sequence[TokenInfo]]] = {
 CALENDAR_VIEWS: Mapping[str, View[Calendar]] = {
     "text": _plain(calendar_text),
     "json": _plain(calendar_json),
+}
+
+
+IMPORT_VIEWS: Mapping[str, View[Imported]] = {
+    "text": _plain(render.imported_text),
+    "json": _plain(render.imported_json),
 }
 
 

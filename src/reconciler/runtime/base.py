@@ -241,6 +241,21 @@ class Simulator(Protocol):
     def edit(self, campaign: str, spec: Spec, expected_etag: str, actor: str) -> Campaign:
         """Write a new live version as an outside actor would, from a campaign console."""
 
+    def create(
+        self,
+        name: str,
+        spec: Spec,
+        *,
+        live: bool,
+        actor: str,
+        copied_from: str | None = None,
+        copy_base: Spec | None = None,
+        stopped: bool = False,
+    ) -> Campaign:
+        """Make a campaign as a campaign console would: unmanaged, a draft or activated (and
+        then stopped, when asked), a copy of ``copied_from`` when named; an existing name is
+        refused."""
+
 
 @runtime_checkable
 class Administration(Protocol):

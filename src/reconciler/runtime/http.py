@@ -334,6 +334,27 @@ class HTTPRuntime:
         body = {"spec": spec, "expected_etag": expected_etag, "actor": actor}
         return Campaign.from_json(self._post(f"/campaigns/{campaign}/edits", body)["campaign"])
 
+    def create(
+        self,
+        name: str,
+        spec: Spec,
+        *,
+        live: bool,
+        actor: str,
+        copied_from: str | None = None,
+        copy_base: Spec | None = None,
+        stopped: bool = False,
+    ) -> Campaign:
+        body = {
+            "spec": spec,
+            "live": live,
+            "actor": actor,
+            "copied_from": copied_from,
+            "copy_base": copy_base,
+            "stopped": stopped,
+        }
+        return Campaign.from_json(self._post(f"/campaigns/{name}", body)["campaign"])
+
     # --- administration ---------------------------------------------------------------------
 
     def create_token(self, name: str, role: Role) -> str:

@@ -20,13 +20,13 @@ rows (``store.py``). Here, and nowhere else:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from reconciler.errors import ReconcilerError, RefusedError
+from reconciler.errors import ConflictError, ReconcilerError, RefusedError
 from reconciler.model import Action, Campaign, RuntimeState, Sending, Spec
 from reconciler.runtime.access import (
     KEY_GRACE,
@@ -54,7 +54,7 @@ from reconciler.runtime.base import (
     utcnow,
 )
 from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
-from reconciler.runtime.store import Store
+from reconciler.runtime.store import Store, Tx
 from reconciler.runtime.transition import Staged, stage
 
 
@@ -130,26 +130,33 @@ class Platform:
 
     def apply_batch(self, writes: Sequence[Write]) -> list[Applied | ReconcilerError]:
         with self.store.transaction(write=True) as tx:
-            # one read each of what the batch needs; no other writer moves them until it commits
-            campaigns = tx.campaigns(sorted({w.campaign for w in writes}))
-            applied = tx.applied(sorted({w.key for w in writes}))
-            held = tx.lock()
-            batch = stage(
-                writes,
-                campaigns,
-                applied,
-                lock=(held.holder.owner, held.expires) if held else None,
-                revision=tx.revision(),
-                clock=self._clock,
-            )
-            # a refused write was never stored: leaving it out rolls it back alone
-            if batch.staged:
-                tx.put_campaigns(
-                    [(s.after, s.before.etag if s.before else None) for s in batch.staged]
-                )
-                tx.append_history([_entry(s) for s in batch.staged])
-                tx.put_applied([(s.write.key, s.revision) for s in batch.staged])
-                tx.set_revision(batch.revision)
+            return self._land(tx, lambda revision: writes)
+
+    def _land(
+        self, tx: Tx, writes_at: Callable[[int], Sequence[Write]]
+    ) -> list[Applied | ReconcilerError]:
+        """Stage and store, in ``tx``, the writes ``writes_at`` gives for the revision the
+        runtime is at (a write may expect the etag an earlier one of the batch makes)."""
+        revision = tx.revision()
+        writes = writes_at(revision)
+        # one read each of what the batch needs; no other writer moves them until it commits
+        campaigns = tx.campaigns(sorted({w.campaign for w in writes}))
+        applied = tx.applied(sorted({w.key for w in writes}))
+        held = tx.lock()
+        batch = stage(
+            writes,
+            campaigns,
+            applied,
+            lock=(held.holder.owner, held.expires) if held else None,
+            revision=revision,
+            clock=self._clock,
+        )
+        # a refused write was never stored: leaving it out rolls it back alone
+        if batch.staged:
+            tx.put_campaigns([(s.after, s.before.etag if s.before else None) for s in batch.staged])
+            tx.append_history([_entry(s) for s in batch.staged])
+            tx.put_applied([(s.write.key, s.revision) for s in batch.staged])
+            tx.set_revision(batch.revision)
         return list(batch.results)
 
     def acquire_lock(self, owner: LockOwner, ttl: float = LOCK_TTL_SECONDS) -> LockInfo | None:
@@ -318,6 +325,53 @@ class Platform:
             spec=spec,
         )
         return self.apply(write).campaign
+
+    def create(
+        self,
+        name: str,
+        spec: Spec,
+        *,
+        live: bool,
+        actor: str,
+        copied_from: str | None = None,
+        copy_base: Spec | None = None,
+        stopped: bool = False,
+    ) -> Campaign:
+        """Make a campaign as a campaign console would: not managed by the reconciler, its
+        version of origin ``console``; a draft, or activated (live, or scheduled by its start);
+        a copy of ``copied_from`` (whose live spec was ``copy_base``) when named; ``stopped``:
+        activated, then stopped, in the same transaction (two writes in history, as a console
+        user who stops what they just launched). An existing name is refused."""
+        action = Action.COPY if copied_from else Action.ACTIVATE if live else Action.CREATE
+        who = Provenance(actor, origin="console")
+        made = Write(
+            key=f"console/{uuid.uuid4().hex}",
+            action=action,
+            campaign=name,
+            expected_etag=None,
+            provenance=who,
+            spec=spec,
+            copied_from=copied_from,
+            copy_base=copy_base,
+            activate=live,
+        )
+
+        def writes_at(revision: int) -> list[Write]:
+            if not stopped:
+                return [made]
+            stop = Write(f"console/{uuid.uuid4().hex}", Action.STOP, name, str(revision + 1), who)
+            return [made, stop]
+
+        with self.store.transaction(write=True) as tx:
+            results = self._land(tx, writes_at)
+            refused = next((r for r in results if isinstance(r, ReconcilerError)), None)
+            if isinstance(refused, ConflictError) and len(results) == 1:
+                raise RefusedError(f"campaign {name!r} already exists in the runtime")
+            if refused is not None:
+                raise refused  # nothing of it is kept: the transaction rolls back
+        last = results[-1]
+        assert isinstance(last, Applied)
+        return last.campaign
 
 
 def _entry(s: Staged) -> HistoryEntry:

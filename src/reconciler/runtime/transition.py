@@ -148,6 +148,7 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
             copied_from=write.copied_from,
             copy_base=write.copy_base,
             activated_at=timestamp(now) if activate else None,
+            managed=write.provenance.origin == RECONCILER,  # a console's campaign is not ours
         )
     out = replace(before, etag=etag)
     if before.status is Status.DRAFT and spec is not None:

@@ -45,7 +45,7 @@ from reconciler.errors import (
     RuntimeRefused,
     RuntimeUnavailable,
 )
-from reconciler.model import Action, instant
+from reconciler.model import Action, Campaign, instant
 from reconciler.runtime import wire
 from reconciler.runtime.access import (
     Capability,
@@ -558,6 +558,30 @@ async def edit(service: Service, request: Request) -> Response:
     return _json({"campaign": campaign.to_json()})
 
 
+async def create(service: Service, request: Request) -> Response:
+    token = await service.caller(request, Capability.ADMINISTER)
+    name = request.path_params["name"]
+    if not re.fullmatch(openapi.NAME, name):
+        raise Refusal(400, "invalid", f"{name!r:.80} is not a campaign name")
+    data = await _body(request, "Creation")
+    _check_spec("body", data["spec"])
+    _check_spec("body.copy_base", data.get("copy_base"))
+    actor = _acting(token, data["actor"])
+
+    def made(rt: Platform) -> Campaign:
+        return rt.create(
+            name,
+            data["spec"],
+            live=data["live"],
+            actor=actor,
+            copied_from=data.get("copied_from"),
+            copy_base=data.get("copy_base"),
+            stopped=data.get("stopped", False),
+        )
+
+    return _json({"campaign": (await service.run(made)).to_json()})
+
+
 async def tokens(service: Service, request: Request) -> Response:
     await service.caller(request, Capability.ADMINISTER)
     found = await service.run(lambda rt: rt.tokens())
@@ -693,6 +717,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/segments", segments),
     ("PUT", "/api/v1/segments/{name}", segment_put),
     ("POST", "/api/v1/tick", tick),
+    ("POST", "/api/v1/campaigns/{name}", create),
     ("POST", "/api/v1/campaigns/{name}/edits", edit),
     ("GET", "/api/v1/tokens", tokens),
     ("POST", "/api/v1/tokens", token_create),

@@ -236,6 +236,17 @@ SCHEMAS: dict[str, Json] = {
         {"spec": SPEC, "expected_etag": _text(64) | {"minLength": 1}, "actor": _text(200)},
         ["spec", "expected_etag", "actor"],
     ),
+    "Creation": _object(
+        {
+            "spec": SPEC,
+            "live": {"type": "boolean"},
+            "actor": _text(200),
+            "copied_from": {"type": ["string", "null"], "pattern": NAME},
+            "copy_base": NULLABLE_SPEC,
+            "stopped": {"type": "boolean"},
+        },
+        ["spec", "live", "actor"],
+    ),
     "Edited": _loose({"campaign": _ref("Campaign")}, ["campaign"]),
     "Token": TOKEN,
     "Tokens": _loose({"tokens": {"type": "array", "items": _ref("Token")}}, ["tokens"]),
@@ -470,6 +481,20 @@ def document() -> Json:
                 _json("Steps", "What the engine did"),
                 body="Tick",
             )
+        },
+        "/api/v1/campaigns/{name}": {
+            "post": {
+                **_operation(
+                    "Make a campaign as from a campaign console: not managed by the reconciler, "
+                    "a draft or activated (live or scheduled by its start), then stopped when "
+                    "asked, a copy of copied_from when named (copy_base: its source's live spec)",
+                    "administrator",
+                    _json("Edited", "The campaign"),
+                    body="Creation",
+                    errors=(409,),
+                ),
+                "parameters": [name],
+            }
         },
         "/api/v1/campaigns/{name}/edits": {
             "post": {

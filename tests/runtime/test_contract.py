@@ -39,6 +39,7 @@ from reconciler.model import (
     Spec,
     Status,
     Version,
+    kind_of,
     overlay,
     spec_hash,
 )
@@ -1288,3 +1289,111 @@ def test_a_batch_replays_known_keys_even_twice_in_one_batch(rt: Runtime) -> None
 def test_an_empty_batch_changes_nothing(rt: Runtime) -> None:
     assert rt.apply_batch([]) == []
     assert state_of(rt) == (0, {}, 0)
+
+
+# --- the simulator: campaigns made in a console -------------------------------------------------
+
+
+def console_version(spec: Spec, actor: str, number: int = 1) -> Version:
+    return Version(
+        number=number,
+        spec=spec,
+        hash=spec_hash(spec),
+        commit=None,
+        file=None,
+        actor=actor,
+        applied_at=STAMP,
+        origin="console",
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "live", "status"),
+    [
+        (RECURRING, False, Status.DRAFT),
+        (RECURRING, True, Status.LIVE),
+        (ONE_TIME_LATER, True, Status.SCHEDULED),
+        (INBOUND, True, Status.LIVE),
+    ],
+    ids=["draft", "live", "scheduled", "inbound"],
+)
+def test_a_console_creation_is_unmanaged_and_of_console_origin(
+    rt: Runtime, recorded: Callable[[str], str], spec: Spec, live: bool, status: Status
+) -> None:
+    made = simulator(rt).create("alpha", spec, live=live, actor="carol")
+    version = console_version(spec, recorded("carol"))
+    expected = Campaign(
+        name="alpha",
+        channel=Channel(spec["channel"]),
+        kind=kind_of(spec),
+        status=status,
+        live=version if live else None,
+        draft=None if live else version,
+        etag="1",
+        versions=1,
+        managed=False,
+        activated_at=ACTIVATED if live else None,
+    )
+    assert made == expected
+    assert rt.snapshot().campaigns == {"alpha": expected}
+    assert [(e.revision, e.actor, e.operation, e.plan_id, e.before) for e in rt.history()] == [
+        (1, recorded("carol"), "activate" if live else "create", None, None)
+    ]
+    assert rt.history()[0].after == expected.to_json()
+
+
+def test_a_console_creation_stopped_is_activated_then_stopped_in_one_transaction(
+    rt: Runtime, recorded: Callable[[str], str]
+) -> None:
+    made = simulator(rt).create("alpha", RECURRING, live=True, actor="carol", stopped=True)
+    assert (made.status, made.etag, made.managed) == (Status.STOPPED, "2", False)
+    assert made.live == console_version(RECURRING, recorded("carol"))
+    assert [(e.revision, e.actor, e.operation) for e in rt.history()] == [
+        (1, recorded("carol"), "activate"),
+        (2, recorded("carol"), "stop"),
+    ]
+
+
+def test_a_console_copy_is_a_copy_of_its_source(
+    rt: Runtime, recorded: Callable[[str], str]
+) -> None:
+    write(rt, Action.ACTIVATE, "source", None, ONE_TIME)
+    spec = subject(ONE_TIME, "Copy")
+    made = simulator(rt).create(
+        "alpha", spec, live=False, actor="carol", copied_from="source", copy_base=ONE_TIME
+    )
+    assert made == Campaign(
+        name="alpha",
+        channel=Channel.EMAIL,
+        kind=Kind.ONE_TIME,
+        status=Status.DRAFT,
+        live=None,
+        draft=console_version(spec, recorded("carol")),
+        etag="2",
+        versions=1,
+        copied_from="source",
+        copy_base=ONE_TIME,
+        managed=False,
+    )
+    assert [(e.actor, e.operation) for e in rt.history()] == [
+        ("alice", "activate"),
+        (recorded("carol"), "copy"),
+    ]
+
+
+def test_a_console_creation_of_an_existing_name_is_refused_in_one_line(rt: Runtime) -> None:
+    write(rt, Action.CREATE, "alpha", None, RECURRING)
+    before = state_of(rt)
+    with pytest.raises(RefusedError, match=r"^campaign 'alpha' already exists in the runtime$"):
+        simulator(rt).create("alpha", RECURRING, live=True, actor="carol")
+    assert state_of(rt) == before
+
+
+def test_a_console_creation_that_cannot_be_stopped_makes_nothing(rt: Runtime) -> None:
+    with pytest.raises(RefusedError, match="not allowed for a one-time campaign that is live"):
+        simulator(rt).create("alpha", ONE_TIME, live=True, actor="carol", stopped=True)
+    assert state_of(rt) == (0, {}, 0)
+
+
+def test_the_reconciler_s_own_writes_make_managed_campaigns(rt: Runtime) -> None:
+    assert write(rt, Action.CREATE, "alpha", None, RECURRING).campaign.managed is True

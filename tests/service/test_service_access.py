@@ -80,6 +80,13 @@ CASES = [
         409,
         {"json": {"spec": SPEC, "expected_etag": "1", "actor": "console"}},
     ),
+    Case(
+        "POST",
+        "/api/v1/campaigns/console-made",
+        Role.ADMINISTRATOR,
+        200,
+        {"json": {"spec": SPEC, "live": False, "actor": "console"}},
+    ),
     Case("GET", "/api/v1/tokens", Role.ADMINISTRATOR, 200, {}),
     Case("DELETE", "/api/v1/tokens/nobody", Role.ADMINISTRATOR, 404, {}),
     Case("POST", "/api/v1/signing-key/rotate", Role.ADMINISTRATOR, 200, {}),

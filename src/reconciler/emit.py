@@ -25,6 +25,8 @@ _NOT_LITERAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
 #: what a double-quoted scalar must escape: its own syntax, and anything not printable in YAML
 _ESCAPED = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+#: YAML reads an implicit key of up to 1024 characters; a longer one is written as ``? key``
+LONGEST_KEY = 1000
 #: a list of short plain scalars is written on one line, as people write ``on: [mon, thu]``
 FLOW_WIDTH = 60
 
@@ -115,7 +117,11 @@ def _mapping(mapping: Mapping[str, Any], indent: int) -> list[str]:
         if not isinstance(key, str):
             raise TypeError(f"mapping keys must be strings, not {type(key).__name__}")
         same, below = _value(value, indent + 2)
-        lines.append(f"{pad}{scalar(key)}:{same}")
+        written = scalar(key)
+        if len(written) > LONGEST_KEY:  # past YAML's limit of an implicit key: an explicit one
+            lines += [f"{pad}? {written}", f"{pad}:{same}"]
+        else:
+            lines.append(f"{pad}{written}:{same}")
         lines += below
     return lines
 

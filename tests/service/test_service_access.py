@@ -82,10 +82,10 @@ CASES = [
     ),
     Case(
         "POST",
-        "/api/v1/campaigns/console-made",
+        "/api/v1/console/campaigns",
         Role.ADMINISTRATOR,
         200,
-        {"json": {"spec": SPEC, "live": False, "actor": "console"}},
+        {"json": {"name": "console-made", "spec": SPEC, "live": False, "actor": "console"}},
     ),
     Case("GET", "/api/v1/tokens", Role.ADMINISTRATOR, 200, {}),
     Case("DELETE", "/api/v1/tokens/nobody", Role.ADMINISTRATOR, 404, {}),

@@ -346,6 +346,7 @@ class HTTPRuntime:
         stopped: bool = False,
     ) -> Campaign:
         body = {
+            "name": name,
             "spec": spec,
             "live": live,
             "actor": actor,
@@ -353,7 +354,7 @@ class HTTPRuntime:
             "copy_base": copy_base,
             "stopped": stopped,
         }
-        return Campaign.from_json(self._post(f"/campaigns/{name}", body)["campaign"])
+        return Campaign.from_json(self._post("/console/campaigns", body)["campaign"])
 
     # --- administration ---------------------------------------------------------------------
 

@@ -560,10 +560,8 @@ async def edit(service: Service, request: Request) -> Response:
 
 async def create(service: Service, request: Request) -> Response:
     token = await service.caller(request, Capability.ADMINISTER)
-    name = request.path_params["name"]
-    if not re.fullmatch(openapi.NAME, name):
-        raise Refusal(400, "invalid", f"{name!r:.80} is not a campaign name")
     data = await _body(request, "Creation")
+    name = data["name"]
     _check_spec("body", data["spec"])
     _check_spec("body.copy_base", data.get("copy_base"))
     actor = _acting(token, data["actor"])
@@ -717,7 +715,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/api/v1/segments", segments),
     ("PUT", "/api/v1/segments/{name}", segment_put),
     ("POST", "/api/v1/tick", tick),
-    ("POST", "/api/v1/campaigns/{name}", create),
+    ("POST", "/api/v1/console/campaigns", create),
     ("POST", "/api/v1/campaigns/{name}/edits", edit),
     ("GET", "/api/v1/tokens", tokens),
     ("POST", "/api/v1/tokens", token_create),

@@ -238,6 +238,7 @@ SCHEMAS: dict[str, Json] = {
     ),
     "Creation": _object(
         {
+            "name": {"type": "string", "pattern": NAME},
             "spec": SPEC,
             "live": {"type": "boolean"},
             "actor": _text(200),
@@ -245,7 +246,7 @@ SCHEMAS: dict[str, Json] = {
             "copy_base": NULLABLE_SPEC,
             "stopped": {"type": "boolean"},
         },
-        ["spec", "live", "actor"],
+        ["name", "spec", "live", "actor"],
     ),
     "Edited": _loose({"campaign": _ref("Campaign")}, ["campaign"]),
     "Token": TOKEN,
@@ -482,19 +483,17 @@ def document() -> Json:
                 body="Tick",
             )
         },
-        "/api/v1/campaigns/{name}": {
-            "post": {
-                **_operation(
-                    "Make a campaign as from a campaign console: not managed by the reconciler, "
-                    "a draft or activated (live or scheduled by its start), then stopped when "
-                    "asked, a copy of copied_from when named (copy_base: its source's live spec)",
-                    "administrator",
-                    _json("Edited", "The campaign"),
-                    body="Creation",
-                    errors=(409,),
-                ),
-                "parameters": [name],
-            }
+        "/api/v1/console/campaigns": {
+            "post": _operation(
+                "Make a campaign as from a campaign console: not managed by the reconciler, a "
+                "draft or activated (live or scheduled by its start), then stopped when asked, a "
+                "copy of copied_from when named (copy_base: its source's live spec); an existing "
+                "name is refused (409)",
+                "administrator",
+                _json("Edited", "The campaign"),
+                body="Creation",
+                errors=(409,),
+            )
         },
         "/api/v1/campaigns/{name}/edits": {
             "post": {

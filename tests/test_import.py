@@ -2,9 +2,9 @@
 
 Each manifest is checked the way the plan will read it: loaded from disk with the project's loader,
 then planned against the runtime with the campaign taken as managed, where the plan must be
-empty (no operation, no error, no warning). That is what makes the plan after an import show
-``adopt`` and nothing else: the effective spec is the campaign's, and the lifecycle finds nothing to
-do for the state and run written.
+empty (no operation, no error, no warning): the effective spec is the campaign's, and the lifecycle
+finds nothing to do for the state and run written. Then for real: the plan adopts every campaign
+and does nothing else, apply changes only their management, and the plan after it is empty.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def run_import(url: str, root: Path, *names: str, **kw: Any) -> importer.Importe
     )
 
 
-def test_an_import_of_every_status_plans_nothing_once_adopted(
+def test_an_import_of_every_status_is_adopted_and_nothing_else(
     url: str, clock: FakeClock, tmp_path: Path
 ) -> None:
     with open_runtime(url, clock=clock) as rt:
@@ -167,12 +167,6 @@ def test_an_import_of_every_status_plans_nothing_once_adopted(
     assert result.written == tuple(
         (n, str(tmp_path / f"campaigns/imported/{n}.yaml")) for n in unmanaged
     )
-    loaded = manifests.load(tmp_path / "campaigns")
-    assert loaded.ok and loaded.diagnostics == ()
-    assert sorted(m.name for m in loaded.manifests) == unmanaged
-    planned = planner.plan(loaded.manifests, adopted(state), orphans=False, now=clock.now)
-    assert (planned.operations, planned.errors, planned.warnings) == ((), (), ())
-    assert planned.unchanged == len(unmanaged)
     # the same runtime gives the same bytes
     first = {p.name: p.read_bytes() for p in (tmp_path / "campaigns/imported").iterdir()}
     again = run_import(url, tmp_path / "again", all=True)
@@ -180,6 +174,36 @@ def test_an_import_of_every_status_plans_nothing_once_adopted(
     assert {p.name: p.read_bytes() for p in (tmp_path / "again/campaigns/imported").iterdir()} == (
         first
     )
+    loaded = manifests.load(tmp_path / "campaigns")
+    assert loaded.ok and loaded.diagnostics == ()
+    assert sorted(m.name for m in loaded.manifests) == unmanaged
+    planned = planner.plan(loaded.manifests, adopted(state), orphans=False, now=clock.now)
+    assert (planned.operations, planned.errors, planned.warnings) == ((), (), ())
+    assert planned.unchanged == len(unmanaged)
+    # the plan adopts them all, and does nothing else; once applied, there is nothing left to do
+    options = api.Options(url, now=clock.now)
+    plan = api.plan(tmp_path / "campaigns", options, cache=manifests.Cache())
+    # the two the reconciler made have no manifest here: orphans, said so, left alone
+    orphans = [
+        "campaign 'y-gone' has no manifest; the draft is left as it is",
+        "campaign 'z-managed' has no manifest; it is left as it is",
+    ]
+    assert (plan.errors, [d.message for d in plan.warnings]) == ((), orphans)
+    assert [(op.campaign, op.action) for op in plan.operations] == [
+        (n, Action.ADOPT) for n in unmanaged
+    ]
+    ledger = api.apply(tmp_path / "campaigns", options, cache=manifests.Cache())
+    assert ledger.ok
+    with open_runtime(url) as rt:
+        after = rt.snapshot()
+    assert after.campaigns == {
+        n: replace(c, managed=True, etag=after.campaigns[n].etag)
+        for n, c in state.campaigns.items()
+    }
+    replanned = api.plan(tmp_path / "campaigns", options, cache=manifests.Cache())
+    assert (replanned.operations, replanned.errors) == ((), ())
+    assert [d.message for d in replanned.warnings] == orphans
+    assert replanned.unchanged == len(unmanaged)
 
 
 def imported_text(url: str, clock: FakeClock, tmp_path: Path, name: str) -> str:

@@ -1397,3 +1397,53 @@ def test_a_console_creation_that_cannot_be_stopped_makes_nothing(rt: Runtime) ->
 
 def test_the_reconciler_s_own_writes_make_managed_campaigns(rt: Runtime) -> None:
     assert write(rt, Action.CREATE, "alpha", None, RECURRING).campaign.managed is True
+
+
+# --- adoption: a campaign made outside the reconciler ------------------------------------------
+
+
+def test_an_adoption_takes_over_a_console_campaign_and_changes_nothing_else(
+    rt: Runtime, recorded: Callable[[str], str]
+) -> None:
+    made = simulator(rt).create("alpha", RECURRING, live=True, actor="maria")
+    assert not made.managed
+    assert made.live is not None and made.live.origin == "console"
+    adopted = write(rt, Action.ADOPT, "alpha", made.etag).campaign
+    assert adopted == replace(made, managed=True, etag="2")
+    assert [(e.operation, e.actor) for e in rt.history()] == [
+        ("activate", recorded("maria")),
+        ("adopt", "alice"),
+    ]
+
+
+def test_the_reconciler_does_not_write_to_a_campaign_it_does_not_manage(rt: Runtime) -> None:
+    made = simulator(rt).create("alpha", RECURRING, live=True, actor="maria")
+    before = state_of(rt)
+    with pytest.raises(RefusedError) as caught:
+        write(rt, Action.REPLACE, "alpha", made.etag, subject(RECURRING, "Two"))
+    assert str(caught.value) == (
+        "the runtime refuses to replace 'alpha': it is not managed by the reconciler; adopt it "
+        "first"
+    )
+    assert state_of(rt) == before
+
+
+def test_a_write_that_adopts_makes_its_change_and_takes_over(rt: Runtime) -> None:
+    made = simulator(rt).create("alpha", RECURRING, live=True, actor="maria")
+    changed = write(
+        rt, Action.REPLACE, "alpha", made.etag, subject(RECURRING, "Two"), adopt=True
+    ).campaign
+    assert changed.managed
+    assert changed.live is not None
+    assert (changed.live.number, changed.live.spec) == (2, subject(RECURRING, "Two"))
+
+
+def test_adopting_a_campaign_the_reconciler_manages_is_refused(rt: Runtime) -> None:
+    write(rt, Action.ACTIVATE, "alpha", None, RECURRING)
+    before = state_of(rt)
+    with pytest.raises(RefusedError) as caught:
+        write(rt, Action.ADOPT, "alpha", "1")
+    assert str(caught.value) == (
+        "the runtime refuses to adopt 'alpha': the reconciler manages it already"
+    )
+    assert state_of(rt) == before

@@ -552,3 +552,87 @@ def test_any_value_round_trips_exactly(value: Any) -> None:
 def test_hostile_text_round_trips_exactly(text: str) -> None:
     assert read_back(text) == text
     assert read_back({text: [text]}) == {text: [text]}
+
+
+# --- the round trip, as a property ------------------------------------------------------------
+
+CHANNELS = {
+    "email": {"subject": "Hi", "body": "Body"},
+    "sms": {"text": "Hi"},
+    "push": {"title": "Hi", "body": "Body"},
+    "in-app": {"title": "Hi", "body": "Body"},
+    "web": {"title": "Hi", "body": "Body"},
+}
+OUTBOUND_SCHEDULES = [
+    None,  # one-time, sent on activation
+    {"once": {"at": "2026-12-01T09:00:00+01:00"}},
+    {"recurring": {"every": "week", "on": ["mon"], "at": "09:00"}, "timezone": "Europe/Paris"},
+    {"recurring": {"every": "day", "at": "07:30"}},
+    {"recurring": {"cron": "0 9 * * 1-5"}},
+]
+WINDOWS = [None, {"start": "2026-07-01T00:00:00Z"}, {"start": "2026-05-01T00:00:00Z"}]
+
+
+@st.composite
+def console_campaigns(draw: st.DrawFn) -> tuple[dict[str, Any], str, str | None]:
+    """A spec of any channel and schedule form, how a console leaves it (draft, activated, with
+    a draft staged beside it, stopped), and the content text (any text) it carries."""
+    channel = draw(st.sampled_from(sorted(CHANNELS)))
+    text = draw(st.text(min_size=1, max_size=40))
+    content = dict.fromkeys(CHANNELS[channel], text)
+    spec: dict[str, Any] = {"channel": channel, "content": content}
+    if channel in ("in-app", "web"):
+        window = draw(st.sampled_from(WINDOWS))
+        if window is not None:
+            spec["window"] = window
+    else:
+        spec["audience"] = {"segment": draw(st.sampled_from(["all", "on", "0012"]))}
+        schedule = draw(st.sampled_from(OUTBOUND_SCHEDULES))
+        if schedule is not None:
+            spec["schedule"] = schedule
+    modifiable = channel in ("in-app", "web") or "recurring" in spec.get("schedule", {})
+    states = ["draft", "live"] + (["staged", "stopped"] if modifiable else [])
+    return spec, draw(st.sampled_from(states)), text
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(console_campaigns(), min_size=1, max_size=4))
+def test_any_console_campaign_is_imported_then_adopted_and_nothing_else(
+    tmp_path_factory: pytest.TempPathFactory, made: list[tuple[dict[str, Any], str, str]]
+) -> None:
+    root = tmp_path_factory.mktemp("round")
+    (root / "campaigns").mkdir()
+    url = f"memory://round-{uuid.uuid4().hex}"
+    clock = FakeClock(NOW)
+    with open_runtime(url, clock=clock) as rt:
+        assert isinstance(rt, Platform)
+        for i, (spec, state, _) in enumerate(made):
+            name = f"c{i}"
+            campaign = rt.create(
+                name, spec, live=state != "draft", actor="carol", stopped=state == "stopped"
+            )
+            if state == "staged":
+                staged = {**spec, "content": {k: v + "!" for k, v in spec["content"].items()}}
+                rt.apply(Write(f"s{i}", Action.UPDATE, name, campaign.etag, CONSOLE, spec=staged))
+        before = rt.snapshot()
+    options = api.Options(url, now=NOW)
+    imported = api.import_campaigns(
+        options, root / "campaigns", all=True, out=root / "campaigns/imported"
+    )
+    assert imported.ok, imported.errors
+    assert manifests.load(root / "campaigns").ok
+    plan = api.plan(root / "campaigns", options, cache=manifests.Cache())
+    assert (plan.errors, plan.warnings) == ((), ())
+    assert [(op.campaign, op.action) for op in plan.operations] == [
+        (f"c{i}", Action.ADOPT) for i in range(len(made))
+    ]
+    assert api.apply(root / "campaigns", options, cache=manifests.Cache()).ok
+    with open_runtime(url) as rt:
+        after = rt.snapshot()
+    assert {n: replace(c, etag="") for n, c in after.campaigns.items()} == {
+        n: replace(c, managed=True, etag="") for n, c in before.campaigns.items()
+    }
+    again = api.plan(root / "campaigns", options, cache=manifests.Cache())
+    assert (again.operations, again.errors) == ((), ())

@@ -70,6 +70,12 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
     gets the next number (``Campaign.number_for``). The reconciler writes to a campaign made
     outside it only once it adopts it: an ``adopt``, or a write that adopts as it changes.
     """
+    current_etag = before.etag if before is not None else None
+    if current_etag != write.expected_etag:
+        raise ConflictError(
+            f"campaign {write.campaign!r} changed since it was planned "
+            f"(etag {write.expected_etag or 'absent'}, now {current_etag or 'absent'}); plan again"
+        )
     adopting = write.action is Action.ADOPT or write.adopt
     if (
         before is not None
@@ -90,13 +96,7 @@ def transition(before: Campaign | None, write: Write, *, etag: str, now: datetim
 
 
 def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) -> Campaign:
-    """What ``write`` makes of ``before``, every check but the management's."""
-    current_etag = before.etag if before is not None else None
-    if current_etag != write.expected_etag:
-        raise ConflictError(
-            f"campaign {write.campaign!r} changed since it was planned "
-            f"(etag {write.expected_etag or 'absent'}, now {current_etag or 'absent'}); plan again"
-        )
+    """What ``write`` makes of ``before``, its etag and management checked."""
     spec = write.spec
     refused = f"the runtime refuses to {write.action.value} {write.campaign!r}"
     if before is None and spec is None:

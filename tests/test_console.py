@@ -164,3 +164,32 @@ def test_nothing_is_made_when_any_campaign_cannot_be(
         1,
         "missing.yaml:1:1: no such file or directory\nNothing was made: 1 error.\n",
     )
+
+
+def test_an_adoption_is_saved_reviewed_and_applied_like_any_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_RUNTIME", f"sqlite:///{tmp_path}/rt.db")
+    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
+    monkeypatch.delenv("RECONCILER_PLAN_KEY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    (tmp_path / "console.yaml").write_text(FILE)
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args))
+        return result.exit_code, result.output
+
+    assert run("runtime", "create", "-f", "console.yaml")[0] == 0
+    assert run("import", "--all")[0] == 0
+    code, markdown = run("plan", "--format", "markdown", "--target", "idea")
+    assert code == 0
+    assert "**1 to adopt; 0 unchanged, 3 left out by --target**" in markdown
+    assert "#### Adopt (1)" in markdown
+    code, text = run("plan", "--out", "plan.json")
+    assert (code, text.splitlines()[0]) == (0, "Plan: 4 to adopt; 0 unchanged.")
+    assert text.splitlines()[2] == " <= adopt    banner       v1"
+    code, applied = run("apply", "--plan", "plan.json")
+    assert code == 0, applied
+    assert applied.endswith("Apply: 4 done, 0 failed, 0 skipped.\n")
+    assert run("plan", "--detailed-exitcode") == (0, "No changes. 4 unchanged.\n")

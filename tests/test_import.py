@@ -546,7 +546,7 @@ def test_any_value_round_trips_exactly(value: Any) -> None:
         "# x", "a: b", " lead", "trail ", "", "\x00", "\x1b[31m", "a\r\nb", "multi\nline\n",
         "two\n\n", "\n\nlead", "ends\\", '"', "'", "x" * 100_000, "tab\tin", "\u2028", "\ufeff",
         "- item", "[list]", "{map}", "&anchor", "*alias", "!tag", "|", ">", "%", "@", "`",
-        "key:", "a #b", "  \n  ", "é日本\U0001f600",
+        "key:", "a #b", "  \n  ", "é日本\U0001f600", "\tDear customer,\nhello", "x\n\ty\n",
     ],
 )  # fmt: skip
 def test_hostile_text_round_trips_exactly(text: str) -> None:

@@ -645,3 +645,21 @@ def test_a_stop_with_a_now_says_what_it_cancels_and_keeps_the_rest_of_its_reason
             "cancelled; live version 2 was changed outside the reconciler by alice",
         ),
     ]
+
+
+def test_a_stopped_unmanaged_campaign_is_adopted_only_by_the_manifest_it_matches(
+    rt: Runtime,
+) -> None:
+    converge(rt, [manifest("s", INBOUND)])
+    converge(rt, [manifest("s", INBOUND, run="stopped")])
+    snapshot = rt.snapshot()
+    state = replace(snapshot, campaigns={"s": replace(snapshot.campaigns["s"], managed=False)})
+    same = planner.plan([manifest("s", INBOUND, run="stopped")], state)
+    assert [op.action for op in same.operations] == [Action.ADOPT]
+    other = {**INBOUND, "content": {"title": "Else", "body": "There"}}
+    differs = planner.plan([manifest("s", other, run="stopped")], state)
+    assert differs.operations == ()
+    assert messages(differs)[0].startswith(
+        "s: campaign 's' was made outside the reconciler, and this manifest does not match it: "
+        "its spec differs (spec.content.title)."
+    )

@@ -736,9 +736,17 @@ def import_campaigns(
     with options.open() as runtime:
         state = runtime.snapshot()
         shown = redacted(runtime.url)
-        entry = next(
-            (e for e in runtime.history(after=state.revision - 1) if e.revision == state.revision),
-            None,
+        entry = (
+            next(
+                (
+                    e
+                    for e in runtime.history(after=state.revision - 1)
+                    if e.revision == state.revision
+                ),
+                None,
+            )
+            if state.revision > 0
+            else None
         )
     result = importer.Imported(shown, state.revision)
     if not loaded.ok:

@@ -66,7 +66,7 @@ def scalar(value: Any) -> str:
 
 def _literal(text: str) -> bool:
     """Whether ``text`` reads well, and back exactly, as a literal block."""
-    if "\n" not in text or _NOT_LITERAL.search(text) or text[0] in " \n":
+    if "\n" not in text or _NOT_LITERAL.search(text) or text[0] in " \t\n":
         return False
     # a line of spaces only is read as empty: its spaces would be lost
     return all(line.strip(" ") or not line for line in text.split("\n"))

@@ -365,7 +365,8 @@ def _plan_one(work: _Planning, m: Manifest) -> None:
     )
     if adopting:
         assert campaign is not None
-        if decision.refusal is None and decision.action is None:  # it matches: taken over as is
+        matches = decision.refusal is None and decision.action is None and not decision.warning
+        if matches:  # taken over as it is
             work.live_after[m.name] = _live_after(campaign, None, desired, m)
             work.operations[m.name] = _operation(
                 work, m, campaign, Action.ADOPT, desired, digest, kind, None, None, None

@@ -1447,3 +1447,24 @@ def test_adopting_a_campaign_the_reconciler_manages_is_refused(rt: Runtime) -> N
         "the runtime refuses to adopt 'alpha': the reconciler manages it already"
     )
     assert state_of(rt) == before
+
+
+@pytest.mark.parametrize("action", [Action.UPDATE, Action.REPLACE, Action.ACTIVATE])
+def test_a_write_of_a_version_without_a_spec_is_refused(rt: Runtime, action: Action) -> None:
+    write(rt, Action.CREATE, "alpha", None, RECURRING)
+    before = state_of(rt)
+    with pytest.raises(RefusedError) as caught:
+        write(rt, action, "alpha", "1")
+    assert str(caught.value) == (f"the runtime refuses to {action.value} 'alpha': it needs a spec")
+    assert state_of(rt) == before
+
+
+def test_an_adoption_carries_nothing_but_the_campaign(rt: Runtime) -> None:
+    made = simulator(rt).create("alpha", RECURRING, live=False, actor="maria")
+    before = state_of(rt)
+    with pytest.raises(RefusedError) as caught:
+        write(rt, Action.ADOPT, "alpha", made.etag, INBOUND)
+    assert str(caught.value) == (
+        "the runtime refuses to adopt 'alpha': an adoption writes nothing but the management"
+    )
+    assert state_of(rt) == before

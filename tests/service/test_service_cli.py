@@ -201,3 +201,11 @@ def test_the_engine_segments_and_console_edits_through_the_service(served: Serve
         f"error: runtime {served.url}: 403 token watcher has the viewer role; /api/v1/tick "
         "needs administrator\n",
     )
+
+
+def test_an_import_through_a_service_that_holds_nothing_yet(served: Served) -> None:
+    result = run("import", "--all", token=served.admin)
+    assert (result.exit_code, result.output) == (
+        0,
+        "Nothing to import: every campaign in the runtime is managed.\n",
+    )

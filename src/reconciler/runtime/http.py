@@ -425,7 +425,7 @@ class _Follower:
                     with self._changed:
                         self.latest = max(self.latest, revision)
                         self._changed.notify_all()
-            except (httpx.HTTPError, errors.ReconcilerError, ValueError):
+            except Exception:  # whatever ends a stream (an error answer too): followed again
                 pass
             with self._changed:
                 self.live = False
@@ -439,6 +439,8 @@ class _Follower:
         params = {"after": self.latest}
         timeout = httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS)
         with client.stream("GET", "/api/v1/events", params=params, timeout=timeout) as response:
+            if response.status_code >= 300:
+                response.read()  # an answer to say why: read it whole, as it is not streamed
             self._runtime._checked(response)
             with self._changed:
                 self.live = True

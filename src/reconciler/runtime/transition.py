@@ -58,6 +58,13 @@ def _start_of(spec: Spec) -> datetime | None:
     return instant(start)
 
 
+#: the actions that always write a version: a write of one without a spec is refused (a resume
+#: may come without one: the versions stay as they are)
+NEEDS_SPEC = frozenset(
+    {Action.CREATE, Action.ACTIVATE, Action.UPDATE, Action.REPLACE, Action.COPY, Action.EDIT}
+)
+
+
 def activation_status(spec: Spec, now: datetime) -> Status:
     start = _start_of(spec)
     return Status.SCHEDULED if start is not None and start > now else Status.LIVE
@@ -101,6 +108,13 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
     refused = f"the runtime refuses to {write.action.value} {write.campaign!r}"
     if before is None and spec is None:
         raise RefusedError(f"{refused}: a new campaign needs a spec")
+    # what each action carries: a spec where it writes a version, nothing where it writes none
+    if spec is None and write.action in NEEDS_SPEC:
+        raise RefusedError(f"{refused}: it needs a spec")
+    if write.action is Action.ADOPT and (
+        spec is not None or write.copied_from or write.copy_base is not None or write.activate
+    ):
+        raise RefusedError(f"{refused}: an adoption writes nothing but the management")
     kind = before.kind if before is not None else kind_of(spec or {})
     if not allowed(write.action, before.status if before else None, kind):
         state = before.status.value if before else "absent"
@@ -151,11 +165,11 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
             managed=write.provenance.origin == RECONCILER,  # a console's campaign is not ours
         )
     out = replace(before, etag=etag)
+    if action is Action.ADOPT:  # its management changes, and nothing of the campaign
+        return out
     if before.status is Status.DRAFT and spec is not None:
         # a draft that was never live may still change channel and kind
         out = replace(out, channel=Channel(spec["channel"]), kind=kind_of(spec))
-    if action is Action.ADOPT:  # its management changes, and nothing of the campaign
-        return out
     if action is Action.DISCARD:
         return replace(out, draft=None)
     if action is Action.STOP:  # a sending in progress finishes first: the engine ends the stop

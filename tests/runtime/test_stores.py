@@ -99,3 +99,15 @@ def test_campaigns_by_name_and_claim(store: Store) -> None:
         assert claimed is not None and claimed.etag == "1"
         assert tx.claim("zeta") is None
         assert tx.applied(["k/alpha", "k/zeta"]) == {"k/alpha"}
+
+
+def test_history_is_read_a_page_at_a_time(backend: str, tmp_path: Path) -> None:
+    url = backend_url(backend, tmp_path, label="page")
+    with open_runtime(url, clock=lambda: NOW) as rt:
+        assert isinstance(rt, Platform)
+        for name in ("a", "b", "c", "d"):
+            rt.apply(Write(f"k/{name}", Action.CREATE, name, None, Provenance("alice"), spec=SPEC))
+        assert [e.campaign for e in rt.history(after=1, limit=2)] == ["b", "c"]
+        assert [e.campaign for e in rt.history(after=3, limit=2)] == ["d"]
+        assert [e.campaign for e in rt.history("c", limit=1)] == ["c"]
+        assert rt.history(after=4, limit=2) == []

@@ -7,6 +7,7 @@ log: a transaction that raises leaves nothing behind, as a database's would.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
@@ -110,10 +111,13 @@ class MemoryTx:
         for key, revision in keys:
             self._put(self._rows.applied, key, revision)
 
-    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
-        return [
+    def history(
+        self, campaign: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
+        found = (
             e for e in self._rows.history if campaign in (None, e.campaign) and e.revision > after
-        ]
+        )
+        return list(itertools.islice(found, limit))
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         self._writing()

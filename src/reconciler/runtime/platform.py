@@ -111,9 +111,13 @@ class Platform:
         with self.store.transaction(write=False) as tx:
             return tx.applied_with_prefix(prefix)
 
-    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+    def history(
+        self, campaign: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
+        """The audit trail, oldest first (see :meth:`Runtime.history`); the first ``limit``
+        entries when given: a page, read as a page (the service's event stream)."""
         with self.store.transaction(write=False) as tx:
-            return tx.history(campaign, after)
+            return tx.history(campaign, after, limit)
 
     def sendings(self, campaign: str | None = None) -> list[Sending]:
         with self.store.transaction(write=False) as tx:

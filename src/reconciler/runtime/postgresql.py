@@ -568,13 +568,18 @@ class PostgreSQLTx:
         with self._db.cursor() as cursor:
             cursor.executemany("INSERT INTO applied (key, revision) VALUES (%s, %s)", list(keys))
 
-    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+    def history(
+        self, campaign: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
         self._turn()
         query = f"SELECT seq, {HISTORY_COLUMNS} FROM history WHERE revision > %s"
         args: tuple[Any, ...] = (after,)
         if campaign is not None:
             query, args = query + " AND campaign = %s", (*args, campaign)
-        return [history_entry(r) for r in self._db.execute(query + " ORDER BY seq", args)]
+        query += " ORDER BY seq"
+        if limit is not None:
+            query, args = query + " LIMIT %s", (*args, limit)
+        return [history_entry(r) for r in self._db.execute(query, args)]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         self._turn()

@@ -476,13 +476,18 @@ class SQLiteTx:
     def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
         self._db.executemany("INSERT INTO applied (key, revision) VALUES (?, ?)", keys)
 
-    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+    def history(
+        self, campaign: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
         query = f"SELECT seq, {HISTORY_COLUMNS} FROM history WHERE revision > ?"
         args: tuple[Any, ...] = (after,)
         if campaign is not None:
             query += " AND campaign = ?"
             args += (campaign,)
-        return [history_entry(r) for r in self._db.execute(query + " ORDER BY seq", args)]
+        query += " ORDER BY seq"
+        if limit is not None:
+            query, args = query + " LIMIT ?", (*args, limit)
+        return [history_entry(r) for r in self._db.execute(query, args)]
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         self._db.executemany(

@@ -64,9 +64,11 @@ class Tx(Protocol):
     def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
         """Record idempotency keys, each with the revision that applied it."""
 
-    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+    def history(
+        self, campaign: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
         """The history, oldest first; of one campaign when named; only the entries of revisions
-        after ``after``."""
+        after ``after``; the first ``limit`` of them when given (a page)."""
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         """Append entries in order; the store numbers them (``seq`` as given is ignored)."""
@@ -291,7 +293,9 @@ class _Empty:
     def put_applied(self, keys: Sequence[tuple[str, int]]) -> None:
         self.set_revision(0)
 
-    def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
+    def history(
+        self, campaign: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
         return []
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:

@@ -668,7 +668,7 @@ async def events(service: Service, request: Request) -> Response:
         after = await service.run(lambda rt: rt.revision())
 
     def page(after: int) -> Callable[[Platform], list[HistoryEntry]]:
-        return lambda rt: rt.history(after=after)[:EVENTS_PAGE]
+        return lambda rt: rt.history(after=after, limit=EVENTS_PAGE)
 
     async def stream() -> AsyncIterator[bytes]:
         seen = after

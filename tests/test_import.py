@@ -501,6 +501,22 @@ def test_the_header_names_the_runtime_without_its_password() -> None:
     ]
 
 
+def test_a_stored_time_or_url_with_a_line_break_stays_in_its_comment() -> None:
+    source = importer.Source("sqlite:///x\nkind: Evil", 7, "2026\nmetadata: {name: evil}")
+    version = Version(1, EMAIL, spec_hash(EMAIL), None, None, "carol", "t", origin="console")
+    draft = Campaign(
+        "x", Channel.EMAIL, Kind.ONE_TIME, Status.DRAFT, None, version, "1", 1, managed=False
+    )
+    text = importer.manifest(draft, source, set(), "x.yaml")
+    assert text is not None
+    assert text.splitlines()[:3] == [
+        "# Imported by `reconciler import` from runtime sqlite:///x\\nkind: Evil",
+        "# at revision 7 (2026\\nmetadata: {name: evil}): the campaign as the runtime held it "
+        "then.",
+        "apiVersion: reconciler/v1",
+    ]
+
+
 # --- the emitter: any value reads back as itself --------------------------------------------
 
 scalars = (

@@ -34,7 +34,7 @@ ALLOWED = {
     | {"console", "importer"},
     # runtime create (what a console makes of a file) and import (manifests of what it made)
     "console": {"model", "errors", "manifests", "validation"},
-    "importer": {"model", "errors", "documents", "emit"},
+    "importer": {"model", "errors", "documents", "emit", "escape"},
     "emit": set(),
     "render_json": {"escape"},
     "watch": {"api", "manifests", "executor", "plan", "errors", "cycles", "runtime"},

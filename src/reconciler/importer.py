@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import documents, emit
+from reconciler import documents, emit, escape
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import Campaign, Spec, Status, canonical_json, overlay
 
@@ -97,15 +97,17 @@ def difference(base: Spec, spec: Spec) -> dict[str, Any] | None:
     return top if canonical_json(overlay(base, top)) == canonical_json(spec) else None
 
 
-def _one_line(text: str) -> str:
-    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029]", "?", text)
+def _comment(text: str) -> str:
+    """A comment line of a manifest: whatever ``text`` holds (a runtime's URL, a stored time, a
+    campaign's name), escaped as every text view escapes it, so it stays one comment line."""
+    return "# " + escape.text(text)
 
 
 def _header(source: Source) -> list[str]:
     when = f" ({source.at})" if source.at else ""
     return [
-        f"# Imported by `reconciler import` from runtime {_one_line(source.runtime)}",
-        f"# at revision {source.revision}{when}: the campaign as the runtime held it then.",
+        _comment(f"Imported by `reconciler import` from runtime {source.runtime}"),
+        _comment(f"at revision {source.revision}{when}: the campaign as the runtime held it then."),
     ]
 
 
@@ -172,7 +174,7 @@ def manifest(c: Campaign, source: Source, in_git: Collection[str], file: str) ->
     )
     attempts.append((spec, None, said))
     for body, copy_from, more in attempts:
-        lines = _header(source) + [f"# {_one_line(n)}" for n in (*notes, *more)]
+        lines = _header(source) + [_comment(n) for n in (*notes, *more)]
         text = "\n".join(lines) + "\n" + emit.document(_document(c, body, state, run, copy_from))
         # a whole spec is one the runtime validated, written by an emitter whose output reads
         # back exactly (its property tests); a copy's part of one is read back to be sure

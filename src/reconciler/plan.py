@@ -392,6 +392,11 @@ def loads(text: str, source: str = "<plan>") -> Plan:
         data = json.loads(text)
     except ValueError as exc:
         raise PlanError(f"{source}: not a saved plan (invalid JSON: {exc})") from exc
+    return from_data(data, source)
+
+
+def from_data(data: Any, source: str = "<plan>") -> Plan:
+    """:func:`loads` of a saved plan already read as JSON (a request's body, say)."""
     if not isinstance(data, dict) or "format_version" not in data:
         raise PlanError(f"{source}: not a saved plan (no format_version)")
     if data["format_version"] in (1, 2):

@@ -620,7 +620,7 @@ async def rotate_key(service: Service, request: Request) -> Response:
 
 
 def _plan(data: Any) -> plans.Plan:
-    return plans.loads(json.dumps(data["plan"]), "the plan")
+    return plans.from_data(data["plan"], "the plan")
 
 
 async def plan_sign(service: Service, request: Request) -> Response:

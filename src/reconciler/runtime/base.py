@@ -129,6 +129,23 @@ class HistoryEntry:
             "after": self.after,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HistoryEntry:
+        return cls(
+            seq=data["seq"],
+            revision=data["revision"],
+            at=data["at"],
+            actor=data["actor"],
+            commit=data.get("commit"),
+            plan_id=data.get("plan_id"),
+            operation=data["operation"],
+            campaign=data["campaign"],
+            before=data.get("before"),
+            after=data.get("after"),
+            file=data.get("file"),
+            dirty=bool(data.get("dirty", False)),
+        )
+
 
 def current_user() -> str:
     try:

@@ -281,7 +281,7 @@ class HTTPRuntime:
 
     def history(self, campaign: str | None = None, after: int = 0) -> list[HistoryEntry]:
         answer = self._get("/history", campaign=campaign, after=after or None)
-        return [wire.history_entry(e) for e in answer["entries"]]
+        return [HistoryEntry.from_json(e) for e in answer["entries"]]
 
     def sendings(self, campaign: str | None = None) -> list[Sending]:
         return [Sending.from_json(x) for x in self._get("/sendings", campaign=campaign)["sendings"]]

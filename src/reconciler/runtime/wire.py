@@ -16,7 +16,6 @@ from reconciler import errors
 from reconciler.model import Action, Campaign, RuntimeState, Sending
 from reconciler.runtime.base import (
     Applied,
-    HistoryEntry,
     LockInfo,
     LockOwner,
     Provenance,
@@ -138,23 +137,6 @@ def snapshot_json(state: RuntimeState) -> Json:
 def snapshot(data: Mapping[str, Any]) -> RuntimeState:
     campaigns = (Campaign.from_json(c) for c in data["campaigns"])
     return RuntimeState(revision=data["revision"], campaigns={c.name: c for c in campaigns})
-
-
-def history_entry(data: Mapping[str, Any]) -> HistoryEntry:
-    return HistoryEntry(
-        seq=data["seq"],
-        revision=data["revision"],
-        at=data["at"],
-        actor=data["actor"],
-        commit=data.get("commit"),
-        plan_id=data.get("plan_id"),
-        operation=data["operation"],
-        campaign=data["campaign"],
-        before=data.get("before"),
-        after=data.get("after"),
-        file=data.get("file"),
-        dirty=bool(data.get("dirty", False)),
-    )
 
 
 def owner_json(owner: LockOwner) -> Json:

@@ -184,8 +184,12 @@ def test_an_adoption_is_saved_reviewed_and_applied_like_any_plan(
     assert run("import", "--all")[0] == 0
     code, markdown = run("plan", "--format", "markdown", "--target", "idea")
     assert code == 0
-    assert "**1 to adopt; 0 unchanged, 3 left out by --target**" in markdown
-    assert "#### Adopt (1)" in markdown
+    assert markdown == (
+        "### reconciler plan\n\n**1 to adopt; 0 unchanged, 3 left out by --target**\n\n"
+        "#### Adopt (1)\n\n- `<=` `idea` v1 · `campaigns/imported/idea.yaml` · made outside the "
+        "reconciler (by console), and the manifest matches it: the reconciler takes over its "
+        "management; the campaign is untouched\n"
+    )
     code, text = run("plan", "--out", "plan.json")
     assert (code, text.splitlines()[0]) == (0, "Plan: 4 to adopt; 0 unchanged.")
     assert text.splitlines()[2] == " <= adopt    banner       v1"

@@ -153,10 +153,10 @@ def test_a_signed_plan_altered_after_signing_is_refused(served: Served, tmp_path
     data["commit"] = "forged"
     (tmp_path / "plan.json").write_text(json.dumps(data))
     refused = run("apply", "--plan", "plan.json", token=approver)
-    assert refused.exit_code == 1
-    assert refused.output.endswith(
-        "its plan_id does not match its content; the plan was altered after it was made. "
-        "Nothing was applied\n"
+    assert (refused.exit_code, refused.output) == (
+        1,
+        "error: plan.json: its plan_id does not match its content; the plan was altered after it "
+        "was made. Nothing was applied\n",
     )
 
 
@@ -183,8 +183,11 @@ def test_the_engine_segments_and_console_edits_through_the_service(served: Serve
     segment = run("runtime", "segment", "subscribers", "--size", "500", token=admin)
     assert (segment.exit_code, segment.output) == (0, "segment subscribers: 500 recipients\n")
     ticked = run("runtime", "tick", "--now", "2026-11-30T09:00:10Z", token=admin)
-    assert ticked.exit_code == 0
-    assert ticked.output.startswith("weekly: send (live)")
+    assert (ticked.exit_code, ticked.output) == (
+        0,
+        "weekly: send (live) - running Mon 2026-11-30 09:00 UTC until "
+        "Mon 2026-11-30 09:00:15 UTC\n",
+    )
     sendings = json.loads(run("runtime", "sendings", "--format", "json", token=admin).output)
     assert [(x["campaign"], x["outcome"]) for x in sendings["sendings"]] == [("weekly", "running")]
     edited = run("runtime", "edit", "weekly", "--set", "content.subject=Hot", token=admin)

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler import console, executor, importer, manifests, planner, schedule, signing
+from reconciler import executor, manifests, planner, schedule, signing
 from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
@@ -59,6 +59,9 @@ from reconciler.runtime.platform import Platform
 from reconciler.runtime.registry import open_runtime
 from reconciler.signing import PlanKey
 from reconciler.validation import validate_spec
+
+if TYPE_CHECKING:  # imported by the two commands that use them: every other one starts faster
+    from reconciler import console, importer
 
 
 @dataclass(frozen=True)
@@ -689,6 +692,8 @@ def create(
     managed by the reconciler, drafts or activated per ``state``, stopped per ``run``, copies of
     their ``copyFrom``; recorded in history as made by ``actor`` (default ``console``). Nothing
     is made when any manifest is invalid or cannot be made."""
+    from reconciler import console
+
     loaded = manifests.load(file)
     if not loaded.ok:
         return console.Made(loaded)
@@ -728,6 +733,8 @@ def import_campaigns(
     ``out`` (default campaigns/imported/), ``NAME.yaml``: one the next plan adopts, and nothing
     else. Campaigns whose manifests are under ``path`` already are skipped; an existing file is
     never overwritten unless ``force``. Any error writes nothing."""
+    from reconciler import importer
+
     folder = Path(out) if out is not None else IMPORT_DIR
     # no manifests yet: nothing is skipped, the first import makes the folder
     none = manifests.LoadResult((), (), 0)

@@ -12,16 +12,14 @@ way to its output.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import escape, render_json, schedule, wording
 from reconciler.actions import FACTS
-from reconciler.console import Made
 from reconciler.cycles import Cycle, CycleOutcome, Stopped
 from reconciler.errors import Diagnostic
 from reconciler.executor import Ledger, Outcome
 from reconciler.history import History
-from reconciler.importer import Imported
 from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
 from reconciler.plan import FieldChange, Plan
@@ -31,6 +29,10 @@ from reconciler.runtime.base import HistoryEntry, LockInfo, redacted, timestamp
 from reconciler.runtime.engine import Step
 from reconciler.runtime.migrate import Copied
 from reconciler.wording import plural, short, versions
+
+if TYPE_CHECKING:  # the commands that make these import them: every other one starts faster
+    from reconciler.console import Made
+    from reconciler.importer import Imported
 
 LONG = 20  # a text plan with a longer body ends with its summary again, where the reader is
 

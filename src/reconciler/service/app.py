@@ -48,6 +48,7 @@ from reconciler.errors import (
 from reconciler.model import Action, Campaign, instant
 from reconciler.runtime import wire
 from reconciler.runtime.access import (
+    TOKEN_PREFIX,
     Capability,
     Role,
     TokenInfo,
@@ -80,7 +81,7 @@ KEEPALIVE_SECONDS = 15.0
 #: at most this many history entries are read for one step of an event stream
 EVENTS_PAGE = 1000
 #: anything shaped like a token, wherever it turns up in a logged value
-_TOKEN_LIKE = re.compile(r"rcn_[A-Za-z0-9_-]*")
+_TOKEN_LIKE = re.compile(re.escape(TOKEN_PREFIX) + "[A-Za-z0-9_-]*")
 
 
 class Refusal(Exception):
@@ -811,7 +812,7 @@ class _Observed:
                     {
                         "time": timestamp(utcnow()),
                         "method": scope["method"],
-                        "path": _TOKEN_LIKE.sub("rcn_***", scope["path"]),
+                        "path": _TOKEN_LIKE.sub(TOKEN_PREFIX + "***", scope["path"]),
                         "route": route,
                         "status": status,
                         "ms": round(seconds * 1000, 1),

@@ -270,6 +270,7 @@ def test_calendar_json() -> None:
                 ],
             }
         ],
+        "capped": [],
         "not_shown": [
             {"campaign": "ghost-copy", "reason": "copyFrom names 'ghost', which does not exist"},
             {"campaign": "sale-copy", "reason": NEVER_LIVE},

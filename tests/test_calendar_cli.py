@@ -133,6 +133,7 @@ def test_a_copy_of_a_campaign_only_the_runtime_holds(repo: Path) -> None:
                 "clashes": [],
             }
         ],
+        "capped": [],
         "not_shown": [],
         "truncated": [],
     }

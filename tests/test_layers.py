@@ -15,7 +15,7 @@ ALLOWED = {
     "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
     | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"}
-    | {"console", "importer"},
+    | {"console", "importer", "policies", "project"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
     "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
     "history": {"planner", "plan", "runtime"},
@@ -41,6 +41,9 @@ ALLOWED = {
     "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},
+    # the project file, and the policies it holds, judging plans
+    "project": {"documents", "provenance", "errors", "model", "validation"},
+    "policies": {"schedule", "effective", "errors", "model", "plan", "planner", "project"},
     "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule", "validation"},
     "plan": {"model", "errors", "actions"},
     "actions": {"model"},
@@ -52,7 +55,7 @@ ALLOWED = {
     "runtime": {"model", "errors", "runtime", "schedule"},
     "schedule": {"model"},
     "render_calendar": {"calendar", "wording", "escape", "render_json"},
-    "calendar": {"model", "schedule", "effective"},
+    "calendar": {"model", "schedule", "effective", "policies", "project"},
     "effective": {"model", "manifests", "validation"},
     "escape": set(),  # escaping for every output format: any view may use it
     "model": set(),

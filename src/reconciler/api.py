@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler import executor, manifests, planner, schedule, signing
+from reconciler import executor, manifests, planner, policies, project, schedule, signing
 from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
@@ -35,7 +35,8 @@ from reconciler.model import (
     Status,
     parse_moment,
 )
-from reconciler.plan import Plan, Signature, loads
+from reconciler.plan import FieldChange, Plan, Signature, loads
+from reconciler.project import Policies, Project
 from reconciler.provenance import actor, git_state
 from reconciler.runtime.access import Role, TokenInfo
 from reconciler.runtime.base import (
@@ -101,8 +102,67 @@ def _load(path: str | os.PathLike[str], cache: manifests.Cache | None) -> manife
     return loaded
 
 
-def validate(path: str | os.PathLike[str]) -> manifests.LoadResult:
-    return _load(path, None)
+@dataclass(frozen=True)
+class ProjectSource:
+    """Where the policies come from: the project file (``--project``, else the one found from the
+    working directory) and, with ``policies_from``, that file as it is at a git commit
+    (``--policies-from REF``: in CI, the base branch, so that a pull request cannot lift a freeze
+    and use that in the same change)."""
+
+    file: Path | None = None
+    policies_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The project file as read, the policies that judge the plan, and what the change makes of
+    the policies (against ``policies_from``, else the commit checked out)."""
+
+    project: Project
+    policies: Policies
+    changes: tuple[FieldChange, ...] = ()
+
+
+def read_policies(source: ProjectSource) -> Judged:
+    """The project file, and the policies that judge a plan: those at ``policies_from`` when
+    given, else its own. Its changes are told against ``policies_from``, else the commit checked
+    out (none outside git)."""
+    target = source.file if source.file is not None else project.locate()
+    current = project.read(target, required=source.file is not None)
+    ref = source.policies_from
+    base = project.at_ref(ref or "HEAD", target)
+    if ref is not None:
+        if base is None:
+            raise PlanError(
+                f"--policies-from {ref!r:.60}: not a commit of the git repository at "
+                f"{project.shown(target.parent)}"
+            )
+        if not base.ok:
+            raise PlanError(
+                f"--policies-from {ref!r:.60}: the project file there is invalid "
+                f"({base.diagnostics[0]}); its policies cannot judge this plan"
+            )
+    judged_by = base.policies if ref is not None and base is not None else current.policies
+    if base is None or not current.ok or base.text == current.text:
+        return Judged(current, judged_by)
+    return Judged(current, judged_by, policies.changes(base.policies, current.policies))
+
+
+def validate(
+    path: str | os.PathLike[str],
+    policy_source: ProjectSource | None = None,
+    now: datetime | None = None,
+) -> manifests.LoadResult:
+    """The manifests checked, with the project file and the policies that need no runtime
+    (required labels; quiet hours, from ``now``)."""
+    loaded = _load(path, None)
+    judged = read_policies(policy_source or ProjectSource())
+    found = list(judged.project.diagnostics)
+    if judged.project.ok and loaded.ok:
+        found += policies.static(loaded.manifests, now or datetime.now(UTC), judged.policies)
+    if not found:
+        return loaded
+    return replace(loaded, diagnostics=(*loaded.diagnostics, *found))
 
 
 @dataclass(frozen=True)
@@ -117,6 +177,7 @@ class _Desired:
     dirty: bool
     changed: tuple[str, ...] = ()  # the files that make it dirty
     path: str = ""  # where the manifests were read, as given
+    judged: Judged = Judged(Project(), project.NONE)
 
 
 def _read(
@@ -124,7 +185,9 @@ def _read(
     prune: bool,
     targets: Sequence[str],
     cache: manifests.Cache | None = None,
+    policy_source: ProjectSource | None = None,
 ) -> _Desired:
+    judged = read_policies(policy_source or ProjectSource())
     loaded = _load(path, cache)
     whole = not Path(path).is_file()
     if prune and not whole:
@@ -139,7 +202,15 @@ def _read(
         )
     git = git_state(Path(path))
     return _Desired(
-        loaded, whole, prune, tuple(targets), git.commit, git.dirty, git.changed, os.fspath(path)
+        loaded,
+        whole,
+        prune,
+        tuple(targets),
+        git.commit,
+        git.dirty,
+        git.changed,
+        os.fspath(path),
+        judged,
     )
 
 
@@ -150,26 +221,29 @@ def plan(
     prune: bool = False,
     targets: Sequence[str] = (),
     cache: manifests.Cache | None = None,
+    policy_source: ProjectSource | None = None,
 ) -> Plan:
-    """A dry run: read the manifests and the runtime, and work out the operations."""
-    desired = _read(path, prune, targets, cache)
+    """A dry run: read the manifests and the runtime, and work out the operations, judged by the
+    policies."""
+    desired = _read(path, prune, targets, cache, policy_source)
     with options.open() as runtime:
         return _plan(desired, runtime, options.clock())
 
 
 def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
-    loaded = desired.loaded
+    loaded, judged = desired.loaded, desired.judged
     state = runtime.snapshot()
-    if not loaded.ok:
+    if not loaded.ok or not judged.project.ok:
         # An invalid repository plans nothing: a campaign in a broken file would look removed.
+        found = (*loaded.diagnostics, *judged.project.diagnostics)
         return Plan(
             runtime=redacted(runtime.url),
             runtime_id=runtime.runtime_id(),
             runtime_revision=state.revision,
             commit=desired.commit,
             dirty=desired.dirty,
-            errors=tuple(d for d in loaded.diagnostics if d.severity is Severity.ERROR),
-            warnings=tuple(d for d in loaded.diagnostics if d.severity is Severity.WARNING),
+            errors=tuple(d for d in found if d.severity is Severity.ERROR),
+            warnings=tuple(d for d in found if d.severity is Severity.WARNING),
         )
     planned = planner.plan(
         loaded.manifests,
@@ -179,6 +253,7 @@ def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
         targets=desired.targets,
         now=now,
     )
+    planned = policies.check(planned, loaded.manifests, state, now, judged.policies)
     runtime_id = runtime.runtime_id()
     return replace(
         planned,
@@ -187,6 +262,8 @@ def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
         commit=desired.commit,
         dirty=desired.dirty,
         warnings=(*_surprises(desired, runtime, runtime_id), *planned.warnings),
+        policy_changes=judged.changes,
+        policy_file=judged.project.file if judged.changes else None,
     )
 
 
@@ -219,9 +296,11 @@ def apply(
     require_clean: bool = False,
     cache: manifests.Cache | None = None,
     stop: Callable[[], bool] = lambda: False,
+    policy_source: ProjectSource | None = None,
 ) -> Ledger:
-    """Plan and apply under the runtime lock. A plan with errors applies nothing."""
-    desired = _read(path, prune, targets, cache)
+    """Plan and apply under the runtime lock, judged by the policies as of then. A plan with
+    errors applies nothing."""
+    desired = _read(path, prune, targets, cache, policy_source)
     if require_clean:
         _require_clean(desired.commit, desired.dirty, os.fspath(path), desired.changed)
     return _apply_locked(
@@ -288,10 +367,12 @@ def apply_saved(
     keep_going: bool = False,
     lock_timeout: float = 0.0,
     require_clean: bool = False,
+    policy_source: ProjectSource | None = None,
 ) -> Ledger:
     """Apply a saved plan exactly as reviewed, or refuse it whole: when it is not what was
-    made (its own checks, its signature with ``key``), is for another runtime, or its campaigns
-    moved. A plan an earlier run applied whole is reported as such, and nothing is done again.
+    made (its own checks, its signature with ``key``), is for another runtime, its campaigns
+    moved, or a freeze holds one of its operations now. A plan an earlier run applied whole is
+    reported as such, and nothing is done again.
 
     The runtime is the one ``options`` names (or the default), never the URL in the plan: a
     forged plan must not choose the server apply connects to, with the credentials it holds.
@@ -302,6 +383,7 @@ def apply_saved(
         signing.verify(the_plan, key, options.clock(), max_age, source)
     if require_clean:
         _require_clean(the_plan.commit, the_plan.dirty, "the saved plan's manifests")
+    judged = read_policies(policy_source or ProjectSource())
 
     def checked(runtime: Runtime) -> Plan | Ledger:
         if key is None:
@@ -311,6 +393,15 @@ def apply_saved(
             op.key(the_plan.plan_id) in done for op in the_plan.operations
         ):
             return Ledger(the_plan, already_applied=executor.applied_before(the_plan, runtime))
+        # a freeze is judged when the plan is applied: one made before it is refused during it
+        frozen = [
+            d
+            for d in policies.freezes(the_plan, {}, options.clock(), judged.policies)
+            if d.severity is Severity.ERROR
+        ]
+        refused = [*judged.project.diagnostics, *frozen]
+        if refused:
+            return Ledger(replace(the_plan, errors=(*the_plan.errors, *refused)))
         return the_plan
 
     return _apply_locked(
@@ -622,11 +713,16 @@ def calendar(
     start: date | None,
     days: int,
     zone: str = "UTC",
+    policy_source: ProjectSource | None = None,
 ) -> tuple[manifests.LoadResult, Calendar | None]:
-    """The sendings the manifests under ``path`` would produce, day by day, clashes flagged, from
-    ``start`` (today in ``zone`` when None). The runtime is only read: for the live specs of the
-    sources of copies that the repository does not hold, and only when there are copies."""
+    """The sendings the manifests under ``path`` would produce, day by day, clashes and windows
+    over a frequency cap flagged, from ``start`` (today in ``zone`` when None). The runtime is
+    only read: for the live specs of the sources of copies that the repository does not hold,
+    and only when there are copies."""
     loaded = manifests.load(path)
+    judged = read_policies(policy_source or ProjectSource())
+    if not judged.project.ok:
+        loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *judged.project.diagnostics))
     if not loaded.ok:
         return loaded, None
     try:
@@ -635,7 +731,8 @@ def calendar(
         if any(m.copy_from is not None for m in loaded.manifests):  # else no need of a runtime
             with options.open() as runtime:
                 state = runtime.snapshot()
-        return loaded, make_calendar(loaded.manifests, first, days, zone, state)
+        made = make_calendar(loaded.manifests, first, days, zone, state, judged.policies)
+        return loaded, made
     except ValueError as exc:
         raise PlanError(f"calendar: {exc}") from exc
 

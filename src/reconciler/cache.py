@@ -30,7 +30,7 @@ from typing import Any
 import reconciler
 from reconciler import manifests, validation
 
-FORMAT = 5  # 5: positions of fields at every depth
+FORMAT = 6  # 5: positions of fields at every depth; 6: and of the top mappings' keys
 SHARDS = 64
 VALIDATORS = "validators.marshal"  # the schema compiled to code, as validation.compiled() gives
 

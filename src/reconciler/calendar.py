@@ -20,6 +20,9 @@ a runtime snapshot (read for copies only), with :mod:`reconciler.schedule`:
   why, as the planner words it.
 - A **clash**: two or more different live campaigns sending to the same ``audience.segment`` on the
   same day. Sendings without a segment never clash.
+- A window **over a frequency cap** of the project file: a day or week (in the policies' zone)
+  in which a segment gets more live sendings than the cap allows, counting the sendings the
+  calendar shows (a week cut by the calendar's first or last day counts only its days shown).
 - At most :data:`MAX_SENDINGS` sendings per campaign are computed; a campaign that has more in the
   window is cut short and named in :attr:`Calendar.truncated`.
 """
@@ -32,9 +35,11 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler import schedule
+from reconciler import policies, schedule
 from reconciler.effective import Resolver
 from reconciler.model import INBOUND_CHANNELS, DesiredState, Manifest, Run, RuntimeState
+from reconciler.policies import Window
+from reconciler.project import NONE, Policies
 
 __all__ = [
     "MAX_SENDINGS",
@@ -98,6 +103,8 @@ class Calendar:
     abbreviations: tuple[str, ...] = ("UTC",)
     not_shown: tuple[NotShown, ...] = ()  # by campaign
     truncated: tuple[str, ...] = ()  # campaigns with more than MAX_SENDINGS sendings
+    #: windows over a frequency cap, by cap (in the project file's order), segment and date
+    capped: tuple[Window, ...] = ()
 
     @property
     def sendings(self) -> int:
@@ -119,10 +126,12 @@ def calendar(
     days: int,
     zone: str = "UTC",
     state: RuntimeState | None = None,
+    rules: Policies = NONE,
 ) -> Calendar:
     """The sendings of ``manifests`` on the ``days`` local dates from ``start`` on, in ``zone``;
     ``state`` (the runtime; None: an empty one) gives copies their sources' live specs where no
-    manifest does, and the bases of copies made already."""
+    manifest does, and the bases of copies made already; ``rules``' frequency caps mark the
+    windows over them."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     tz = _zone(zone)
@@ -158,12 +167,19 @@ def calendar(
             local = moment.astimezone(tz)
             if local.date() in per_day:
                 per_day[local.date()].append(Entry(local, manifest.name, channel, segment, status))
+    live = [
+        (e.at, e.campaign, e.channel, e.segment)
+        for entries in per_day.values()
+        for e in entries
+        if e.state == LIVE
+    ]
     return Calendar(
         days=tuple(_day(date, entries) for date, entries in per_day.items()),
         zone=zone,
         abbreviations=_abbreviations(tz, low, high, per_day),
         not_shown=tuple(not_shown),
         truncated=tuple(truncated),
+        capped=tuple(w for cap in rules.caps for w in policies.over_cap(cap, live, rules.zone)),
     )
 
 

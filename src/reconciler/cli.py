@@ -10,6 +10,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -124,6 +125,21 @@ def _format_option(table: Mapping[str, object]) -> Callable[[F], F]:
 
 
 _path_argument = click.argument("path", default=DEFAULT_PATH, type=click.Path(path_type=Path))
+_project_option = click.option(
+    "--project",
+    "project_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RECONCILER_PROJECT",
+    metavar="FILE",
+    help="The project file and its policies [env RECONCILER_PROJECT; default: reconciler.yaml in "
+    "the working directory, or the nearest one above it in the git work tree].",
+)
+_policies_from_option = click.option(
+    "--policies-from",
+    metavar="REF",
+    help="Judge the plan by the policies of the project file at this git commit (in CI, the base "
+    "branch), not by the ones the change brings.",
+)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,9 +151,11 @@ def cli() -> None:
 @cli.command()
 @_path_argument
 @_format_option(views.VALIDATE_VIEWS)
-def validate(path: Path, fmt: str) -> None:
-    """Parse and check the manifests under PATH (default campaigns/)."""
-    result = api.validate(path)
+@_project_option
+def validate(path: Path, fmt: str, project_file: Path | None) -> None:
+    """Parse and check the manifests under PATH (default campaigns/), the project file, and the
+    policies that need no runtime (required labels, quiet hours)."""
+    result = api.validate(path, api.ProjectSource(project_file), now=_now())
     click.echo(views.VALIDATE_VIEWS[fmt](result, _color()), nl=False)
     sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
 
@@ -152,12 +170,17 @@ def _targets(f: F) -> F:
     )(f)
 
 
-def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
+def _now() -> datetime | None:
+    """The moment taken as now, when $RECONCILER_NOW pins it."""
     now = os.environ.get("RECONCILER_NOW")
+    return api.parse_since(now, "RECONCILER_NOW") if now else None
+
+
+def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
     return api.Options(
         runtime_url,
         actor,
-        api.parse_since(now, "RECONCILER_NOW") if now else None,
+        _now(),
         Patience(
             waiting=lambda message: click.echo(escape.text(message), err=True),
             connect_seconds=click.get_current_context().meta.get("connect_timeout"),
@@ -202,6 +225,8 @@ def _publish_summary(markdown: str) -> None:
 )
 @click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
 @_targets
+@_project_option
+@_policies_from_option
 def plan(
     path: Path,
     runtime_url: str | None,
@@ -210,12 +235,20 @@ def plan(
     detailed_exitcode: bool,
     prune: bool,
     targets: tuple[str, ...],
+    project_file: Path | None,
+    policies_from: str | None,
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
     options = _options(runtime_url)
     # the plan signing key: only the protected jobs that make and apply saved plans have it
     key = api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")) if out is not None else None
-    the_plan = api.plan(path, options, prune=prune, targets=targets)
+    the_plan = api.plan(
+        path,
+        options,
+        prune=prune,
+        targets=targets,
+        policy_source=api.ProjectSource(project_file, policies_from),
+    )
     if out is not None:
         saved, note = the_plan, None
         if key is None and the_plan.ok:  # a runtime service signs with its own key
@@ -263,6 +296,8 @@ def plan(
     is_flag=True,
     help="Refuse manifests with uncommitted changes (or outside git): the commit must hold them.",
 )
+@_project_option
+@_policies_from_option
 def apply(
     path: Path | None,
     runtime_url: str | None,
@@ -274,6 +309,8 @@ def apply(
     lock_timeout: float,
     actor: str | None,
     require_clean: bool,
+    project_file: Path | None,
+    policies_from: str | None,
 ) -> None:
     """Plan and apply the manifests under PATH (default campaigns/), or a saved plan (FILE.json).
 
@@ -289,6 +326,7 @@ def apply(
     if math.isnan(lock_timeout):
         raise click.UsageError("--lock-timeout takes a number of seconds")
     options = _options(runtime_url, actor)
+    source = api.ProjectSource(project_file, policies_from)
     if plan_file is not None:
         max_age = api.parse_max_age(os.environ.get("RECONCILER_PLAN_MAX_AGE"))
         ledger = api.apply_saved(
@@ -299,6 +337,7 @@ def apply(
             keep_going=keep_going,
             lock_timeout=lock_timeout,
             require_clean=require_clean,
+            policy_source=source,
         )
     else:
         ledger = api.apply(
@@ -309,6 +348,7 @@ def apply(
             keep_going=keep_going,
             lock_timeout=lock_timeout,
             require_clean=require_clean,
+            policy_source=source,
         )
     click.echo(views.APPLY_VIEWS[fmt](ledger, _color()), nl=False)
     _publish_summary(render.apply_markdown(ledger))
@@ -358,8 +398,15 @@ def history(name: str | None, runtime_url: str | None, fmt: str, since: str | No
     help="Reconcile this often even when no file changed, to catch changes made by others.",
 )
 @click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
+@_project_option
 def watch(
-    path: Path, runtime_url: str | None, fmt: str, dry_run: bool, interval: float, prune: bool
+    path: Path,
+    runtime_url: str | None,
+    fmt: str,
+    dry_run: bool,
+    interval: float,
+    prune: bool,
+    project_file: Path | None,
 ) -> None:
     """Keep the runtime in step with PATH: at start, on every change, and every interval.
 
@@ -367,7 +414,14 @@ def watch(
     """
     if math.isnan(interval):
         raise click.UsageError("--interval takes a number of seconds")
-    watcher = Watcher(path, _options(runtime_url), dry_run=dry_run, interval=interval, prune=prune)
+    watcher = Watcher(
+        path,
+        _options(runtime_url),
+        dry_run=dry_run,
+        interval=interval,
+        prune=prune,
+        policy_source=api.ProjectSource(project_file),
+    )
 
     def shut_down(signum: int, frame: object) -> None:
         watcher.shut_down(signal.Signals(signum).name)
@@ -397,14 +451,24 @@ def watch(
 @click.option("--days", type=click.IntRange(min=1, max=3660), default=14, show_default=True)
 @click.option("--zone", default="UTC", show_default=True, help="The IANA zone days are counted in.")
 @_format_option(views.CALENDAR_VIEWS)
+@_project_option
 def calendar_command(
-    path: Path, runtime_url: str | None, start: Any, days: int, zone: str, fmt: str
+    path: Path,
+    runtime_url: str | None,
+    start: Any,
+    days: int,
+    zone: str,
+    fmt: str,
+    project_file: Path | None,
 ) -> None:
-    """The sendings the manifests would produce, per day, with clashes (a segment twice a day).
+    """The sendings the manifests would produce, per day, with clashes (a segment twice a day)
+    and the windows over a frequency cap of the project file.
 
     Copies are shown with their source's live spec: from its manifest, else from the runtime."""
     first = start.date() if start is not None else None
-    loaded, cal = api.calendar(path, _options(runtime_url), first, days, zone)
+    loaded, cal = api.calendar(
+        path, _options(runtime_url), first, days, zone, api.ProjectSource(project_file)
+    )
     if cal is None:
         click.echo(render.validation_text(loaded), nl=False)
         sys.exit(EXIT_ERROR)

@@ -33,7 +33,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-__all__ = ["Parsed", "parse", "prepare"]
+__all__ = ["Parsed", "locate", "parse", "parse_mapping", "place", "prepare"]
 
 MAX_NODES = 100_000  # per document, after alias expansion
 MAX_DEPTH = 64  # nesting levels per document
@@ -149,7 +149,7 @@ def parse(data: bytes, display: str) -> Parsed:
     except yaml.MarkedYAMLError as exc:
         diagnostics.append(_yaml_error(exc, display, text))
     except yaml.reader.ReaderError as exc:
-        line, column = _byte_place(text.encode("utf-8"), exc.position)
+        line, column = _byteplace(text.encode("utf-8"), exc.position)
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
         message = f"invalid YAML: unacceptable character #x{char:04x}: {exc.reason}"
         diagnostics.append(Diagnostic(message, display, line, column))
@@ -162,6 +162,46 @@ def parse(data: bytes, display: str) -> Parsed:
     return tuple(manifests), tuple(diagnostics), tuple(names)
 
 
+def parse_mapping(data: bytes, display: str, what: str) -> tuple[Node, Any] | Diagnostic:
+    """A file that holds one YAML mapping (``what`` names it: "a Project file"), checked as a
+    manifest is (only plain YAML data, no duplicate keys, no alias bomb), as (its node, its data):
+    the node places the errors found in the data (:func:`locate`). Or the first thing wrong."""
+    text = _decode(data, display)
+    if isinstance(text, Diagnostic):
+        return text
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        if exc.problem == "expected a single document in the stream":
+            mark = exc.problem_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+            return Diagnostic(f"a second document: {what} holds one", display, line, column)
+        return _yaml_error(exc, display, text)
+    except yaml.reader.ReaderError as exc:
+        line, column = _byteplace(text.encode("utf-8"), exc.position)
+        return Diagnostic(f"invalid YAML: {exc.reason}", display, line, column)
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error carries a mark
+        return Diagnostic(clip(f"invalid YAML: {exc}"), display)
+    finally:
+        loader.dispose()
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL and root.value == ""):
+        return Diagnostic(f"empty file: expected {what}", display, 1, 1)
+    if not isinstance(root, MappingNode):
+        return Diagnostic(f"expected a mapping ({what})", display, *place(root))
+    try:
+        issues = _inspect(root)
+    except _Refused as refused:
+        return Diagnostic(refused.message, display, *place(refused.node))
+    if issues:
+        node, message = min(issues, key=lambda issue: place(issue[0]))
+        return Diagnostic(clip(message), display, *place(node))
+    try:
+        return root, plain(loader.construct_document(root))
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # pragma: no cover
+        return Diagnostic(f"cannot construct document: {exc}", display, *place(root))
+
+
 # -- bytes and YAML errors -----------------------------------------------------------------------
 
 
@@ -169,15 +209,15 @@ def _decode(data: bytes, display: str) -> str | Diagnostic:
     data = data.removeprefix(codecs.BOM_UTF8)
     if (nul := data.find(b"\0")) >= 0:
         binary = "binary file (contains a NUL byte), not a YAML manifest"
-        return Diagnostic(binary, display, *_byte_place(data, nul))
+        return Diagnostic(binary, display, *_byteplace(data, nul))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x}"
-        return Diagnostic(message, display, *_byte_place(data, exc.start))
+        return Diagnostic(message, display, *_byteplace(data, exc.start))
 
 
-def _byte_place(data: bytes, offset: int) -> tuple[int, int]:
+def _byteplace(data: bytes, offset: int) -> tuple[int, int]:
     start = data.rfind(b"\n", 0, offset) + 1
     column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
     return data.count(b"\n", 0, offset) + 1, column
@@ -204,7 +244,7 @@ def _document(
     loader: _Loader, root: Node, display: str, names: list[tuple[str, int, int]], quick: bool
 ) -> tuple[Manifest | None, list[Diagnostic]]:
     def at(node: Node, message: str, campaign: str | None = None) -> Diagnostic:
-        line, column = _place(node)
+        line, column = place(node)
         return Diagnostic(clip(message), display, line, column, campaign)
 
     if not isinstance(root, MappingNode):
@@ -235,15 +275,15 @@ def _document(
     name = metadata.get("name") if isinstance(metadata, dict) else None
     campaign = name if isinstance(name, str) and len(name) <= 63 else None
     problems = document_problems(data)
-    diagnostics = [at(_locate(root, p.path, p.key), p.text(), campaign) for p in problems]
+    diagnostics = [at(locate(root, p.path, p.key), p.text(), campaign) for p in problems]
     if isinstance(name, str):
-        names.append((name, *_place(_locate(root, ("metadata", "name")))))
+        names.append((name, *place(locate(root, ("metadata", "name")))))
     diagnostics.sort(key=Diagnostic.line_column)
     spec = data.get("spec")
     if diagnostics or not isinstance(spec, dict) or not isinstance(metadata, dict):
         return None, diagnostics
     assert isinstance(name, str)
-    line, column = _place(root)
+    line, column = place(root)
     labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
     manifest = Manifest(
         name=name,
@@ -377,7 +417,7 @@ def _node_issues(node: Node) -> list[tuple[Node, str]]:
             elif key.value == "<<" and not key.style:  # plain, not quoted
                 issues.append((key, "YAML merge keys ('<<') are not supported: write the keys out"))
             elif key.value in seen:
-                line, column = _place(seen[key.value])
+                line, column = place(seen[key.value])
                 message = f"duplicate key {show(key.value)} (first at {line}:{column})"
                 issues.append((key, message))
             else:
@@ -385,7 +425,7 @@ def _node_issues(node: Node) -> list[tuple[Node, str]]:
     return issues
 
 
-def _locate(root: Node, path: Path_, key: str | None = None) -> Node:
+def locate(root: Node, path: Path_, key: str | None = None) -> Node:
     """The node at ``path`` (or the deepest one that exists); with ``key``, that key's node."""
     node = root
     for step in path:
@@ -410,7 +450,8 @@ def _child(node: Node, step: str | int) -> tuple[Node, Node] | None:
 
 def _positions(root: MappingNode) -> str:
     """Where each field is ("spec", "spec.run", "spec.content.text"), packed as
-    Manifest.positions: what the planner points at when it refuses a change. Mappings are walked
+    Manifest.positions: what the planner points at when it refuses a change; for a mapping at the
+    top (``metadata``, ``spec``), its key's place too, as ``"metadata:"``. Mappings are walked
     to every depth, lists are not (a list is one value). A key holding a space or a line break,
     which the packing cannot hold, is left out with what is under it: it is pointed at by its
     parent. A node met again through an alias is not walked again."""
@@ -431,11 +472,13 @@ def _positions(root: MappingNode) -> str:
             lines.append(f"{path} {mark.line + 1} {mark.column + 1}")
             if value.__class__ is MappingNode:
                 pending.append((path + ".", value))
+                if not prefix:  # "metadata:" and "spec:" themselves (see Manifest.key_at)
+                    lines.append(f"{path}: {key.start_mark.line + 1} {key.start_mark.column + 1}")
     lines.append("")
     return "\n".join(lines)
 
 
-def _place(node: Node) -> tuple[int, int]:
+def place(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 

@@ -57,6 +57,10 @@ class Diagnostic:
     campaign: str | None = None
     severity: Severity = Severity.ERROR
     hint: Hint | None = None
+    #: a policy's verdict: the policy's name, and where the project file says it
+    policy: str | None = None
+    policy_file: str | None = None
+    policy_line: int | None = None
 
     @property
     def place(self) -> str:
@@ -82,7 +86,15 @@ class Diagnostic:
             "campaign": self.campaign,
             "message": self.message,
         }
-        return body if self.hint is None else body | {"hint": self.hint.value}
+        if self.hint is not None:
+            body["hint"] = self.hint.value
+        if self.policy is not None:
+            body |= {
+                "policy": self.policy,
+                "policy_file": self.policy_file,
+                "policy_line": self.policy_line,
+            }
+        return body
 
     @classmethod
     def from_json(cls, data: dict[str, Any], severity: Severity) -> Diagnostic:
@@ -94,6 +106,9 @@ class Diagnostic:
             campaign=data.get("campaign"),
             severity=severity,
             hint=Hint(data["hint"]) if data.get("hint") else None,
+            policy=data.get("policy"),
+            policy_file=data.get("policy_file"),
+            policy_line=data.get("policy_line"),
         )
 
 

@@ -252,6 +252,17 @@ class Manifest(NamedTuple):
             path = path.rpartition(".")[0]
         return self.position
 
+    def key_at(self, top: str) -> Position:
+        """Where the key ``top`` of the document (``metadata``, ``spec``) is: the line that says
+        ``metadata:``, where :meth:`where` gives its value's first line."""
+        start = self.positions.find(f"\n{top}: ")
+        if start < 0:
+            return self.where(top)
+        line, column = self.positions[
+            start + len(top) + 3 : self.positions.find("\n", start + 1)
+        ].split()
+        return Position(int(line), int(column))
+
 
 @dataclass(frozen=True)
 class Version:

@@ -116,6 +116,8 @@ class Operation:
     on_activation: bool = False
     #: the operation also adopts the campaign, made outside the reconciler (reconciler/adopt)
     adopt: bool = False
+    #: the manifest's labels: what a freeze's selector matches, again when a saved plan is applied
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def key(self, plan_id: str) -> str:
         """The idempotency key: the same operation of the same plan is applied at most once."""
@@ -149,7 +151,14 @@ class Operation:
             "zone_before": self.zone_before,
             "sendings_before": [m.isoformat() for m in self.sendings_before],
             "on_activation": self.on_activation,
-        } | ({"adopt": True} if self.adopt else {})
+        } | self._optional()
+
+    def _optional(self) -> dict[str, Any]:
+        """The keys written only when they say something: older plans read the same."""
+        found: dict[str, Any] = {"adopt": True} if self.adopt else {}
+        if self.labels:
+            found["labels"] = dict(self.labels)
+        return found
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Operation:
@@ -184,6 +193,7 @@ class Operation:
             sendings_before=tuple(map(parse_moment, data.get("sendings_before", ()))),
             on_activation=bool(data.get("on_activation", False)),
             adopt=bool(data.get("adopt", False)),
+            labels=dict(data.get("labels") or {}),
         )
 
 
@@ -229,6 +239,9 @@ class Plan:
     unchanged: int = 0
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
+    #: what the change makes of the policies (the project file's): a reviewer reads it first
+    policy_changes: tuple[FieldChange, ...] = ()
+    policy_file: str | None = None  # the project file they are in
     #: set on a signed saved plan; not part of the plan's content (nor of its id, nor of equality):
     #: it is made over that content
     signature: Signature | None = field(default=None, compare=False)
@@ -269,6 +282,9 @@ class Plan:
             "errors": [d.to_json() for d in self.errors],
             "warnings": [d.to_json() for d in self.warnings],
         }
+        if self.policy_changes:
+            body["policy_file"] = self.policy_file
+            body["policy_changes"] = [c.to_json() for c in self.policy_changes]
         if not with_id:
             return body
         # The id is made from this same body: when it is not known yet, it is made from the body
@@ -296,6 +312,9 @@ _DIAGNOSTIC = {
         "campaign": _NULLABLE_STR,
         "line": _NULLABLE_INT,
         "column": _NULLABLE_INT,
+        "policy": _NULLABLE_STR,
+        "policy_file": _NULLABLE_STR,
+        "policy_line": _NULLABLE_INT,
     },
 }
 #: the shape of a saved plan: what apply relies on is checked before anything is read from it
@@ -333,6 +352,8 @@ SHAPE: dict[str, Any] = {
                     "zone": _NULLABLE_STR,
                     "zone_before": _NULLABLE_STR,
                     "on_activation": {"type": "boolean"},
+                    "adopt": {"type": "boolean"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                     "file": _NULLABLE_STR,
                     "from_version": _NULLABLE_INT,
                     "to_version": _NULLABLE_INT,
@@ -360,6 +381,15 @@ SHAPE: dict[str, Any] = {
         },
         "errors": {"type": "array", "items": _DIAGNOSTIC},
         "warnings": {"type": "array", "items": _DIAGNOSTIC},
+        "policy_file": _NULLABLE_STR,
+        "policy_changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path"],
+                "properties": {"path": {"type": "string"}},
+            },
+        },
         "signature": {
             "type": "object",
             "required": ["algorithm", "key_id", "signed_at", "value"],
@@ -428,6 +458,11 @@ def from_data(data: Any, source: str = "<plan>") -> Plan:
             unchanged=data["summary"]["unchanged"],
             errors=tuple(Diagnostic.from_json(d, Severity.ERROR) for d in data["errors"]),
             warnings=tuple(Diagnostic.from_json(d, Severity.WARNING) for d in data["warnings"]),
+            policy_file=data.get("policy_file"),
+            policy_changes=tuple(
+                FieldChange(c["path"], c.get("before"), c.get("after"))
+                for c in data.get("policy_changes", ())
+            ),
             signature=Signature.from_json(data["signature"]) if "signature" in data else None,
         )
     except (KeyError, TypeError, ValueError) as exc:  # pragma: no cover - SHAPE rules these out

@@ -174,8 +174,8 @@ def plan(
         targets=tuple(sorted(set(targets))),
         left_out=work.left_out,
         unchanged=work.unchanged,
-        errors=tuple(sorted(work.errors, key=_diagnostic_order)),
-        warnings=tuple(sorted(work.warnings, key=_diagnostic_order)),
+        errors=tuple(sorted(work.errors, key=diagnostic_order)),
+        warnings=tuple(sorted(work.warnings, key=diagnostic_order)),
     )
 
 
@@ -267,7 +267,7 @@ def _targeted(
     return {name: m for name, m in by_name.items() if name in wanted}
 
 
-def _diagnostic_order(d: Diagnostic) -> tuple[str, int, int, str, str]:
+def diagnostic_order(d: Diagnostic) -> tuple[str, int, int, str, str]:
     return (d.file or "", d.line or 0, d.column or 0, d.campaign or "", d.message)
 
 
@@ -642,6 +642,7 @@ def _operation(
         zone_before=schedule.zone_of(live.spec) if before and live is not None else None,
         on_activation=goes_live and kind is Kind.ONE_TIME and not desired.get("schedule"),
         adopt=adopt,
+        labels=m.labels,
     )
 
 

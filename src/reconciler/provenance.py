@@ -66,6 +66,39 @@ def _shown(path: Path) -> str:
     return os.path.normpath(path)
 
 
+def work_tree_top(folder: Path) -> Path | None:
+    """The top of the git work tree ``folder`` is in, or None outside one."""
+    found = _git(folder, "rev-parse", "--show-toplevel")
+    return Path(found.rstrip("\n")) if found else None
+
+
+def file_at(ref: str, path: Path) -> tuple[str, bytes | None] | None:
+    """The commit ``ref`` names in the repository ``path`` is in, and the bytes ``path`` has in
+    it (None when the commit has no such file); None when ``ref`` names no commit there.
+
+    ``ref`` comes from a command line, but may be anything: it is never read as an option."""
+    if ref.startswith("-"):
+        return None
+    folder = path.parent
+    commit = _git(
+        folder, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+    )
+    if not commit:
+        return None
+    commit = commit.strip()
+    try:
+        out = subprocess.run(
+            ["git", "cat-file", "blob", f"{commit}:./{path.name}"],
+            cwd=folder,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit, out.stdout if out.returncode == 0 else None
+
+
 def _git(folder: Path, *args: str) -> str | None:
     try:
         out = subprocess.run(

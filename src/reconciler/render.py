@@ -123,14 +123,35 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
             body += [*([""] if body else []), ((f"{title}:", code),)]
             body += [(("  ", None), (diagnostic_line(d), code)) for d in items]
     summary: Line = ((summary_line(plan), BOLD),)
+    first = _policy_lines(plan)
     if not body:
-        return _lines([summary], color)
-    return _lines([summary, "", *body, *(["", summary] if len(body) > LONG else [])], color)
+        return _lines([*first, summary], color)
+    return _lines([*first, summary, "", *body, *(["", summary] if len(body) > LONG else [])], color)
+
+
+def _policy_lines(plan: Plan) -> list[Line]:
+    """A change to the policies, before anything else: a reviewer reads it first."""
+    if not plan.policy_changes:
+        return []
+    heading, changes = wording.policy_changes(plan)
+    lines: list[Line] = [((f"{heading}:", YELLOW),)]
+    lines += [(("  ", None), (f"{sign} {text}", CHANGE_COLORS.get(sign))) for sign, text in changes]
+    return [*lines, ""]
 
 
 def plan_github(plan: Plan) -> str:
     """GitHub Actions workflow commands: one annotation per error and warning, then the summary."""
-    lines = [_annotation("error", d) for d in plan.errors]
+    lines = []
+    if plan.policy_changes:  # first: a reviewer sees it before anything the policies judged
+        fields = sorted({c.path for c in plan.policy_changes})
+        said = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
+        lines.append(
+            _annotation(
+                "warning",
+                Diagnostic(f"this change edits the policies: {said}", plan.policy_file),
+            )
+        )
+    lines += [_annotation("error", d) for d in plan.errors]
     lines += [_annotation("warning", d) for d in plan.warnings]
     return "\n".join([*lines, escape.text(summary_line(plan))]) + "\n"
 

@@ -35,6 +35,11 @@ def calendar_text(cal: Calendar) -> str:
     ]
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(5)]
     cells = iter(rows)
+    first_day = cal.days[0].date if cal.days else None
+    capped: dict[object, list[str]] = {}  # each window on its first day shown
+    for w in cal.capped:
+        shown = max(w.first, first_day) if first_day is not None else w.first
+        capped.setdefault(shown, []).append(f"  ! over cap {w.cap.name}: {w.said()}")
     for day in cal.days:
         lines.append(f"{WEEKDAYS[day.date.weekday()]} {day.date}")
         for _ in day.sendings:
@@ -47,9 +52,13 @@ def calendar_text(cal: Calendar) -> str:
             lines.append(
                 f"  ! clash: segment {clash.segment} gets {clash.sendings} sendings: {names}"
             )
+        lines.extend(capped.get(day.date, ()))
         if not day.sendings:
             lines.append("  no sendings")
-    lines.append(f"{plural(cal.sendings, 'sending')}, {plural(cal.clashes, 'clash', 'clashes')}")
+    totals = f"{plural(cal.sendings, 'sending')}, {plural(cal.clashes, 'clash', 'clashes')}"
+    if cal.capped:
+        totals += f", {plural(len(cal.capped), 'window')} over a frequency cap"
+    lines.append(totals)
     lines.extend(f"not shown: {n.campaign}: {n.reason}" for n in cal.not_shown)
     if cal.truncated:
         lines.append(
@@ -89,6 +98,19 @@ def calendar_json(cal: Calendar) -> str:
                 ],
             }
             for day in cal.days
+        ],
+        "capped": [
+            {
+                "policy": w.cap.name,
+                "segment": w.segment,
+                "from": w.first.isoformat(),
+                "to": w.last.isoformat(),
+                "per": w.cap.per,
+                "max": w.cap.max,
+                "sendings": w.sendings,
+                "campaigns": list(w.campaigns),
+            }
+            for w in cal.capped
         ],
         "not_shown": [{"campaign": n.campaign, "reason": n.reason} for n in cal.not_shown],
         "truncated": list(cal.truncated),

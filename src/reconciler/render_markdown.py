@@ -80,7 +80,7 @@ def plan_markdown(
     groups = {a: [_entry(op) for op in plan.operations if op.action is a] for a in RISK_ORDER}
     errors = [_diagnostic(d) for d in plan.errors]
     warnings = [_diagnostic(d) for d in plan.warnings]
-    summary = escape.markdown(markdown_summary(plan))
+    summary = _policy_section(plan) + f"**{escape.markdown(markdown_summary(plan))}**"
 
     def compose(cut: _Cut) -> str:
         return _compose(summary, groups, errors, warnings, cut, limit, full_plan_hint)
@@ -109,6 +109,17 @@ def plan_markdown(
                 return compose(cut)
     text = compose(cut)
     return (text[: max(limit - 2, 0)] + "…\n")[:limit]
+
+
+def _policy_section(plan: Plan) -> str:
+    """A change to the policies, first, its fields in a diff block; "" when there is none."""
+    if not plan.policy_changes:
+        return ""
+    heading, changes = wording.policy_changes(plan)
+    file = escape.markdown_code(plan.policy_file or "reconciler.yaml")
+    lines = [f"#### {escape.markdown(heading.partition(' (')[0])} ({file})", ""]
+    lines += escape.markdown_fence([f"{sign} {text}" for sign, text in changes], "diff")
+    return "\n".join(lines) + "\n\n"
 
 
 def _hide_details(action: Action) -> Callable[[_Cut, int], _Cut]:
@@ -141,7 +152,7 @@ def _compose(
     limit: int,
     hint: str,
 ) -> str:
-    out = ["### reconciler plan", "", f"**{summary}**", ""]
+    out = ["### reconciler plan", "", summary, ""]
     left_out = _left_out(groups, errors, warnings, cut)
     if left_out:
         end = "" if hint.endswith((".", "!", "?")) else "."

@@ -74,6 +74,7 @@ from reconciler.model import INBOUND_CHANNELS, instant
 
 __all__ = [
     "HORIZON_YEARS",
+    "between",
     "describe",
     "describe_in",
     "next_occurrences",
@@ -102,6 +103,14 @@ def occurrences(
     if limit <= 0 or end <= start:
         return []
     return list(islice(_sendings(spec, start, end), limit))
+
+
+def between(spec: Mapping[str, Any], start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:
+    """:func:`occurrences`, one at a time and without a limit: for a search that stops at the
+    first sending it looks for."""
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    return _sendings(spec, start, end) if start < end else iter(())
 
 
 def next_occurrences(

@@ -24,7 +24,16 @@ from reconciler.model import date_time_problem, instant
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
 
-__all__ = ["Problem", "canonical_schema", "document_problems", "schema", "validate_spec"]
+__all__ = [
+    "Problem",
+    "canonical_schema",
+    "checker",
+    "document_problems",
+    "known_zone",
+    "schema",
+    "validate_spec",
+    "worded",
+]
 
 SCHEMA_ID = "https://reconciler.dev/schema/campaign.schema.json"
 MAX_SHOWN = 60  # longest rendering of a user value inside a message
@@ -259,7 +268,35 @@ def _schema_problems(which: int, instance: Any, base: Path_) -> list[Problem]:
         pass  # find out exactly what is wrong, and where, below
     else:
         return []
-    errors = list(_validators()[which].iter_errors(instance))
+    return worded(_validators()[which], instance, base)
+
+
+def checker(definition: Mapping[str, Any]) -> Callable[[Any], list[Problem]]:
+    """A check of another schema (``definition``, without references outside itself) done as the
+    manifests' is: compiled to code for the common, valid case; jsonschema words and places only
+    what that rejects."""
+    import fastjsonschema
+
+    python = python_patterns(definition)
+    fast = fastjsonschema.compile(_terse(python), use_default=False, detailed_exceptions=False)
+
+    def check(instance: Any) -> list[Problem]:
+        try:
+            fast(instance)
+        except fastjsonschema.JsonSchemaException:
+            from jsonschema import Draft202012Validator
+
+            return worded(Draft202012Validator(python), instance)
+        return []
+
+    return check
+
+
+def worded(validator: Draft202012Validator, instance: Any, base: Path_ = ()) -> list[Problem]:
+    """Every error of ``validator`` (jsonschema's) in ``instance``, worded and placed: a key that
+    is not known with the one it most likely misspells, a custom ``errorMessage``, long values
+    cut short."""
+    errors = list(validator.iter_errors(instance))
     wanted: dict[Path_, set[str]] = {}  # the keys each mapping is missing, by its path
     for error in errors:
         wanted.setdefault(tuple(error.absolute_path), set()).update(_missing(error))
@@ -375,6 +412,11 @@ def _cron_problem(expression: str) -> str | None:
     except Exception as exc:  # cronsim.CronSimError, or anything odd input makes it raise
         return str(exc).lower() or type(exc).__name__
     return None
+
+
+def known_zone(name: object) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows."""
+    return isinstance(name, str) and name in _zones()
 
 
 @cache

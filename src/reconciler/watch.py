@@ -55,6 +55,7 @@ class Watcher:
     dry_run: bool = False
     interval: float = 60.0
     prune: bool = False
+    policy_source: api.ProjectSource = field(default_factory=api.ProjectSource)
     stop: threading.Event = field(default_factory=threading.Event)
     cache: manifests.Cache = field(default_factory=manifests.Cache)
     clock: Callable[[], float] = time.monotonic
@@ -123,7 +124,13 @@ class Watcher:
 
         try:
             if self.dry_run:
-                plan = api.plan(self.path, self.options, prune=self.prune, cache=self.cache)
+                plan = api.plan(
+                    self.path,
+                    self.options,
+                    prune=self.prune,
+                    cache=self.cache,
+                    policy_source=self.policy_source,
+                )
                 ledger = None
             else:
                 ledger = api.apply(
@@ -132,6 +139,7 @@ class Watcher:
                     prune=self.prune,
                     cache=self.cache,
                     stop=self.stop.is_set,
+                    policy_source=self.policy_source,
                 )
                 plan = ledger.plan
         except LockedError as exc:  # retried: the advice to wait with --lock-timeout is not for us

@@ -150,6 +150,28 @@ VALUE_WIDTH = 70
 _ONE_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
+#: how many changed fields of the policies a view lists before it counts the rest
+SHOWN_POLICY_CHANGES = 20
+
+
+def policy_changes(plan: Plan) -> tuple[str, list[tuple[str, str]]]:
+    """What a change to the project file changes of the policies, as every view shows it first:
+    a heading, and (sign, "path: value") per field: "-" before, "+" after (a changed field has
+    both), the last line counting what is not listed."""
+    changes = plan.policy_changes
+    heading = f"This change edits the policies ({plan.policy_file or 'the project file'})"
+    lines: list[tuple[str, str]] = []
+    for c in changes[:SHOWN_POLICY_CHANGES]:
+        if c.before is not None:
+            lines.append(("-", f"{c.path}: {short(c.before)}"))
+        if c.after is not None:
+            lines.append(("+", f"{c.path}: {short(c.after)}"))
+    if len(changes) > SHOWN_POLICY_CHANGES:
+        rest = len(changes) - SHOWN_POLICY_CHANGES
+        lines.append((" ", f"and {plural(rest, 'more field', 'more fields')}"))
+    return heading, lines
+
+
 def short(value: Any, width: int = VALUE_WIDTH) -> str:
     """A value as JSON on one line, cut to ``width`` characters."""
     # most values are strings: the encoder's own first step for them, without the call around it

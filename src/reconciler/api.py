@@ -123,11 +123,13 @@ class Judged:
     changes: tuple[FieldChange, ...] = ()
 
 
-def read_policies(source: ProjectSource) -> Judged:
-    """The project file, and the policies that judge a plan: those at ``policies_from`` when
-    given, else its own. Its changes are told against ``policies_from``, else the commit checked
-    out (none outside git)."""
-    target = source.file if source.file is not None else project.locate()
+def read_policies(source: ProjectSource, manifests_at: str | os.PathLike[str] = ".") -> Judged:
+    """The project file (found from the manifests at ``manifests_at``), and the policies that
+    judge a plan: those at ``policies_from`` when given, else its own. Its changes are told
+    against ``policies_from``, else the commit checked out (none outside git)."""
+    folder = Path(manifests_at)
+    folder = folder if folder.is_dir() else folder.parent
+    target = source.file if source.file is not None else project.locate(folder)
     current = project.read(target, required=source.file is not None)
     ref = source.policies_from
     base = project.at_ref(ref or "HEAD", target)
@@ -156,7 +158,7 @@ def validate(
     """The manifests checked, with the project file and the policies that need no runtime
     (required labels; quiet hours, from ``now``)."""
     loaded = _load(path, None)
-    judged = read_policies(policy_source or ProjectSource())
+    judged = read_policies(policy_source or ProjectSource(), path)
     found = list(judged.project.diagnostics)
     if judged.project.ok and loaded.ok:
         found += policies.static(loaded.manifests, now or datetime.now(UTC), judged.policies)
@@ -187,7 +189,7 @@ def _read(
     cache: manifests.Cache | None = None,
     policy_source: ProjectSource | None = None,
 ) -> _Desired:
-    judged = read_policies(policy_source or ProjectSource())
+    judged = read_policies(policy_source or ProjectSource(), path)
     loaded = _load(path, cache)
     whole = not Path(path).is_file()
     if prune and not whole:
@@ -720,7 +722,7 @@ def calendar(
     only read: for the live specs of the sources of copies that the repository does not hold,
     and only when there are copies."""
     loaded = manifests.load(path)
-    judged = read_policies(policy_source or ProjectSource())
+    judged = read_policies(policy_source or ProjectSource(), path)
     if not judged.project.ok:
         loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *judged.project.diagnostics))
     if not loaded.ok:

@@ -1,11 +1,14 @@
 """The project file, ``reconciler.yaml``: what is about the whole repository rather than one
 campaign. For now its policies (:mod:`reconciler.policies` checks them).
 
-The file is optional. It is found at the repository's root: in the working directory or the
-nearest one above it that has it, up to the top of the git work tree (or named with
-``--project``). It is read as a manifest is (only plain YAML data, no duplicate keys, a bounded
-size), checked against ``schema/project.schema.json`` and the rules a schema cannot say (time
-zones, a freeze that ends after it starts, names used once), every error at ``file:line:col``.
+The file is optional. It is found at the repository's root: in the manifests' folder or the
+nearest one above it that has it, up to the top of the git work tree (outside git, up to the
+working directory), so that ``reconciler plan other/repo/campaigns`` is judged by that
+repository's policies; or it is named with ``--project``.
+
+It is read as a manifest is (only plain YAML data, no duplicate keys, a bounded size), checked
+against ``schema/project.schema.json`` and the rules a schema cannot say (time zones, a freeze
+that ends after it starts, names used once), every error at ``file:line:col``.
 
 A pull request can edit this file too, so it is data only: nothing in it runs, names a secret or
 reaches the network.
@@ -149,20 +152,24 @@ class Project:
 
 
 def locate(start: Path | None = None) -> Path:
-    """Where the project file is, or would be: ``reconciler.yaml`` in ``start`` (the working
-    directory) or the nearest directory above it that has one, up to the top of the git work
-    tree; else at that top (or in ``start``, outside git)."""
+    """Where the project file is, or would be: ``reconciler.yaml`` in ``start`` (the manifests'
+    folder; default the working directory) or the nearest folder above it that has one, up to the
+    top of the git work tree; else at that top. Outside git the search ends at the working
+    directory, or, for manifests outside it, at their folder's parent."""
     here = (start or Path.cwd()).absolute()
     top = provenance.work_tree_top(here)
+    if top is None:
+        cwd = Path.cwd().absolute()
+        top = cwd if here.is_relative_to(cwd) else here.parent
     folder = here
     while True:
         candidate = folder / FILE_NAME
         if candidate.is_file():
             return candidate
-        if top is None or folder == top or folder.parent == folder:
+        if folder == top or folder.parent == folder:
             break
         folder = folder.parent
-    return (top or here) / FILE_NAME
+    return top / FILE_NAME
 
 
 def read(target: Path, *, required: bool = False) -> Project:

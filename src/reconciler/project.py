@@ -198,10 +198,10 @@ def at_ref(ref: str, target: Path) -> Project | None:
     found = provenance.file_at(ref, target)
     if found is None:
         return None
-    commit, data = found
+    _, data = found
     if data is None:
         return Project()
-    return parse(data, f"{shown(target)}@{commit[:12]}")
+    return parse(data, f"{shown(target)}@{ref}")  # the ref as given: "reconciler.yaml@main"
 
 
 def parse(data: bytes, display: str) -> Project:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from reconciler.cli import cli
 
@@ -69,7 +70,7 @@ def test_the_examples_are_the_ones_the_readme_names() -> None:
 def test_the_plan_workflow() -> None:
     workflow = load(PLAN_YML)
     assert set(workflow) >= {"name", "jobs"}
-    assert triggers(workflow) == {"pull_request": {"paths": ["campaigns/**"]}}
+    assert triggers(workflow) == {"pull_request": {"paths": ["campaigns/**", "reconciler.yaml"]}}
     assert workflow["permissions"]["pull-requests"] == "write"
     uses = [step["uses"].split("@")[0] for step in steps(workflow) if "uses" in step]
     assert uses == [
@@ -90,12 +91,22 @@ def test_the_plan_workflow() -> None:
     runs = "\n".join(s["run"] for s in steps(workflow) if "run" in s)
     assert "pip install '.[postgresql,http]'" in runs  # the shared runtimes' drivers too
     assert "--detailed-exitcode" in runs and "--format github" in runs
+    # judged by the base branch's policies, which the job fetches first
+    plans = [line for line in runs.splitlines() if line.strip().startswith("reconciler plan")]
+    assert len(plans) == 2
+    assert all('--policies-from "origin/$GITHUB_BASE_REF"' in line for line in plans)
+    assert "refs/remotes/origin/$GITHUB_BASE_REF" in runs
+
+
+ON_MAIN = ["campaigns/**", "reconciler.yaml"]  # a change to the policies is applied as well
 
 
 def test_the_apply_workflow() -> None:
     workflow = load(APPLY_YML)
     assert set(workflow) >= {"name", "jobs"}
-    assert triggers(workflow) == {"push": {"branches": ["main"], "paths": ["campaigns/**"]}}
+    assert triggers(workflow) == {
+        "push": {"branches": ["main"], "paths": ["campaigns/**", "reconciler.yaml"]}
+    }
     assert workflow["concurrency"]["group"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
     (job,) = workflow["jobs"].values()
@@ -111,7 +122,9 @@ def test_the_saved_plan_workflow() -> None:
     """Plan and sign in one protected environment, apply that file in another, after approval;
     the key is an environment secret of those two jobs, and of no other workflow."""
     workflow = load(SAVED_YML)
-    assert triggers(workflow) == {"push": {"branches": ["main"], "paths": ["campaigns/**"]}}
+    assert triggers(workflow) == {
+        "push": {"branches": ["main"], "paths": ["campaigns/**", "reconciler.yaml"]}
+    }
     assert workflow["concurrency"]["cancel-in-progress"] is False
     plan, apply = workflow["jobs"]["plan"], workflow["jobs"]["apply"]
     assert (plan["environment"], apply["environment"]) == ("campaigns-plan", "campaigns")
@@ -163,7 +176,11 @@ def test_the_gitlab_pipeline() -> None:
     assert set(jobs) == {"reconciler-plan", "reconciler-apply"}
     plan, apply = jobs["reconciler-plan"], jobs["reconciler-apply"]
     assert 'merge_request_event"' in plan["rules"][0]["if"]
-    assert plan["rules"][0]["changes"] == ["campaigns/**/*"]
+    assert plan["rules"][0]["changes"] == ["campaigns/**/*", "reconciler.yaml"]
+    assert any(
+        '--policies-from "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"' in line
+        for line in plan["script"]
+    )
     assert set(plan["artifacts"]["paths"]) == {"plan.json", "plan.md"}
     assert plan["artifacts"]["when"] == "always"
     assert any(MARKER in line and "RECONCILER_GITLAB_TOKEN" in line for line in plan["script"])
@@ -282,8 +299,11 @@ def test_the_commands_are_all_found() -> None:
     """The extraction above misses nothing: each workflow runs the commands the README describes."""
     plan = command_line(PLAN_YML)
     assert [a[0] for a in plan] == ["validate", "plan", "plan"]
-    assert ["plan", "--format", "markdown", "--out", "plan.json", "--detailed-exitcode"] in plan
-    assert ["plan", "--format", "github"] in plan
+    base = ["--policies-from", "origin/$GITHUB_BASE_REF"]
+    assert ["plan", *base, "--format", "markdown", "--out", "plan.json", "--detailed-exitcode"] in (
+        plan
+    )
+    assert ["plan", *base, "--format", "github"] in plan
     (apply,) = command_line(APPLY_YML)
     assert apply[0] == "apply"
     assert {"--require-clean", "--lock-timeout", "--actor", "--format"} <= set(apply)
@@ -361,6 +381,7 @@ def repo(tmp_path: Path) -> Path:
         pytest.skip("git is not installed")
     repo = tmp_path / "campaigns-repo"
     shutil.copytree(REPO / "campaigns", repo / "campaigns")
+    shutil.copy(REPO / "reconciler.yaml", repo)
     (repo / ".gitignore").write_text(".reconciler/\n")
     git(repo, "init", "-q")
     git(repo, "add", ".")
@@ -375,9 +396,12 @@ def test_the_pull_request_flow(repo: Path) -> None:
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
     # plan.yml's plan step, as it is in the workflow: exit 2 means there are changes
-    step = ["plan", "--format", "markdown", "--out", "plan.json", "--detailed-exitcode"]
+    base = ["--policies-from", "origin/$GITHUB_BASE_REF"]
+    step = ["plan", *base, "--format", "markdown", "--out", "plan.json", "--detailed-exitcode"]
     assert step in command_line(PLAN_YML)
-    planned = reconciler(repo, *step, "--runtime", RUNTIME)
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")  # what the workflow fetches
+    run = [arg.replace("$GITHUB_BASE_REF", "main") for arg in step]
+    planned = reconciler(repo, *run, "--runtime", RUNTIME)
     assert planned.returncode == 2, planned.stdout + planned.stderr
     markdown = planned.stdout
     assert markdown.startswith("#")
@@ -510,3 +534,36 @@ def test_the_readme_editor_snippets_point_at_the_schema(repo: Path) -> None:
     manifest.write_text(f"# yaml-language-server: $schema={relative}\n" + manifest.read_text())
     validated = reconciler(repo, "validate")
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+# (d) the example repository's policies, which its campaigns satisfy
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        "2026-11-27T12:00:00Z",  # the README's
+        "2026-12-28T03:00:00Z",  # in the year-end freeze, at night
+        "2027-03-28T01:30:00Z",  # a change to summer time in Europe
+    ],
+)
+def test_the_example_campaigns_satisfy_the_example_policies(
+    now: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validated, planned into an empty runtime, applied, and their calendar: no policy objects
+    (the freeze holds changes to what runs, and the campaigns are all new)."""
+    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    shutil.copy(REPO / "reconciler.yaml", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_NOW", now)
+    runtime = ["--runtime", f"sqlite:///{tmp_path}/runtime.db"]
+    validated = CliRunner().invoke(cli, ["validate"])
+    assert validated.output == "Valid: 11 campaigns in 9 files.\n"
+    planned = CliRunner().invoke(cli, ["plan", "--format", "json", *runtime])
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.output)
+    assert (document["errors"], document["summary"]["errors"]) == ([], 0)
+    assert [w for w in document["warnings"] if "policy" in w] == []
+    assert CliRunner().invoke(cli, ["apply", *runtime]).exit_code == 0
+    calendar = CliRunner().invoke(cli, ["calendar", "--days", "60", "--format", "json", *runtime])
+    assert json.loads(calendar.output)["capped"] == []

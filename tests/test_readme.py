@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,6 +110,7 @@ def test_the_walkthrough_follows_the_quick_start(
     """A reader runs the quick start, then the walkthrough's commands block by block: the first
     block shows what the quick start printed, the others what each step prints after it."""
     shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    shutil.copy(REPO / "reconciler.yaml", tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
     monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
@@ -138,6 +140,7 @@ def test_adopting_existing_campaigns_as_the_readme_walks_through_it(
     a plan that does nothing else, applied, and planned again to nothing."""
     text = section("Adopting existing campaigns")
     shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    shutil.copy(REPO / "reconciler.yaml", tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
     monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
@@ -145,7 +148,7 @@ def test_adopting_existing_campaigns_as_the_readme_walks_through_it(
         assert CliRunner().invoke(cli, command.split()[1:]).exit_code == 0
     console_file, imported = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
     Path("console.yaml").write_text(console_file)
-    made, adopted = console_blocks(text)
+    made, labelled, adopted = console_blocks(text)
     run(made)
     # the file the README shows is the one import wrote, byte for byte
     assert Path("campaigns/imported/spring-sale.yaml").read_text() == imported
@@ -155,4 +158,51 @@ def test_adopting_existing_campaigns_as_the_readme_walks_through_it(
     for name in ("spring-sale", "welcome-banner"):
         written = Path(f"campaigns/imported/{name}.yaml").read_bytes()
         assert Path(f"again/{name}.yaml").read_bytes() == written
+    # the teams the project file requires, as the README says to add them
+    added = re.findall(r"`labels: \{team: (\w+)\}` under `name: ([\w-]+)`", text)
+    assert sorted(name for _, name in added) == ["spring-sale", "welcome-banner"]
+    for team, name in added:
+        file = Path(f"campaigns/imported/{name}.yaml")
+        named = f"  name: {name}\n"
+        file.write_text(file.read_text().replace(named, f"{named}  labels: {{team: {team}}}\n"))
+    run(labelled)
     run(adopted)
+
+
+def test_policies_as_the_readme_walks_through_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the quick start: the README's project file, a change to a campaign the freeze holds,
+    then the same change in a pull request that also lifts the freeze, judged by main's policies."""
+    text = section("Policies")
+    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    shutil.copy(REPO / "reconciler.yaml", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
+    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
+    for command in quick_start():
+        assert CliRunner().invoke(cli, command.split()[1:]).exit_code == 0
+    project = re.search(r"```yaml\n(apiVersion: reconciler/v1\nkind: Project\n.*?)```", text, re.S)
+    assert project is not None
+    Path("reconciler.yaml").write_text(project.group(1))
+    deal = Path("campaigns/promotions/daily-deal-push.yaml")
+    title = re.search(r'\(`(title: "Deal of the day: 40% off")`, under\n`content:`\)', text)
+    assert title is not None
+    deal.write_text(deal.read_text().replace('title: "Deal of the day"', title.group(1), 1))
+    frozen, judged_by_main = console_blocks(text)
+    run(frozen)
+    # the two changes committed on main; the freeze ended early in the working tree
+    Path(".gitignore").write_text(".reconciler/\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."]):
+        subprocess.run(["git", *args], check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=r", "-c", "user.email=r@example.com", "commit", "-qm", "main"],
+        check=True,
+    )
+    lifted = re.search(r"\(`(until: 2026-11-27T00:00:00-05:00)`\)", text)
+    assert lifted is not None
+    project_file = Path("reconciler.yaml")
+    project_file.write_text(
+        project_file.read_text().replace("until: 2026-12-02T00:00:00-05:00", lifted.group(1), 1)
+    )
+    run(judged_by_main)

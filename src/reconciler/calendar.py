@@ -167,8 +167,9 @@ def calendar(
             local = moment.astimezone(tz)
             if local.date() in per_day:
                 per_day[local.date()].append(Entry(local, manifest.name, channel, segment, status))
+    policy_zone = rules.zone
     live = [
-        (e.at, e.campaign, e.channel, e.segment)
+        (e.campaign, e.channel, e.segment, (e.at.astimezone(policy_zone).date(),))
         for entries in per_day.values()
         for e in entries
         if e.state == LIVE
@@ -179,7 +180,7 @@ def calendar(
         abbreviations=_abbreviations(tz, low, high, per_day),
         not_shown=tuple(not_shown),
         truncated=tuple(truncated),
-        capped=tuple(w for cap in rules.caps for w in policies.over_cap(cap, live, rules.zone)),
+        capped=tuple(w for cap in rules.caps for w in policies.over_cap(cap, live)),
     )
 
 

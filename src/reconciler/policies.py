@@ -21,7 +21,7 @@ plan shows first.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -171,10 +171,11 @@ def required_labels(manifests: Iterable[Manifest], policies: Policies) -> list[D
     for m in manifests:
         missing = [key for key in policies.required_labels if key not in m.labels]
         if missing:
-            them = "the label " if len(missing) == 1 else "the labels "
+            them = " and ".join(missing) + (" label" if len(missing) == 1 else " labels")
             message = (
-                f"metadata.labels: {them}{', '.join(missing)} missing: every campaign carries "
-                f"{', '.join(policies.required_labels)} ({policies.place(policies.required_line)})"
+                f"metadata.labels has no {them}: every campaign must carry "
+                f"{', '.join(policies.required_labels)} "
+                f"(requiredLabels, {policies.place(policies.required_line)})"
             )
             found.append(
                 _verdict(
@@ -360,20 +361,24 @@ class Window:
         )
 
 
-def over_cap(
-    cap: FrequencyCap,
-    sendings: Iterable[tuple[datetime, str, str, str | None]],
-    zone: ZoneInfo,
-) -> list[Window]:
-    """The windows over ``cap`` among ``sendings`` (instant, campaign, channel, segment), by
-    segment then date: shared by plans and the calendar."""
+#: a campaign's sendings as caps count them: campaign, channel, segment, and the local date of
+#: each sending in the policies' zone
+Sending = tuple[str, str, str | None, Sequence[date]]
+
+
+def over_cap(cap: FrequencyCap, sendings: Iterable[Sending]) -> list[Window]:
+    """The windows over ``cap`` among ``sendings``, by segment then date: shared by plans and
+    the calendar."""
     counted: dict[tuple[str, date], list[str]] = {}
-    for moment, campaign, channel, segment in sendings:
-        if segment is None or channel not in cap.channels or not _covers(cap, segment):
+    covered: dict[str, bool] = {}  # by segment: many campaigns share one
+    for campaign, channel, segment, dates in sendings:
+        if segment is None or channel not in cap.channels:
             continue
-        counted.setdefault((segment, _period(moment.astimezone(zone).date(), cap.per)), []).append(
-            campaign
-        )
+        if (covers := covered.get(segment)) is None:
+            covers = covered[segment] = _covers(cap, segment)
+        if covers:
+            for day in dates:
+                counted.setdefault((segment, _period(day, cap.per)), []).append(campaign)
     return [
         _window(cap, segment, first, names)
         for (segment, first), names in sorted(counted.items())
@@ -408,28 +413,21 @@ def frequency_caps(
     them go live."""
     if not policies.caps:
         return []
-    live = _live_after(plan, state)
     touched = {op.campaign for op in plan.operations if goes_live(op)}
     zone = policies.zone
     end = now + timedelta(days=CAP_DAYS)
-    known: dict[str, list[datetime]] = {}  # sendings by schedule: many campaigns share one
-
-    def sendings() -> Iterator[tuple[datetime, str, str, str | None]]:
-        for name, spec in live.items():
-            plan_ = spec.get("schedule")
-            if not plan_:
-                continue
-            key = repr(plan_)
-            found = known.get(key)
-            if found is None:
-                found = known[key] = schedule.occurrences(spec, now, end)
-            channel, segment = spec["channel"], _segment(spec)
-            for moment in found:
-                yield moment, name, channel, segment
-
+    known: dict[str, list[date]] = {}  # the local dates of sendings by schedule, which many share
+    sendings: list[Sending] = []
+    for name, spec in _live_after(plan, state).items():
+        if not (plan_ := spec.get("schedule")):
+            continue
+        if (dates := known.get(key := repr(plan_))) is None:
+            moments = schedule.occurrences(spec, now, end)
+            dates = known[key] = [moment.astimezone(zone).date() for moment in moments]
+        sendings.append((name, spec["channel"], _segment(spec), dates))
     found: list[Diagnostic] = []
     for cap in policies.caps:
-        windows = over_cap(cap, sendings(), zone)
+        windows = over_cap(cap, sendings)
         by_campaign: dict[str, list[Window]] = {}
         untouched: dict[str, list[Window]] = {}
         for window in windows:

@@ -48,6 +48,12 @@ spec:
   channel: in-app
   content: {title: "Hello", body: "There"}
 """
+REQUIRE_TEAM = """\
+apiVersion: reconciler/v1
+kind: Project
+policies:
+  requiredLabels: [team]
+"""
 TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 OTHER = LockOwner(owner="someone-else@ci:1", pid=os.getpid(), host=socket.gethostname(), reason="x")
 
@@ -388,6 +394,28 @@ def test_a_change_wakes_the_loop_before_the_interval(repo: Path, url: str, fast:
         CycleOutcome.APPLIED,
     )
     assert live(url) == {"banner": 1, "deal": 2}
+
+
+def test_a_change_to_the_policies_wakes_the_loop(repo: Path, url: str, fast: None) -> None:
+    """The project file is at the repository's root, outside the watched folder: it is looked at
+    as often as the runtime's revision, and a change to it is judged at once."""
+    w = watcher(url, interval=300)
+    with running(w) as reported:
+        wait_until(lambda: len(reported) == 1, "the start cycle")
+        put(repo / "reconciler.yaml", REQUIRE_TEAM)
+        wait_until(lambda: len(reported) == 2, "a cycle for the policies")
+    judged = reported[1]
+    assert (judged.trigger, judged.changed_files, judged.outcome) == (
+        Trigger.CHANGE,
+        1,
+        CycleOutcome.INVALID,
+    )
+    assert judged.plan is not None
+    assert [str(d) for d in judged.plan.errors] == [
+        f"campaigns/{name}.yaml:3:1: metadata.labels has no team label: every campaign must "
+        "carry team (requiredLabels, reconciler.yaml:4)"
+        for name in ("banner", "deal")
+    ]
 
 
 def test_an_edit_by_sed_i_is_one_changed_file(repo: Path, url: str, fast: None) -> None:

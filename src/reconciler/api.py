@@ -123,13 +123,19 @@ class Judged:
     changes: tuple[FieldChange, ...] = ()
 
 
+def project_path(source: ProjectSource, manifests_at: str | os.PathLike[str] = ".") -> Path:
+    """Where the project file of the manifests at ``manifests_at`` is, or would be."""
+    if source.file is not None:
+        return source.file
+    folder = Path(manifests_at)
+    return project.locate(folder if folder.is_dir() else folder.parent)
+
+
 def read_policies(source: ProjectSource, manifests_at: str | os.PathLike[str] = ".") -> Judged:
     """The project file (found from the manifests at ``manifests_at``), and the policies that
     judge a plan: those at ``policies_from`` when given, else its own. Its changes are told
     against ``policies_from``, else the commit checked out (none outside git)."""
-    folder = Path(manifests_at)
-    folder = folder if folder.is_dir() else folder.parent
-    target = source.file if source.file is not None else project.locate(folder)
+    target = project_path(source, manifests_at)
     current = project.read(target, required=source.file is not None)
     ref = source.policies_from
     base = project.at_ref(ref or "HEAD", target)

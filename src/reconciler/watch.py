@@ -66,6 +66,10 @@ class Watcher:
     #: last cycle left it (None: not known, the feed is not followed until it is)
     feed: Runtime | None = None
     seen: int | None = None
+    #: the project file (found at each cycle) and its stat then: a change to the policies is a
+    #: change like a manifest's
+    policies_file: Path | None = None
+    policies_seen: tuple[int, int, int] | None = None
 
     def shut_down(self, reason: str) -> None:
         """Stop after the batch in flight (safe from a signal handler), saying why."""
@@ -109,6 +113,8 @@ class Watcher:
         """One level-based cycle: read everything, plan from scratch, apply unless dry-run."""
         self.cycles += 1
         started, at = self.clock(), datetime.now(UTC)
+        self.policies_file = api.project_path(self.policy_source, self.path)
+        self.policies_seen = self._policies_stamp()
 
         def cycle(
             outcome: CycleOutcome,
@@ -254,6 +260,8 @@ class Watcher:
                 return Trigger.CHANGE, counted
             if retry is None and self.clock() - asked >= FEED_SECONDS:
                 asked = self.clock()
+                if self._policies_stamp() != self.policies_seen:
+                    return Trigger.CHANGE, 1
                 if self._moved():
                     return Trigger.RUNTIME, 0
             if self.clock() >= deadline:
@@ -281,6 +289,17 @@ class Watcher:
             return self.feed.revision()
         except ReconcilerError:
             return None
+
+    def _policies_stamp(self) -> tuple[int, int, int] | None:
+        """The project file's size, time and inode (None: there is none), looked at as often as
+        the runtime's revision: it is outside the watched folder, at the repository's root."""
+        try:
+            found = self.policies_file.stat() if self.policies_file is not None else None
+        except OSError:
+            return None
+        if found is None:
+            return None
+        return found.st_size, found.st_mtime_ns, found.st_ino
 
     def _moved(self) -> bool:
         """Whether the runtime moved since the last cycle: someone else wrote to it (a console

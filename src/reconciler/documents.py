@@ -173,7 +173,7 @@ def parse_mapping(data: bytes, display: str, what: str) -> tuple[Node, Any] | Di
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        if exc.problem == "expected a single document in the stream":
+        if exc.context == "expected a single document in the stream":
             mark = exc.problem_mark
             line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
             return Diagnostic(f"a second document: {what} holds one", display, line, column)

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from reconciler import documents, provenance
 from reconciler.errors import Diagnostic
 from reconciler.model import Action
-from reconciler.validation import checker, clip, known_zone, show
+from reconciler.validation import Problem, checker, clip, known_zone, show
 
 __all__ = [
     "FILE_NAME",
@@ -210,9 +210,10 @@ def parse(data: bytes, display: str) -> Project:
     if isinstance(parsed, Diagnostic):
         return Project(display, diagnostics=(parsed,), text=data)
     root, document = parsed
-    problems = [(p.path, p.key, p.text()) for p in _check()(document)] or _semantic_problems(
-        document
-    )
+    problems = [(p.path, p.key, p.text()) for p in _check()(document)] or [
+        (where, key, Problem(where, message, key).text())  # named by its path, as the schema's
+        for where, key, message in _semantic_problems(document)
+    ]
     if problems:
         found = []
         for where, key, message in problems:

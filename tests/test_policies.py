@@ -571,7 +571,8 @@ REQUIRED = "  requiredLabels: [team, owner]\n"
 
 def missing(name: str, them: str, place: tuple[int, int]) -> Diagnostic:
     return verdict(
-        f"metadata.labels: {them} missing: every campaign carries team, owner ({PROJECT}:4)",
+        f"metadata.labels has no {them}: every campaign must carry team, owner "
+        f"(requiredLabels, {PROJECT}:4)",
         "requiredLabels",
         4,
         file=f"campaigns/{name}.yaml",
@@ -584,12 +585,12 @@ LABELS = [
     pytest.param([campaign("a", labels="{team: growth, owner: ana}")], NOTHING, id="both"),
     pytest.param(
         [campaign("a", labels="{team: growth}")],
-        [missing("a", "the label owner", (3, 1))],
+        [missing("a", "owner label", (3, 1))],
         id="one missing: at the metadata line",
     ),
     pytest.param(
         [campaign("a", labels="{other: x}")],
-        [missing("a", "the labels team, owner", (3, 1))],
+        [missing("a", "team and owner labels", (3, 1))],
         id="both missing, named in the policy's order",
     ),
     pytest.param(
@@ -612,7 +613,7 @@ def test_required_labels_of_a_flow_metadata_are_at_its_key() -> None:
     )
     (manifest,), _, _ = documents.parse(text.encode(), "campaigns/a.yaml")
     found = policies.required_labels([manifest], policies_of(REQUIRED))
-    assert found == [missing("a", "the labels team, owner", (4, 1))]
+    assert found == [missing("a", "team and owner labels", (4, 1))]
 
 
 def test_no_required_labels_ask_nothing() -> None:

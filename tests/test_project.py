@@ -469,7 +469,8 @@ LOCATE = [
     pytest.param(True, [""], "repo/a/b", "repo", id="git: not above the top, where it would be"),
     pytest.param(True, [], "repo/a", "repo", id="git: none, at the top"),
     pytest.param(False, ["repo/a"], "repo/a", "repo/a", id="outside git: in the directory"),
-    pytest.param(False, ["repo"], "repo/a", "repo/a", id="outside git: never in a parent"),
+    pytest.param(False, ["repo"], "repo/a", "repo", id="outside git, elsewhere: in the parent"),
+    pytest.param(False, [""], "repo/a", "repo", id="outside git, elsewhere: not above the parent"),
 ]
 
 
@@ -484,6 +485,25 @@ def test_locate_looks_up_to_the_top_of_the_work_tree(
         _write(root / folder)
     (root / start).mkdir(parents=True, exist_ok=True)
     assert project.locate(root / start) == root / expected / FILE
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param(["work"], "work", id="up to the working directory"),
+        pytest.param(["", "work/campaigns"], "work/campaigns", id="the nearest"),
+        pytest.param([""], "work", id="never above the working directory"),
+    ],
+)
+def test_locate_outside_git_looks_up_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[str], expected: str
+) -> None:
+    root = tmp_path.resolve()
+    for folder in files:
+        _write(root / folder)
+    (root / "work/campaigns/team").mkdir(parents=True)
+    monkeypatch.chdir(root / "work")
+    assert project.locate(root / "work/campaigns/team") == root / expected / FILE
 
 
 def test_locate_starts_in_the_working_directory(
@@ -518,11 +538,11 @@ def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str,
 
 
 def test_at_ref_reads_the_file_as_committed(history: tuple[Path, str, str]) -> None:
-    top, _, second = history
+    top, _, _ = history
     found = project.at_ref("main", top / FILE)
     text = (HEAD + "policies:\n  requiredLabels: [team]\n").encode()
     assert found is not None
-    display = f"{FILE}@{second[:12]}"
+    display = f"{FILE}@main"  # the ref as given
     assert found == Project(
         display,
         Policies(display, required_labels=("team",), required_line=4, data=found.policies.data),
@@ -560,14 +580,13 @@ def test_at_ref_of_an_invalid_committed_file_gives_its_diagnostics_at_the_commit
     top, _, _ = history
     _write(top, HEAD + "policies: {timezone: Nowhere/Land}\n")
     git(top, "commit", "-q", "-am", "third")
-    third = git(top, "rev-parse", "HEAD")
     found = project.at_ref("HEAD", top / FILE)
     assert found is not None
     assert found.diagnostics == (
         Diagnostic(
             "policies.timezone: 'Nowhere/Land' is not a known IANA time zone "
             "(like 'Europe/Amsterdam')",
-            f"{FILE}@{third[:12]}",
+            f"{FILE}@HEAD",
             3,
             22,
         ),

@@ -123,7 +123,7 @@ def static(manifests: Sequence[Manifest], now: datetime, policies: Policies) -> 
     return found
 
 
-def _with(plan: Plan, found: Iterable[Diagnostic]) -> Plan:
+def _with(plan: Plan, found: Sequence[Diagnostic]) -> Plan:
     errors = [d for d in found if d.severity is Severity.ERROR]
     warnings = [d for d in found if d.severity is Severity.WARNING]
     if not errors and not warnings:
@@ -289,9 +289,9 @@ def _quiet(
     if not rules:
         return []
     found = []
-    plan_ = spec.get("schedule") or {}
+    timing = spec.get("schedule") or {}
     for q in rules:
-        key = (repr(plan_), q)
+        key = (repr(timing), q)
         if key not in searched:
             searched[key] = _first_quiet(spec, q, now)
         first = searched[key]
@@ -299,12 +299,12 @@ def _quiet(
             continue
         zone = schedule.zone_of(spec)
         when = schedule.describe_in(first, zone)
-        sends = f"it sends on activation, now ({when})" if not plan_ else f"it sends {when}"
+        sends = f"it sends on activation, now ({when})" if not timing else f"it sends {when}"
         message = (
             f"quiet hours: {q.name} ({policies.place(q.line)}) allows no {channel} from "
             f"{q.start:%H:%M} to {q.end:%H:%M} in the campaign's zone ({zone}), and {sends}"
         )
-        at = m.where(_schedule_field(plan_)) if m is not None else None
+        at = m.where(_schedule_field(timing)) if m is not None else None
         found.append(_verdict(message, policies, q.name, q.line, file=file, at=at, campaign=name))
     return found
 
@@ -320,11 +320,11 @@ def _first_quiet(spec: Spec, q: QuietHours, now: datetime) -> datetime | None:
     return None
 
 
-def _schedule_field(plan: Mapping[str, Any]) -> str:
+def _schedule_field(timing: Mapping[str, Any]) -> str:
     """Where a schedule says when it sends: its ``at``, its ``cron``, its ``start``."""
-    if "once" in plan:
+    if "once" in timing:
         return "spec.schedule.once.at"
-    recurring = plan.get("recurring")
+    recurring = timing.get("recurring")
     if not isinstance(recurring, Mapping):
         return "spec.schedule"
     for key in ("cron", "at", "start"):
@@ -419,9 +419,9 @@ def frequency_caps(
     known: dict[str, list[date]] = {}  # the local dates of sendings by schedule, which many share
     sendings: list[Sending] = []
     for name, spec in _live_after(plan, state).items():
-        if not (plan_ := spec.get("schedule")):
+        if not (timing := spec.get("schedule")):
             continue
-        if (dates := known.get(key := repr(plan_))) is None:
+        if (dates := known.get(key := repr(timing))) is None:
             moments = schedule.occurrences(spec, now, end)
             dates = known[key] = [moment.astimezone(zone).date() for moment in moments]
         sendings.append((name, spec["channel"], _segment(spec), dates))

@@ -104,16 +104,28 @@ def quick_start() -> list[str]:
     return [part.strip().removeprefix(".venv/bin/") for part in first.split("&&")][2:]
 
 
-def test_the_walkthrough_follows_the_quick_start(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A reader runs the quick start, then the walkthrough's commands block by block: the first
-    block shows what the quick start printed, the others what each step prints after it."""
+def a_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a reader runs the quick start: the example campaigns and project file, no runtime
+    yet, the README's moment as now."""
     shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
     shutil.copy(REPO / "reconciler.yaml", tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
     monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
+
+
+def after_quick_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a_clone(tmp_path, monkeypatch)
+    for command in quick_start():
+        assert CliRunner().invoke(cli, command.split()[1:]).exit_code == 0
+
+
+def test_the_walkthrough_follows_the_quick_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader runs the quick start, then the walkthrough's commands block by block: the first
+    block shows what the quick start printed, the others what each step prints after it."""
+    a_clone(tmp_path, monkeypatch)
     blocks = console_blocks(section("Walkthrough"))
     assert len(blocks) == len(BEFORE)
     assert quick_start() == ["reconciler plan", "reconciler apply"]
@@ -139,13 +151,7 @@ def test_adopting_existing_campaigns_as_the_readme_walks_through_it(
     """After the quick start: campaigns made in a console, imported, validated, then adopted by
     a plan that does nothing else, applied, and planned again to nothing."""
     text = section("Adopting existing campaigns")
-    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
-    shutil.copy(REPO / "reconciler.yaml", tmp_path)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
-    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
-    for command in quick_start():
-        assert CliRunner().invoke(cli, command.split()[1:]).exit_code == 0
+    after_quick_start(tmp_path, monkeypatch)
     console_file, imported = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
     Path("console.yaml").write_text(console_file)
     made, labelled, adopted = console_blocks(text)
@@ -175,13 +181,7 @@ def test_policies_as_the_readme_walks_through_them(
     """After the quick start: the README's project file, a change to a campaign the freeze holds,
     then the same change in a pull request that also lifts the freeze, judged by main's policies."""
     text = section("Policies")
-    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
-    shutil.copy(REPO / "reconciler.yaml", tmp_path)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("RECONCILER_RUNTIME", raising=False)
-    monkeypatch.setenv("RECONCILER_NOW", "2026-11-27T12:00:00Z")
-    for command in quick_start():
-        assert CliRunner().invoke(cli, command.split()[1:]).exit_code == 0
+    after_quick_start(tmp_path, monkeypatch)
     project = re.search(r"```yaml\n(apiVersion: reconciler/v1\nkind: Project\n.*?)```", text, re.S)
     assert project is not None
     Path("reconciler.yaml").write_text(project.group(1))

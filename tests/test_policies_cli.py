@@ -1,0 +1,553 @@
+"""Policies in ``reconciler.yaml`` through the command line (issue 15): freezes, quiet hours,
+frequency caps and required labels, ``--policies-from``, ``validate``, bad project files and
+hostile strings; the exact text a user sees, the exit codes, and what apply leaves in the runtime.
+
+Every test runs on Friday 2026-11-27 12:00 UTC (13:00 in Amsterdam) unless it pins another now.
+The campaigns are written by :func:`campaign`, always with the same layout, so that their lines are
+known: ``metadata`` at 3:1, ``state`` at 7:10, ``run`` at 8:8, ``audience.segment`` at 10:23 and
+the schedule's ``at`` (or ``cron``) on line 14 or 15.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from factories import cli_environment, git
+from reconciler import escape
+from reconciler.cli import cli
+
+#: what each channel's content needs
+CONTENT = {
+    "email": '{subject: "News", body: "Hello"}',
+    "sms": '{text: "Hello"}',
+    "push": '{title: "News", body: "Hello"}',
+}
+
+
+def daily(at: str = "09:00", zone: str = "Europe/Amsterdam") -> str:
+    """Every day at ``at`` (line 15, column 11) in ``zone``."""
+    return f'    recurring:\n      every: day\n      at: "{at}"\n    timezone: {zone}\n'
+
+
+def once(at: str) -> str:
+    """Once, at the instant ``at`` (line 14, column 11)."""
+    return f'    once:\n      at: "{at}"\n    timezone: Europe/Amsterdam\n'
+
+
+def cron(expression: str, zone: str = "Europe/Amsterdam") -> str:
+    """A cron schedule (line 14, column 13)."""
+    return f'    recurring:\n      cron: "{expression}"\n    timezone: {zone}\n'
+
+
+def campaign(
+    name: str,
+    *,
+    state: str = "live",
+    run: str = "running",
+    channel: str = "email",
+    segment: str = "subscribers",
+    labels: str = "{team: growth}",
+    schedule: str = daily(),
+) -> str:
+    return (
+        "apiVersion: reconciler/v1\n"
+        "kind: Campaign\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        f"  labels: {labels}\n"
+        "spec:\n"
+        f"  state: {state}\n"
+        f"  run: {run}\n"
+        f"  channel: {channel}\n"
+        f"  audience: {{segment: {segment}}}\n"
+        f"  content: {CONTENT[channel]}\n"
+        "  schedule:\n"
+        f"{schedule}"
+    )
+
+
+def write(name: str, text: str) -> None:
+    Path("campaigns", f"{name}.yaml").write_text(text)
+
+
+def write_policies(policies: str) -> None:
+    """``reconciler.yaml`` with these ``policies:`` (indented by two; they start at line 4)."""
+    Path("reconciler.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: Project\npolicies:\n" + policies
+    )
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert "Traceback" not in result.output
+    return result
+
+
+def at(now: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run what follows at another time."""
+    monkeypatch.setenv("RECONCILER_NOW", now)
+
+
+def runtime_campaigns() -> list[tuple[str, str, int | None, int | None]]:
+    """What the runtime holds: each campaign's name, status, live and draft versions."""
+    body: dict[str, Any] = json.loads(run("status", "--format", "json").output)
+    return [
+        (c["name"], c["status"], c["live_version"], c["draft_version"]) for c in body["campaigns"]
+    ]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty campaigns/ folder and an empty embedded runtime, already made (so that plans do
+    not warn that it does not exist yet), on the pinned now."""
+    monkeypatch.chdir(tmp_path)
+    cli_environment(monkeypatch, runtime="sqlite:///runtime.db")
+    Path("campaigns").mkdir()
+    assert run("apply").exit_code == 0
+    return tmp_path
+
+
+# -- freezes -------------------------------------------------------------------------------------
+
+#: 00:00 in New York: 06:00 in Amsterdam. The freeze is at reconciler.yaml:6
+PEAK_SEASON = """\
+  timezone: Europe/Amsterdam
+  freezes:
+    - name: peak-season
+      from: 2026-11-26T00:00:00-05:00
+      until: 2026-12-02T00:00:00-05:00
+"""
+FROZEN = "frozen: peak-season (reconciler.yaml:6) allows no activate until Wed 2026-12-02 06:00 CET"
+#: how the text plan shows the activation of campaign("digest")
+DIGEST_ACTIVATED = (
+    "  + activate digest  v1\n"
+    "      # new campaign; the manifest says live\n"
+    "      # next sendings: Sat 2026-11-28 09:00 CET, Sun 2026-11-29 09:00 CET, "
+    "Mon 2026-11-30 09:00 CET\n"
+    '      + spec.audience.segment: "subscribers"\n'
+    '      + spec.channel: "email"\n'
+    '      + spec.content.body: "Hello"\n'
+    '      + spec.content.subject: "News"\n'
+    '      + spec.schedule.recurring.at: "09:00"\n'
+    '      + spec.schedule.recurring.every: "day"\n'
+    '      + spec.schedule.timezone: "Europe/Amsterdam"\n'
+)
+NOW, BEFORE_THE_FREEZE = "2026-11-27T12:00:00Z", "2026-11-20T12:00:00Z"
+
+
+def test_an_activation_during_a_freeze_is_an_error_at_its_state_line_and_applies_nothing(
+    repo: Path,
+) -> None:
+    write_policies(PEAK_SEASON)
+    write("digest", campaign("digest"))
+    result = run("plan")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n"
+        "\n"
+        f"{DIGEST_ACTIVATED}"
+        "\n"
+        "Errors:\n"
+        f"  campaigns/digest.yaml:7:10: {FROZEN}\n",
+    )
+    result = run("apply")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"Errors:\n  campaigns/digest.yaml:7:10: {FROZEN}\n\nNothing was applied: 1 error.\n"
+    )
+    assert runtime_campaigns() == []
+
+
+@pytest.mark.parametrize(
+    ("now", "frozen"),
+    [
+        ("2026-11-26T04:59:59Z", False),
+        ("2026-11-26T05:00:00Z", True),
+        ("2026-12-02T04:59:59Z", True),
+        ("2026-12-02T05:00:00Z", False),
+    ],
+    ids=["a second before from", "at from", "a second before until", "at until"],
+)
+def test_a_freeze_holds_from_its_from_up_to_but_not_at_its_until(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, now: str, frozen: bool
+) -> None:
+    write_policies(PEAK_SEASON)
+    write("digest", campaign("digest"))
+    at(now, monkeypatch)
+    result = run("plan", "--format", "github")
+    if frozen:
+        assert (result.exit_code, result.output) == (
+            1,
+            "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::"
+            f"{FROZEN}\n"
+            "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+        )
+    else:
+        assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+
+
+@pytest.mark.parametrize(
+    ("zone", "ends"),
+    [("Europe/Amsterdam", "Sun 2026-11-29 00:00 CET"), ("UTC", "Sun 2026-11-29 00:00 UTC")],
+)
+def test_freeze_bounds_without_an_offset_are_read_in_the_policies_timezone(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, zone: str, ends: str
+) -> None:
+    """Midnight in Amsterdam is 23:00 UTC the day before: at 23:30 UTC the freeze is on there,
+    and not yet in UTC."""
+    write_policies(
+        f"  timezone: {zone}\n"
+        "  freezes:\n"
+        "    - name: weekend\n"
+        "      from: 2026-11-28T00:00:00\n"
+        "      until: 2026-11-29T00:00:00\n"
+    )
+    write("digest", campaign("digest"))
+    at("2026-11-27T23:30:00Z", monkeypatch)
+    result = run("plan", "--format", "github")
+    if zone == "UTC":
+        assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+    else:
+        assert (result.exit_code, result.output) == (
+            1,
+            "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::frozen: weekend "
+            f"(reconciler.yaml:6) allows no activate until {ends}\n"
+            "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+        )
+    at("2026-11-28T23:30:00Z", monkeypatch)  # within the freeze in UTC, after it in Amsterdam
+    result = run("plan", "--format", "github")
+    if zone == "UTC":
+        assert (result.exit_code, result.output) == (
+            1,
+            "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::frozen: weekend "
+            f"(reconciler.yaml:6) allows no activate until {ends}\n"
+            "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+        )
+    else:
+        assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+
+
+def test_a_freeze_limited_by_labels_holds_only_those_campaigns_and_warns_about_exempt_ones(
+    repo: Path,
+) -> None:
+    write_policies(
+        PEAK_SEASON
+        + "      campaigns: {labels: {team: growth}}\n"
+        + '      exempt: {labels: {freeze-exempt: "true"}}\n'
+    )
+    write("growth", campaign("growth"))
+    write("retention", campaign("retention", labels="{team: retention}"))
+    write("urgent", campaign("urgent", labels='{team: growth, freeze-exempt: "true"}'))
+    exempt = (
+        "::warning file=campaigns/urgent.yaml,line=7,col=10,title=reconciler::activate during "
+        "freeze peak-season (reconciler.yaml:6, until Wed 2026-12-02 06:00 CET): allowed, as the "
+        "campaign is exempt (freeze-exempt: true)\n"
+    )
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::error file=campaigns/growth.yaml,line=7,col=10,title=reconciler::frozen: peak-season "
+        "(reconciler.yaml:6) allows no activate until Wed 2026-12-02 06:00 CET (campaigns "
+        "labelled freeze-exempt: true are exempt)\n"
+        f"{exempt}"
+        "Plan: 3 to activate; 0 unchanged, 1 error, 1 warning.\n",
+    )
+    assert run("apply").exit_code == 1
+    assert runtime_campaigns() == []
+    Path("campaigns/growth.yaml").unlink()
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        0,
+        f"{exempt}Plan: 2 to activate; 0 unchanged, 1 warning.\n",
+    )
+    assert run("apply").exit_code == 0
+    assert runtime_campaigns() == [("retention", "live", 1, None), ("urgent", "live", 1, None)]
+
+
+@pytest.mark.parametrize(
+    ("actions", "frozen"),
+    [("", False), ("      actions: [stop]\n", True)],
+    ids=["default", "listed"],
+)
+def test_a_stop_is_frozen_only_when_the_freeze_lists_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, actions: str, frozen: bool
+) -> None:
+    at(BEFORE_THE_FREEZE, monkeypatch)
+    write_policies(PEAK_SEASON + actions)
+    write("digest", campaign("digest"))
+    assert run("apply").exit_code == 0
+    at(NOW, monkeypatch)
+    write("digest", campaign("digest", run="stopped"))
+    result = run("plan", "--format", "github")
+    if frozen:
+        assert (result.exit_code, result.output) == (
+            1,
+            "::error file=campaigns/digest.yaml,line=8,col=8,title=reconciler::frozen: "
+            "peak-season (reconciler.yaml:6) allows no stop until Wed 2026-12-02 06:00 CET\n"
+            "Plan: 1 to stop; 0 unchanged, 1 error.\n",
+        )
+        assert run("apply").exit_code == 1
+        assert runtime_campaigns() == [("digest", "live", 1, None)]
+    else:
+        assert (result.exit_code, result.output) == (0, "Plan: 1 to stop; 0 unchanged.\n")
+        assert run("apply").exit_code == 0
+        assert runtime_campaigns() == [("digest", "stopped", 1, None)]
+
+
+def copy_of(source: str, name: str, state: str) -> str:
+    return (
+        "apiVersion: reconciler/v1\n"
+        "kind: Campaign\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "  labels: {team: growth}\n"
+        "spec:\n"
+        f"  state: {state}\n"
+        f"  copyFrom: {source}\n"
+    )
+
+
+def test_draft_work_is_not_frozen_by_the_default_actions(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Create, update, discard and a copy into a draft go on during a freeze; a copy to live
+    does not."""
+    at(BEFORE_THE_FREEZE, monkeypatch)
+    write_policies(PEAK_SEASON)
+    write("digest", campaign("digest"))
+    write("sketch", campaign("sketch", state="draft"))
+    write("staged", campaign("staged"))
+    assert run("apply").exit_code == 0
+    write("staged", campaign("staged", state="draft", segment="vip"))
+    assert run("apply").exit_code == 0
+    assert runtime_campaigns() == [
+        ("digest", "live", 1, None),
+        ("sketch", "draft", None, 1),
+        ("staged", "live", 1, 2),
+    ]
+    at(NOW, monkeypatch)
+    write("newbie", campaign("newbie", state="draft"))  # create
+    write("sketch", campaign("sketch", state="draft", segment="vip"))  # update
+    write("staged", campaign("staged"))  # discard: the manifest is the live version again
+    write("digest-copy", copy_of("digest", "digest-copy", "draft"))  # copy into a draft
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        0,
+        "Plan: 1 to create, 1 to copy, 1 to update, 1 to discard; 1 unchanged.\n",
+    )
+    assert run("apply").exit_code == 0
+    assert runtime_campaigns() == [
+        ("digest", "live", 1, None),
+        ("digest-copy", "draft", None, 1),
+        ("newbie", "draft", None, 1),
+        ("sketch", "draft", None, 2),
+        ("staged", "live", 1, None),
+    ]
+    write("digest-live-copy", copy_of("digest", "digest-live-copy", "live"))
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::error file=campaigns/digest-live-copy.yaml,line=8,col=13,title=reconciler::frozen: "
+        "peak-season (reconciler.yaml:6) allows no copy until Wed 2026-12-02 06:00 CET\n"
+        "Plan: 1 to copy; 5 unchanged, 1 error.\n",
+    )
+
+
+def test_a_plan_saved_before_a_freeze_is_refused_when_applied_during_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_policies(PEAK_SEASON)
+    write("digest", campaign("digest"))
+    at(BEFORE_THE_FREEZE, monkeypatch)
+    result = run("plan", "--out", "plan.json", "--format", "github")
+    assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+    at(NOW, monkeypatch)
+    result = run("apply", "--plan", "plan.json")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "Errors:\n"
+        f"  campaigns/digest.yaml: {FROZEN}\n"  # a saved plan has no manifest lines to name
+        "\n"
+        "Nothing was applied: 1 error.\n"
+    )
+    assert runtime_campaigns() == []
+
+
+# -- --policies-from: a change to the policies is judged by the base branch's ---------------------
+
+LIFTED = (
+    "This change edits the policies (reconciler.yaml):\n"
+    '  - policies.freezes.peak-season.from: "2026-11-26T00:00:00-05:00"\n'
+    '  - policies.freezes.peak-season.until: "2026-12-02T00:00:00-05:00"\n'
+)
+
+
+@pytest.fixture
+def committed(repo: Path) -> str:
+    """A git repository whose main branch has the peak-season freeze: its commit."""
+    git(repo, "init", "-q", "-b", "main")
+    write_policies(PEAK_SEASON)
+    git(repo, "add", "reconciler.yaml")
+    git(repo, "commit", "-qm", "peak season")
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def lifted(repo: Path, committed: str) -> str:
+    """A branch ``lift`` checked out, whose one commit removes the freeze of main and activates
+    digest: the base commit."""
+    git(repo, "checkout", "-qb", "lift")
+    write_policies("  timezone: Europe/Amsterdam\n")
+    write("digest", campaign("digest"))
+    git(repo, "add", "reconciler.yaml", "campaigns")
+    git(repo, "commit", "-qm", "lift the freeze, and go live")
+    return committed
+
+
+def test_policies_from_the_base_branch_hold_a_change_that_lifts_a_freeze_to_go_live(
+    lifted: str,
+) -> None:
+    result = run("plan", "--policies-from", "main")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"{LIFTED}"
+        "\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n"
+        "\n"
+        f"{DIGEST_ACTIVATED}"
+        "\n"
+        "Errors:\n"
+        f"  campaigns/digest.yaml:7:10: frozen: peak-season (reconciler.yaml@{lifted[:12]}:6) "
+        "allows no activate until Wed 2026-12-02 06:00 CET\n",
+    )
+    result = run("apply", "--policies-from", "main")
+    assert result.exit_code == 1
+    assert result.output.startswith(LIFTED)
+    assert result.output.endswith("Nothing was applied: 1 error.\n")
+    assert runtime_campaigns() == []
+    # without it the branch's own policies judge it, and they are its last commit's: no change
+    result = run("plan")
+    assert (result.exit_code, result.output) == (
+        0,
+        f"Plan: 1 to activate; 0 unchanged.\n\n{DIGEST_ACTIVATED}",
+    )
+
+
+def test_a_policy_change_comes_first_in_markdown_github_and_json(lifted: str) -> None:
+    frozen = (
+        f"frozen: peak-season (reconciler.yaml@{lifted[:12]}:6) allows no activate until "
+        "Wed 2026-12-02 06:00 CET"
+    )
+    result = run("plan", "--policies-from", "main", "--format", "markdown")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "### reconciler plan\n"
+        "\n"
+        "#### This change edits the policies (`reconciler.yaml`)\n"
+        "\n"
+        "```diff\n"
+        '- policies.freezes.peak-season.from: "2026-11-26T00:00:00-05:00"\n'
+        '- policies.freezes.peak-season.until: "2026-12-02T00:00:00-05:00"\n'
+        "```\n"
+        "\n"
+        "**1 to activate; 0 unchanged; 1 error**\n"
+        "\n"
+        "#### Errors (1)\n"
+        "\n"
+        "Nothing can be applied until they are fixed.\n"
+        "\n"
+        "- `campaigns/digest.yaml:7:10`: "
+        + escape.markdown(frozen)  # the @ of reconciler.yaml@commit mentions nobody
+        + "\n\n#### Activate (1)\n"
+    )
+    result = run("plan", "--policies-from", "main", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::warning file=reconciler.yaml,title=reconciler::this change edits the policies: "
+        "policies.freezes.peak-season.from, policies.freezes.peak-season.until\n"
+        f"::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::{frozen}\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+    )
+    result = run("plan", "--policies-from", "main", "--format", "json")
+    assert result.exit_code == 1
+    body = json.loads(result.output)
+    assert (body["policy_file"], body["policy_changes"], body["errors"]) == (
+        "reconciler.yaml",
+        [
+            {
+                "path": "policies.freezes.peak-season.from",
+                "before": "2026-11-26T00:00:00-05:00",
+                "after": None,
+            },
+            {
+                "path": "policies.freezes.peak-season.until",
+                "before": "2026-12-02T00:00:00-05:00",
+                "after": None,
+            },
+        ],
+        [
+            {
+                "file": "campaigns/digest.yaml",
+                "line": 7,
+                "column": 10,
+                "campaign": "digest",
+                "message": frozen,
+                "policy": "peak-season",
+                "policy_file": f"reconciler.yaml@{lifted[:12]}",
+                "policy_line": 6,
+            }
+        ],
+    )
+
+
+def test_an_uncommitted_change_to_the_policies_is_shown_first_against_the_checked_out_commit(
+    committed: str,
+) -> None:
+    write_policies("  timezone: Europe/Amsterdam\n")
+    write("digest", campaign("digest"))
+    result = run("plan")
+    assert (result.exit_code, result.output) == (
+        0,
+        f"{LIFTED}\nPlan: 1 to activate; 0 unchanged.\n\n{DIGEST_ACTIVATED}",
+    )
+    result = run("plan", "--policies-from", "HEAD", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::warning file=reconciler.yaml,title=reconciler::this change edits the policies: "
+        "policies.freezes.peak-season.from, policies.freezes.peak-season.until\n"
+        "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::frozen: peak-season "
+        f"(reconciler.yaml@{committed[:12]}:6) allows no activate until Wed 2026-12-02 06:00 CET\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+    )
+    write_policies(PEAK_SEASON.replace("2026-12-02", "2026-12-09"))  # a freeze made longer
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::warning file=reconciler.yaml,title=reconciler::this change edits the policies: "
+        "policies.freezes.peak-season.until\n"
+        "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::frozen: peak-season "
+        "(reconciler.yaml:6) allows no activate until Wed 2026-12-09 06:00 CET\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+    )
+    assert run("plan").output.startswith(
+        "This change edits the policies (reconciler.yaml):\n"
+        '  - policies.freezes.peak-season.until: "2026-12-02T00:00:00-05:00"\n'
+        '  + policies.freezes.peak-season.until: "2026-12-09T00:00:00-05:00"\n'
+        "\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n"
+    )
+
+
+def test_policies_from_a_ref_that_names_no_commit_is_one_error_line(lifted: str) -> None:
+    result = run("plan", "--policies-from", "no-such-branch")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: --policies-from 'no-such-branch': not a commit of the git repository at .\n",
+    )
+    assert run("apply", "--policies-from", "no-such-branch").output == result.output
+    assert runtime_campaigns() == []

@@ -66,8 +66,7 @@ def campaign(
         f"  channel: {channel}\n"
         f"  audience: {{segment: {segment}}}\n"
         f"  content: {CONTENT[channel]}\n"
-        "  schedule:\n"
-        f"{schedule}"
+        + (f"  schedule:\n{schedule}" if schedule else "")  # none: sent on activation
     )
 
 
@@ -551,3 +550,297 @@ def test_policies_from_a_ref_that_names_no_commit_is_one_error_line(lifted: str)
     )
     assert run("apply", "--policies-from", "no-such-branch").output == result.output
     assert runtime_campaigns() == []
+
+
+# -- quiet hours ---------------------------------------------------------------------------------
+
+#: at reconciler.yaml:5
+NO_SMS_AT_NIGHT = """\
+  quietHours:
+    - name: no-sms-at-night
+      channels: [sms, push]
+      from: "21:00"
+      until: "08:00"
+"""
+
+
+def quiet(file: str, place: str, channel: str, zone: str, sends: str, policy: int = 5) -> str:
+    """The annotation of a sending in the quiet hours of NO_SMS_AT_NIGHT (at ``policy``)."""
+    return (
+        f"::error file=campaigns/{file}.yaml,{place},title=reconciler::quiet hours: "
+        f"no-sms-at-night (reconciler.yaml:{policy}) allows no {channel} from 21:00 to 08:00 in "
+        f"the campaign's zone ({zone}), and it sends {sends}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "schedule", "place", "sends"),
+    [
+        ("sms", daily("22:00"), "line=15,col=11", "Fri 2026-11-27 22:00 CET"),
+        ("push", cron("30 6 * * MON"), "line=14,col=13", "Mon 2026-11-30 06:30 CET"),
+        ("sms", once("2026-12-24T23:00:00+01:00"), "line=14,col=11", "Thu 2026-12-24 23:00 CET"),
+    ],
+    ids=["at", "cron", "once"],
+)
+def test_a_sending_in_quiet_hours_is_an_error_at_the_schedules_time_naming_the_first(
+    repo: Path, channel: str, schedule: str, place: str, sends: str
+) -> None:
+    write_policies(NO_SMS_AT_NIGHT)
+    write("night", campaign("night", channel=channel, schedule=schedule))
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        quiet("night", place, channel, "Europe/Amsterdam", sends)
+        + "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+    )
+    assert run("apply").exit_code == 1
+    assert runtime_campaigns() == []
+
+
+@pytest.mark.parametrize(
+    ("time", "sends"),
+    [
+        ("20:59", None),
+        ("21:00", "Fri 2026-11-27 21:00 CET"),
+        ("23:59", "Fri 2026-11-27 23:59 CET"),
+        ("00:00", "Sat 2026-11-28 00:00 CET"),
+        ("07:59", "Sat 2026-11-28 07:59 CET"),
+        ("08:00", None),
+    ],
+)
+def test_quiet_hours_that_cross_midnight_hold_from_their_from_up_to_their_until(
+    repo: Path, time: str, sends: str | None
+) -> None:
+    write_policies(NO_SMS_AT_NIGHT)
+    write("night", campaign("night", channel="sms", schedule=daily(time)))
+    result = run("plan", "--format", "github")
+    if sends is None:
+        assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+    else:
+        assert (result.exit_code, result.output) == (
+            1,
+            quiet("night", "line=15,col=11", "sms", "Europe/Amsterdam", sends)
+            + "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+        )
+
+
+NEW_YORK = "Fri 2026-11-27 22:00 EST"
+
+
+def test_quiet_hours_are_those_of_each_campaigns_own_zone_and_channels(repo: Path) -> None:
+    """22:00 in New York is 04:00 in Amsterdam: quiet in New York, whatever the policies' zone;
+    an email is not on the listed channels."""
+    write_policies("  timezone: Europe/Amsterdam\n" + NO_SMS_AT_NIGHT)  # now at line 6
+    write(
+        "new-york",
+        campaign("new-york", channel="sms", schedule=daily("22:00", zone="America/New_York")),
+    )
+    write("tokyo", campaign("tokyo", channel="sms", schedule=daily("12:00", zone="Asia/Tokyo")))
+    write("mail", campaign("mail", channel="email", schedule=daily("22:00")))
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        quiet("new-york", "line=15,col=11", "sms", "America/New_York", NEW_YORK, policy=6)
+        + "Plan: 3 to activate; 0 unchanged, 1 error.\n",
+    )
+
+
+def test_a_campaign_sent_on_activation_in_quiet_hours_is_an_error_now(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_policies(NO_SMS_AT_NIGHT)
+    write("now", campaign("now", channel="sms", schedule=""))
+    at("2026-11-27T22:30:00Z", monkeypatch)
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        quiet("now", "line=7,col=3", "sms", "UTC", "on activation, now (Fri 2026-11-27 22:30 UTC)")
+        + "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+    )
+    at("2026-11-27T20:30:00Z", monkeypatch)
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+
+
+@pytest.mark.parametrize(
+    ("zone", "sends"),
+    [("Europe/Amsterdam", "Sun 2027-03-28 03:00 CEST"), ("Asia/Tokyo", None)],
+    ids=["spring forward", "no daylight saving"],
+)
+def test_a_sending_moved_by_spring_forward_into_quiet_hours_is_an_error(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, zone: str, sends: str | None
+) -> None:
+    """02:30 does not exist in Amsterdam on 2027-03-28: that day's sending is at 03:00 CEST, the
+    moment of the change, inside quiet hours from 03:00 to 05:00; every other day it is at 02:30."""
+    at("2027-03-01T12:00:00Z", monkeypatch)
+    write_policies(
+        '  quietHours:\n    - name: early-morning\n      from: "03:00"\n      until: "05:00"\n'
+    )
+    write("early", campaign("early", schedule=daily("02:30", zone=zone)))
+    result = run("plan", "--format", "github")
+    if sends is None:
+        assert (result.exit_code, result.output) == (0, "Plan: 1 to activate; 0 unchanged.\n")
+    else:
+        assert (result.exit_code, result.output) == (
+            1,
+            "::error file=campaigns/early.yaml,line=15,col=11,title=reconciler::quiet hours: "
+            "early-morning (reconciler.yaml:5) allows no email from 03:00 to 05:00 in the "
+            f"campaign's zone ({zone}), and it sends {sends}\n"
+            "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+        )
+
+
+# -- frequency caps ------------------------------------------------------------------------------
+
+#: at reconciler.yaml:6
+TWO_EMAILS_A_DAY = """\
+  timezone: Europe/Amsterdam
+  frequencyCaps:
+    - name: two-emails-a-day
+      channels: [email]
+      max: 2
+      per: day
+"""
+#: one email a day to subscribers, and two more (with teaser, one more on another day)
+BUSY_TUESDAY = {
+    "morning": daily("09:00"),
+    "launch": once("2026-12-01T12:00:00+01:00"),
+    "reminder": once("2026-12-01T18:00:00+01:00"),
+    "teaser": once("2026-12-03T18:00:00+01:00"),
+}
+THREE_ON_TUESDAY = (
+    "segment subscribers gets 3 sendings on Tue 2026-12-01 (at most 2 a day): launch, morning, "
+    "reminder"
+)
+
+
+def capped(file: str, said: str, cap: str = "two-emails-a-day") -> str:
+    """The annotation of a window over ``cap`` (at reconciler.yaml:6) at ``file``'s segment."""
+    return (
+        f"::error file=campaigns/{file}.yaml,line=10,col=23,title=reconciler::frequency cap "
+        f"{cap} (reconciler.yaml:6): {said}\n"
+    )
+
+
+def test_a_third_email_a_day_is_an_error_on_each_campaign_the_plan_activates_that_sends_then(
+    repo: Path,
+) -> None:
+    write_policies(TWO_EMAILS_A_DAY)
+    for name, schedule in BUSY_TUESDAY.items():
+        write(name, campaign(name, schedule=schedule))
+    write("vip-launch", campaign("vip-launch", segment="vip", schedule=BUSY_TUESDAY["launch"]))
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        capped("launch", THREE_ON_TUESDAY)
+        + capped("morning", THREE_ON_TUESDAY)
+        + capped("reminder", THREE_ON_TUESDAY)
+        + "Plan: 5 to activate; 0 unchanged, 3 errors.\n",
+    )
+    assert run("apply").exit_code == 1
+    assert runtime_campaigns() == []
+
+
+def test_a_cap_holds_only_the_campaigns_the_plan_makes_go_live(repo: Path) -> None:
+    write_policies(TWO_EMAILS_A_DAY)
+    for name in ("morning", "launch"):
+        write(name, campaign(name, schedule=BUSY_TUESDAY[name]))
+    assert run("apply").exit_code == 0  # two on Tuesday: at the cap, not over it
+    write("reminder", campaign("reminder", schedule=BUSY_TUESDAY["reminder"]))
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        capped("reminder", THREE_ON_TUESDAY) + "Plan: 1 to activate; 2 unchanged, 1 error.\n",
+    )
+    assert run("apply").exit_code == 1
+    assert runtime_campaigns() == [("launch", "scheduled", 1, None), ("morning", "live", 1, None)]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "UTC"])
+def test_a_weekly_cap_counts_monday_to_sunday_across_a_month_in_the_policies_timezone(
+    repo: Path, zone: str
+) -> None:
+    """Sunday 23:30 UTC is Monday 00:30 in Amsterdam: in the week of Mon 2026-11-30 to Sun
+    2026-12-06 there, in the week before in UTC."""
+    write_policies(
+        f"  timezone: {zone}\n"
+        "  frequencyCaps:\n"
+        "    - name: two-a-week\n"
+        "      max: 2\n"
+        "      per: week\n"
+    )
+    write("sunday-night", campaign("sunday-night", schedule=once("2026-11-29T23:30:00Z")))
+    write("tuesday", campaign("tuesday", schedule=once("2026-12-01T10:00:00+01:00")))
+    write("sunday", campaign("sunday", schedule=once("2026-12-06T23:30:00+01:00")))
+    result = run("plan", "--format", "github")
+    if zone == "UTC":
+        assert (result.exit_code, result.output) == (0, "Plan: 3 to activate; 0 unchanged.\n")
+        return
+    said = (
+        "segment subscribers gets 3 sendings in the week of Mon 2026-11-30 to Sun 2026-12-06 "
+        "(at most 2 a week): sunday, sunday-night, tuesday"
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        capped("sunday-night", said, "two-a-week")
+        + capped("sunday", said, "two-a-week")
+        + capped("tuesday", said, "two-a-week")
+        + "Plan: 3 to activate; 0 unchanged, 3 errors.\n",
+    )
+
+
+@pytest.fixture
+def over_the_cap(repo: Path) -> Path:
+    """Three emails to subscribers on Tuesday, applied before the cap of two a day was written."""
+    for name in ("morning", "launch", "reminder"):
+        write(name, campaign(name, schedule=BUSY_TUESDAY[name]))
+    assert run("apply").exit_code == 0
+    write_policies(TWO_EMAILS_A_DAY)
+    return repo
+
+
+def test_a_cap_exceeded_by_campaigns_the_plan_does_not_touch_is_a_warning(
+    over_the_cap: Path,
+) -> None:
+    result = run("plan")
+    assert (result.exit_code, result.output) == (
+        0,
+        "No changes. 3 unchanged, 1 warning.\n"
+        "\n"
+        "Warnings:\n"
+        "  reconciler.yaml:6:1: frequency cap two-emails-a-day is exceeded by campaigns this plan "
+        f"does not make go live: {THREE_ON_TUESDAY}\n",
+    )
+
+
+def test_the_calendar_marks_a_window_over_a_cap(over_the_cap: Path) -> None:
+    result = run("calendar", "--from", "2026-11-30", "--days", "3", "--zone", "Europe/Amsterdam")
+    assert (result.exit_code, result.output) == (
+        0,
+        "Sendings 2026-11-30 to 2026-12-02, times in Europe/Amsterdam (CET)\n"
+        "Mon 2026-11-30\n"
+        "  09:00  morning   email  subscribers\n"
+        "Tue 2026-12-01\n"
+        "  09:00  morning   email  subscribers\n"
+        "  12:00  launch    email  subscribers\n"
+        "  18:00  reminder  email  subscribers\n"
+        "  ! clash: segment subscribers gets 3 sendings: launch, morning, reminder\n"
+        f"  ! over cap two-emails-a-day: {THREE_ON_TUESDAY}\n"
+        "Wed 2026-12-02\n"
+        "  09:00  morning   email  subscribers\n"
+        "5 sendings, 1 clash, 1 window over a frequency cap\n",
+    )
+    result = run("calendar", "--from", "2026-11-30", "--days", "3", "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["capped"] == [
+        {
+            "policy": "two-emails-a-day",
+            "segment": "subscribers",
+            "from": "2026-12-01",
+            "to": "2026-12-01",
+            "per": "day",
+            "max": 2,
+            "sendings": 3,
+            "campaigns": ["launch", "morning", "reminder"],
+        }
+    ]

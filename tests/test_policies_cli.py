@@ -54,6 +54,7 @@ def campaign(
     labels: str = "{team: growth}",
     schedule: str = daily(),
 ) -> str:
+    """A manifest, its lines always where the module's docstring says."""
     return (
         "apiVersion: reconciler/v1\n"
         "kind: Campaign\n"
@@ -296,6 +297,26 @@ def test_a_stop_is_frozen_only_when_the_freeze_lists_it(
         assert (result.exit_code, result.output) == (0, "Plan: 1 to stop; 0 unchanged.\n")
         assert run("apply").exit_code == 0
         assert runtime_campaigns() == [("digest", "stopped", 1, None)]
+
+
+def test_a_replace_during_a_freeze_is_an_error_at_the_line_it_changes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at(BEFORE_THE_FREEZE, monkeypatch)
+    write_policies(PEAK_SEASON)
+    write("digest", campaign("digest"))
+    assert run("apply").exit_code == 0
+    at(NOW, monkeypatch)
+    write("digest", campaign("digest", schedule=daily("10:00")))
+    result = run("plan", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::error file=campaigns/digest.yaml,line=15,col=11,title=reconciler::frozen: peak-season "
+        "(reconciler.yaml:6) allows no replace until Wed 2026-12-02 06:00 CET\n"
+        "Plan: 1 to replace; 0 unchanged, 1 error.\n",
+    )
+    assert run("apply").exit_code == 1
+    assert runtime_campaigns() == [("digest", "live", 1, None)]
 
 
 def copy_of(source: str, name: str, state: str) -> str:
@@ -844,3 +865,320 @@ def test_the_calendar_marks_a_window_over_a_cap(over_the_cap: Path) -> None:
             "campaigns": ["launch", "morning", "reminder"],
         }
     ]
+
+
+# -- required labels, and what validate checks ---------------------------------------------------
+
+
+def test_a_manifest_without_a_required_label_is_an_error_at_its_metadata_line(repo: Path) -> None:
+    write_policies("  requiredLabels: [team, owner]\n")
+    write("digest", campaign("digest", labels="{team: growth, owner: ana}"))
+    write("orphan", campaign("orphan", labels="{owner: ana}"))
+    write("stray", campaign("stray", labels="{}"))
+    missing = (
+        "campaigns/orphan.yaml:3:1: metadata.labels: the label team missing: every campaign "
+        "carries team, owner (reconciler.yaml:4)\n"
+        "campaigns/stray.yaml:3:1: metadata.labels: the labels team, owner missing: every "
+        "campaign carries team, owner (reconciler.yaml:4)\n"
+    )
+    result = run("validate")
+    assert (result.exit_code, result.output) == (1, f"{missing}Invalid: 2 errors in 3 files.\n")
+    result = run("apply")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "Errors:\n"
+        + "".join(f"  {line}\n" for line in missing.splitlines())
+        + "\n"
+        + "Plan: 3 to activate; 0 unchanged, 2 errors.\n"  # a long plan ends with its summary too
+        + "\n"
+        + "Nothing was applied: 2 errors.\n"
+    )
+    assert runtime_campaigns() == []
+
+
+def test_validate_checks_the_policies_that_need_no_runtime(repo: Path) -> None:
+    """Required labels, and quiet hours of what is live and running; not the freeze in force, nor
+    the cap that three emails on Tuesday exceed: those need the runtime, and plan checks them."""
+    write_policies(
+        PEAK_SEASON
+        + NO_SMS_AT_NIGHT
+        + "  frequencyCaps:\n    - name: two-a-day\n      max: 2\n      per: day\n"
+        + "  requiredLabels: [team]\n"
+    )
+    for name in ("morning", "launch", "reminder"):
+        write(name, campaign(name, schedule=BUSY_TUESDAY[name]))
+    write("night", campaign("night", channel="sms", schedule=daily("22:00")))
+    write(
+        "night-draft",
+        campaign("night-draft", state="draft", channel="sms", schedule=daily("22:00")),
+    )
+    write(
+        "night-stopped",
+        campaign("night-stopped", run="stopped", channel="sms", schedule=daily("22:00")),
+    )
+    write("unlabelled", campaign("unlabelled", labels="{owner: ana}"))
+    result = run("validate")
+    assert (result.exit_code, result.output) == (
+        1,
+        "campaigns/night.yaml:15:11: quiet hours: no-sms-at-night (reconciler.yaml:10) allows no "
+        "sms from 21:00 to 08:00 in the campaign's zone (Europe/Amsterdam), and it sends "
+        "Fri 2026-11-27 22:00 CET\n"
+        "campaigns/unlabelled.yaml:3:1: metadata.labels: the label team missing: every campaign "
+        "carries team (reconciler.yaml:18)\n"
+        "Invalid: 2 errors in 7 files.\n",
+    )
+    Path("campaigns/night.yaml").unlink()
+    Path("campaigns/unlabelled.yaml").unlink()
+    assert run("validate").output == "Valid: 5 campaigns in 5 files.\n"
+
+
+# -- bad project files ---------------------------------------------------------------------------
+
+HEAD = "apiVersion: reconciler/v1\nkind: Project\n"
+#: a billion laughs: nine times nine times... nodes from a few lines
+ALIAS_BOMB = (
+    HEAD
+    + "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{key}: &{key} [{', '.join([f'*{previous}'] * 9)}]\n"
+        for previous, key in zip("abcdef", "bcdefg", strict=True)
+    )
+)
+FREEZE_X = "  freezes:\n    - name: x\n      from: 2026-11-26T00:00:00Z\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            HEAD + "policies: {freezes: [\n",
+            "reconciler.yaml:4:1: invalid YAML: did not find expected node content (while parsing "
+            "a flow node)",
+        ),
+        (
+            HEAD + "policies: !!python/object:os.system {}\n",
+            "reconciler.yaml:3:11: tag !!python/object:os.system is not allowed (only plain YAML "
+            "data)",
+        ),
+        (
+            HEAD + "policies: {}\npolicies: {}\n",
+            "reconciler.yaml:4:1: duplicate key 'policies' (first at 3:1)",
+        ),
+        (
+            ALIAS_BOMB,
+            "reconciler.yaml:1:1: document too large: over 100000 nodes after alias expansion",
+        ),
+        (
+            b"\x00\x01binary\xff",
+            "reconciler.yaml:1:1: binary file (contains a NUL byte), not a YAML manifest",
+        ),
+        (
+            HEAD + "policies:\n  frequencyCaps:\n    - {name: two, max: two, per: day}\n",
+            "reconciler.yaml:5:24: policies.frequencyCaps[0].max: 'two' is not of type 'integer'",
+        ),
+        (
+            HEAD + "policies:\n" + FREEZE_X + "      untill: 2026-12-02T00:00:00Z\n",
+            "reconciler.yaml:7:7: policies.freezes[0]: 'untill' is not a known property; did you "
+            "mean 'until'?",
+        ),
+        (
+            HEAD + "polices: {}\n",
+            "reconciler.yaml:3:1: 'polices' is not a known property; did you mean 'policies'?",
+        ),
+        (
+            HEAD + "policies:\n  timezone: Europe/Amsterdm\n",
+            "reconciler.yaml:4:13: 'Europe/Amsterdm' is not a known IANA time zone (like "
+            "'Europe/Amsterdam')",
+        ),
+        (
+            HEAD + "policies:\n" + FREEZE_X + "      until: 2026-11-25T00:00:00Z\n",
+            "reconciler.yaml:7:14: until 2026-11-25T00:00:00Z is not after from "
+            "2026-11-26T00:00:00Z",
+        ),
+        (
+            HEAD
+            + "policies:\n"
+            + FREEZE_X
+            + "      until: 2026-11-27T00:00:00Z\n"
+            + "  quietHours:\n    - {name: x, from: '21:00', until: '08:00'}\n",
+            "reconciler.yaml:9:14: policy name 'x' is used twice (first in freezes[0])",
+        ),
+        (
+            HEAD + "---\n" + HEAD,
+            "reconciler.yaml:3:1: invalid YAML: but found another document (expected a single "
+            "document in the stream started at 1:1)",
+        ),
+    ],
+    ids=[
+        "malformed YAML",
+        "unsafe tag",
+        "duplicate key",
+        "alias bomb",
+        "binary",
+        "wrong type",
+        "unknown key",
+        "unknown top-level key",
+        "unknown time zone",
+        "until before from",
+        "a policy name used twice",
+        "a second document",
+    ],
+)
+def test_a_bad_project_file_is_an_error_at_its_place_and_applies_nothing(
+    repo: Path, content: str | bytes, error: str
+) -> None:
+    if isinstance(content, bytes):
+        Path("reconciler.yaml").write_bytes(content)
+    else:
+        Path("reconciler.yaml").write_text(content)
+    write("digest", campaign("digest"))
+    result = run("validate")
+    assert (result.exit_code, result.output) == (1, f"{error}\nInvalid: 1 error in 1 file.\n")
+    result = run("apply")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Nothing can be applied. 0 unchanged, 1 error.\n"
+        "\n"
+        "Errors:\n"
+        f"  {error}\n"
+        "\n"
+        "Nothing was applied: 1 error.\n",
+    )
+    assert runtime_campaigns() == []
+
+
+def test_a_project_file_named_with_project_must_exist(repo: Path) -> None:
+    write("digest", campaign("digest"))
+    result = run("apply", "--project", "policies/reconciler.yaml")
+    assert (result.exit_code, result.output) == (
+        1,
+        "Nothing can be applied. 0 unchanged, 1 error.\n"
+        "\n"
+        "Errors:\n"
+        "  policies/reconciler.yaml: no such project file\n"
+        "\n"
+        "Nothing was applied: 1 error.\n",
+    )
+    assert runtime_campaigns() == []
+    Path("policies").mkdir()
+    Path("policies/reconciler.yaml").write_text(HEAD + "policies:\n" + PEAK_SEASON)
+    result = run("plan", "--project", "policies/reconciler.yaml", "--format", "github")
+    assert (result.exit_code, result.output) == (
+        1,
+        "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::frozen: peak-season "
+        "(policies/reconciler.yaml:6) allows no activate until Wed 2026-12-02 06:00 CET\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n",
+    )
+
+
+# -- hostile strings -----------------------------------------------------------------------------
+
+#: what a pull request could put in a label value, a segment or a time zone (tests/hostile.py):
+#: a terminal escape, a line break that forges a line of output, a bidi override, markup
+HOSTILE = "\x1b[31mred\nevil.yaml:1:1: ok \u202eexe <b>@everyone</b>"
+#: as the terminal shows it, and as markdown does
+IN_TEXT = "\\x1b[31mred\\nevil.yaml:1:1: ok \\u202eexe <b>@everyone</b>"
+#: a value in a field change, as JSON writes it
+IN_JSON = '"\\u001b[31mred\\nevil.yaml:1:1: ok \\u202eexe <b>@everyone</b>"'
+IN_MARKDOWN = (
+    "\\\\x1b\\[31mred\\\\nevil.yaml:1:1: ok \\\\u202eexe &lt;b&gt;@&#8203;everyone&lt;/b&gt;"
+)
+
+
+def yaml_string(value: str) -> str:
+    """``value`` as a double-quoted YAML scalar (JSON's escapes are YAML's)."""
+    return json.dumps(value)
+
+
+def test_a_hostile_label_value_in_a_freeze_selector_is_shown_escaped(repo: Path) -> None:
+    write_policies(
+        PEAK_SEASON + f"      exempt: {{labels: {{approved-by: {yaml_string(HOSTILE)}}}}}\n"
+    )
+    write("digest", campaign("digest"))
+    frozen = f"{FROZEN} (campaigns labelled approved-by: {{}} are exempt)"
+    result = run("plan")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"Errors:\n  campaigns/digest.yaml:7:10: {frozen.format(IN_TEXT)}\n"
+    )
+    result = run("plan", "--format", "markdown")
+    assert f"- `campaigns/digest.yaml:7:10`: {frozen.format(IN_MARKDOWN)}\n" in result.output
+    result = run("plan", "--format", "github")
+    assert result.output == (
+        "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::"
+        f"{frozen.format(IN_TEXT)}\n"
+        "Plan: 1 to activate; 0 unchanged, 1 error.\n"
+    )
+    # the campaign that carries the label is exempt, and is shown the same way
+    write("digest", campaign("digest", labels=f"{{approved-by: {yaml_string(HOSTILE)}}}"))
+    result = run("plan", "--format", "github")
+    assert result.output == (
+        "::warning file=campaigns/digest.yaml,line=7,col=10,title=reconciler::activate during "
+        "freeze peak-season (reconciler.yaml:6, until Wed 2026-12-02 06:00 CET): allowed, as the "
+        f"campaign is exempt (approved-by: {IN_TEXT})\n"
+        "Plan: 1 to activate; 0 unchanged, 1 warning.\n"
+    )
+
+
+def test_a_hostile_segment_is_shown_escaped_in_a_cap_violation(repo: Path) -> None:
+    segment = yaml_string(HOSTILE)
+    write_policies(
+        f"  frequencyCaps:\n    - name: one-a-day\n      segments: [{segment}]\n"
+        "      max: 1\n      per: day\n"
+    )
+    write("digest", campaign("digest", segment=segment))
+    write("other", campaign("other", segment=segment))
+    said = (
+        "frequency cap one-a-day (reconciler.yaml:5): segment {} gets 2 sendings on Sat "
+        "2026-11-28 (at most 1 a day): digest, other; and 27 more days over the cap"
+    )
+    result = run("plan")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "Errors:\n"
+        f"  campaigns/digest.yaml:10:23: {said.format(IN_TEXT)}\n"
+        f"  campaigns/other.yaml:10:23: {said.format(IN_TEXT)}\n"
+        "\n"
+        "Plan: 2 to activate; 0 unchanged, 2 errors.\n"
+    )
+    result = run("plan", "--format", "markdown")
+    assert (
+        f"- `campaigns/digest.yaml:10:23`: {said.format(IN_MARKDOWN)}\n"
+        f"- `campaigns/other.yaml:10:23`: {said.format(IN_MARKDOWN)}\n"
+    ) in result.output
+
+
+def test_a_hostile_time_zone_is_shown_escaped(repo: Path) -> None:
+    write_policies(f"  timezone: {yaml_string(HOSTILE)}\n")
+    result = run("validate")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"reconciler.yaml:4:13: '{IN_TEXT}' is not a known IANA time zone (like "
+        "'Europe/Amsterdam')\n"
+        "Invalid: 1 error in 0 files.\n",
+    )
+
+
+def test_a_hostile_label_value_in_a_policy_change_is_shown_escaped(committed: str) -> None:
+    write_policies(PEAK_SEASON + f"      campaigns: {{labels: {{team: {yaml_string(HOSTILE)}}}}}\n")
+    result = run("plan")
+    assert (result.exit_code, result.output) == (
+        0,
+        "This change edits the policies (reconciler.yaml):\n"
+        f"  + policies.freezes.peak-season.campaigns.labels.team: {IN_JSON}\n"
+        "\n"
+        "No changes. 0 unchanged, 1 warning.\n"
+        "\n"
+        "Warnings:\n"
+        "  no manifests under campaigns/\n",
+    )
+    result = run("plan", "--format", "markdown")
+    assert result.output.startswith(
+        "### reconciler plan\n"
+        "\n"
+        "#### This change edits the policies (`reconciler.yaml`)\n"
+        "\n"
+        "```diff\n"
+        f"+ policies.freezes.peak-season.campaigns.labels.team: {IN_JSON}\n"
+        "```\n"
+    )

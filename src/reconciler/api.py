@@ -167,7 +167,10 @@ def validate(
     judged = read_policies(policy_source or ProjectSource(), path)
     found = list(judged.project.diagnostics)
     if judged.project.ok and loaded.ok:
-        found += policies.static(loaded.manifests, now or datetime.now(UTC), judged.policies)
+        found += sorted(  # by place, as a plan lists them, not by kind of policy
+            policies.static(loaded.manifests, now or datetime.now(UTC), judged.policies),
+            key=planner.diagnostic_order,
+        )
     if not found:
         return loaded
     return replace(loaded, diagnostics=(*loaded.diagnostics, *found))

@@ -435,7 +435,7 @@ def test_policies_from_the_base_branch_hold_a_change_that_lifts_a_freeze_to_go_l
         f"{DIGEST_ACTIVATED}"
         "\n"
         "Errors:\n"
-        f"  campaigns/digest.yaml:7:10: frozen: peak-season (reconciler.yaml@{lifted[:12]}:6) "
+        f"  campaigns/digest.yaml:7:10: frozen: peak-season (reconciler.yaml@main:6) "
         "allows no activate until Wed 2026-12-02 06:00 CET\n",
     )
     result = run("apply", "--policies-from", "main")
@@ -453,7 +453,7 @@ def test_policies_from_the_base_branch_hold_a_change_that_lifts_a_freeze_to_go_l
 
 def test_a_policy_change_comes_first_in_markdown_github_and_json(lifted: str) -> None:
     frozen = (
-        f"frozen: peak-season (reconciler.yaml@{lifted[:12]}:6) allows no activate until "
+        "frozen: peak-season (reconciler.yaml@main:6) allows no activate until "
         "Wed 2026-12-02 06:00 CET"
     )
     result = run("plan", "--policies-from", "main", "--format", "markdown")
@@ -474,9 +474,9 @@ def test_a_policy_change_comes_first_in_markdown_github_and_json(lifted: str) ->
         "\n"
         "Nothing can be applied until they are fixed.\n"
         "\n"
-        # the @ of reconciler.yaml@commit mentions nobody
-        f"- `campaigns/digest.yaml:7:10`: frozen: peak-season (reconciler.yaml@&#8203;"
-        f"{lifted[:12]}:6) allows no activate until Wed 2026-12-02 06:00 CET\n"
+        # the @ of reconciler.yaml@main mentions nobody
+        "- `campaigns/digest.yaml:7:10`: frozen: peak-season (reconciler.yaml@&#8203;"
+        "main:6) allows no activate until Wed 2026-12-02 06:00 CET\n"
         "\n"
         "#### Activate (1)\n"
     )
@@ -513,7 +513,7 @@ def test_a_policy_change_comes_first_in_markdown_github_and_json(lifted: str) ->
                 "campaign": "digest",
                 "message": frozen,
                 "policy": "peak-season",
-                "policy_file": f"reconciler.yaml@{lifted[:12]}",
+                "policy_file": "reconciler.yaml@main",
                 "policy_line": 6,
             }
         ],
@@ -536,7 +536,7 @@ def test_an_uncommitted_change_to_the_policies_is_shown_first_against_the_checke
         "::warning file=reconciler.yaml,title=reconciler::this change edits the policies: "
         "policies.freezes.peak-season.from, policies.freezes.peak-season.until\n"
         "::error file=campaigns/digest.yaml,line=7,col=10,title=reconciler::frozen: peak-season "
-        f"(reconciler.yaml@{committed[:12]}:6) allows no activate until Wed 2026-12-02 06:00 CET\n"
+        "(reconciler.yaml@HEAD:6) allows no activate until Wed 2026-12-02 06:00 CET\n"
         "Plan: 1 to activate; 0 unchanged, 1 error.\n",
     )
     write_policies(PEAK_SEASON.replace("2026-12-02", "2026-12-09"))  # a freeze made longer
@@ -558,11 +558,14 @@ def test_an_uncommitted_change_to_the_policies_is_shown_first_against_the_checke
     )
 
 
-def test_policies_from_a_ref_that_names_no_commit_is_one_error_line(lifted: str) -> None:
+def test_policies_from_a_ref_that_names_no_commit_is_one_error_line(
+    repo: Path, lifted: str
+) -> None:
     result = run("plan", "--policies-from", "no-such-branch")
     assert (result.exit_code, result.output) == (
         1,
-        "error: --policies-from 'no-such-branch': not a commit of the git repository at .\n",
+        f"error: --policies-from 'no-such-branch': no such commit in the git repository at "
+        f"{repo.resolve()}\n",
     )
     assert run("apply", "--policies-from", "no-such-branch").output == result.output
     assert runtime_campaigns() == []
@@ -876,10 +879,10 @@ def test_a_manifest_without_a_required_label_is_an_error_at_its_metadata_line(re
     write("orphan", campaign("orphan", labels="{owner: ana}"))
     write("stray", campaign("stray", labels="{}"))
     missing = (
-        "campaigns/orphan.yaml:3:1: metadata.labels: the label team missing: every campaign "
-        "carries team, owner (reconciler.yaml:4)\n"
-        "campaigns/stray.yaml:3:1: metadata.labels: the labels team, owner missing: every "
-        "campaign carries team, owner (reconciler.yaml:4)\n"
+        "campaigns/orphan.yaml:3:1: metadata.labels has no team label: every campaign must "
+        "carry team, owner (requiredLabels, reconciler.yaml:4)\n"
+        "campaigns/stray.yaml:3:1: metadata.labels has no team and owner labels: every "
+        "campaign must carry team, owner (requiredLabels, reconciler.yaml:4)\n"
     )
     result = run("validate")
     assert (result.exit_code, result.output) == (1, f"{missing}Invalid: 2 errors in 3 files.\n")
@@ -923,8 +926,8 @@ def test_validate_checks_the_policies_that_need_no_runtime(repo: Path) -> None:
         "campaigns/night.yaml:15:11: quiet hours: no-sms-at-night (reconciler.yaml:10) allows no "
         "sms from 21:00 to 08:00 in the campaign's zone (Europe/Amsterdam), and it sends "
         "Fri 2026-11-27 22:00 CET\n"
-        "campaigns/unlabelled.yaml:3:1: metadata.labels: the label team missing: every campaign "
-        "carries team (reconciler.yaml:18)\n"
+        "campaigns/unlabelled.yaml:3:1: metadata.labels has no team label: every campaign must "
+        "carry team (requiredLabels, reconciler.yaml:18)\n"
         "Invalid: 2 errors in 7 files.\n",
     )
     Path("campaigns/night.yaml").unlink()
@@ -987,13 +990,13 @@ FREEZE_X = "  freezes:\n    - name: x\n      from: 2026-11-26T00:00:00Z\n"
         ),
         (
             HEAD + "policies:\n  timezone: Europe/Amsterdm\n",
-            "reconciler.yaml:4:13: 'Europe/Amsterdm' is not a known IANA time zone (like "
-            "'Europe/Amsterdam')",
+            "reconciler.yaml:4:13: policies.timezone: 'Europe/Amsterdm' is not a known IANA time "
+            "zone (like 'Europe/Amsterdam')",
         ),
         (
             HEAD + "policies:\n" + FREEZE_X + "      until: 2026-11-25T00:00:00Z\n",
-            "reconciler.yaml:7:14: until 2026-11-25T00:00:00Z is not after from "
-            "2026-11-26T00:00:00Z",
+            "reconciler.yaml:7:14: policies.freezes[0].until: 2026-11-25T00:00:00Z is not after "
+            "from (2026-11-26T00:00:00Z)",
         ),
         (
             HEAD
@@ -1001,12 +1004,13 @@ FREEZE_X = "  freezes:\n    - name: x\n      from: 2026-11-26T00:00:00Z\n"
             + FREEZE_X
             + "      until: 2026-11-27T00:00:00Z\n"
             + "  quietHours:\n    - {name: x, from: '21:00', until: '08:00'}\n",
-            "reconciler.yaml:9:14: policy name 'x' is used twice (first in freezes[0])",
+            "reconciler.yaml:9:14: policies.quietHours[0].name: 'x' is the name of "
+            "policies.freezes[0] already: a name is one policy's",
         ),
         (
             HEAD + "---\n" + HEAD,
-            "reconciler.yaml:3:1: invalid YAML: but found another document (expected a single "
-            "document in the stream started at 1:1)",
+            "reconciler.yaml:3:1: a second document: a Project file (apiVersion: reconciler/v1, "
+            "kind: Project) holds one",
         ),
     ],
     ids=[
@@ -1153,7 +1157,7 @@ def test_a_hostile_time_zone_is_shown_escaped(repo: Path) -> None:
     result = run("validate")
     assert (result.exit_code, result.output) == (
         1,
-        f"reconciler.yaml:4:13: '{IN_TEXT}' is not a known IANA time zone (like "
+        f"reconciler.yaml:4:13: policies.timezone: '{IN_TEXT}' is not a known IANA time zone (like "
         "'Europe/Amsterdam')\n"
         "Invalid: 1 error in 0 files.\n",
     )
@@ -1181,4 +1185,12 @@ def test_a_hostile_label_value_in_a_policy_change_is_shown_escaped(committed: st
         "```diff\n"
         f"+ policies.freezes.peak-season.campaigns.labels.team: {IN_JSON}\n"
         "```\n"
+    )
+
+
+def test_policies_from_outside_git_is_one_error_line(repo: Path) -> None:
+    result = run("plan", "--policies-from", "main")
+    assert (result.exit_code, result.output) == (
+        1,
+        "error: --policies-from 'main': . is not in a git work tree\n",
     )

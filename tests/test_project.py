@@ -356,8 +356,8 @@ INVALID = [
             _error(
                 5,
                 53,
-                "policies.freezes[0].until: until 2026-01-02T00:00:00Z is not after from "
-                "2026-01-02T00:00:00",
+                "policies.freezes[0].until: 2026-01-02T00:00:00Z is not after from "
+                "(2026-01-02T00:00:00)",
             )
         ],
         id="a freeze that ends as it starts",
@@ -376,8 +376,8 @@ INVALID = [
             _error(
                 7,
                 14,
-                "policies.frequencyCaps[0].name: policy name 'q' is used twice "
-                "(first in quietHours[0])",
+                "policies.frequencyCaps[0].name: 'q' is the name of policies.quietHours[0] "
+                "already: a name is one policy's",
             ),
         ],
         id="quiet hours that are no range, a name used twice",

@@ -11,7 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler import executor, manifests, planner, policies, project, schedule, signing
+from reconciler import (
+    executor,
+    manifests,
+    planner,
+    policies,
+    project,
+    provenance,
+    schedule,
+    signing,
+)
 from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
@@ -141,9 +150,12 @@ def read_policies(source: ProjectSource, manifests_at: str | os.PathLike[str] = 
     base = project.at_ref(ref or "HEAD", target)
     if ref is not None:
         if base is None:
+            where = provenance.work_tree_top(target.parent)
             raise PlanError(
-                f"--policies-from {ref!r:.60}: not a commit of the git repository at "
-                f"{project.shown(target.parent)}"
+                f"--policies-from {ref!r:.60}: no such commit in the git repository at {where}"
+                if where is not None
+                else f"--policies-from {ref!r:.60}: {project.shown(target.parent)} is not in a git "
+                "work tree"
             )
         if not base.ok:
             raise PlanError(

@@ -265,7 +265,7 @@ def _semantic_problems(document: Mapping[str, Any]) -> list[_Problem]:
             else:
                 bounds[key] = moment
         if len(bounds) == 2 and bounds["from"] >= bounds["until"]:
-            message = f"until {freeze['until']} is not after from {freeze['from']}"
+            message = f"{freeze['until']} is not after from ({freeze['from']})"
             problems.append((("policies", "freezes", i, "until"), None, message))
     for i, quiet in enumerate(policies.get("quietHours", ())):
         if quiet["from"] == quiet["until"]:
@@ -277,7 +277,10 @@ def _semantic_problems(document: Mapping[str, Any]) -> list[_Problem]:
             name = item["name"]
             if name in first:
                 was, at = first[name]
-                message = f"policy name {show(name)} is used twice (first in {was}[{at}])"
+                message = (
+                    f"{show(name)} is the name of policies.{was}[{at}] already: a name is one "
+                    "policy's"
+                )
                 problems.append((("policies", key, i, "name"), None, message))
             else:
                 first[name] = (key, i)

@@ -528,6 +528,10 @@ def test_the_readme_editor_snippets_point_at_the_schema(repo: Path) -> None:
     assert (
         '"./schema/campaign.schema.json": ["campaigns/**/*.yaml", "campaigns/**/*.yml"]' in readme
     )
+    assert '"./schema/project.schema.json": ["reconciler.yaml"]' in readme
+    modeline = "# yaml-language-server: $schema=./schema/project.schema.json\n"
+    assert (REPO / "reconciler.yaml").read_text().startswith(modeline)
+    assert (REPO / "schema/project.schema.json").is_file()
 
     # a manifest that starts with the comment is still a valid manifest
     manifest = repo / digest

@@ -114,7 +114,7 @@ def _load(path: str | os.PathLike[str], cache: manifests.Cache | None) -> manife
 @dataclass(frozen=True)
 class ProjectSource:
     """Where the policies come from: the project file (``--project``, else the one found from the
-    working directory) and, with ``policies_from``, that file as it is at a git commit
+    manifests' folder) and, with ``policies_from``, that file as it is at a git commit
     (``--policies-from REF``: in CI, the base branch, so that a pull request cannot lift a freeze
     and use that in the same change)."""
 

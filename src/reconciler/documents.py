@@ -149,7 +149,7 @@ def parse(data: bytes, display: str) -> Parsed:
     except yaml.MarkedYAMLError as exc:
         diagnostics.append(_yaml_error(exc, display, text))
     except yaml.reader.ReaderError as exc:
-        line, column = _byteplace(text.encode("utf-8"), exc.position)
+        line, column = _byte_place(text.encode("utf-8"), exc.position)
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
         message = f"invalid YAML: unacceptable character #x{char:04x}: {exc.reason}"
         diagnostics.append(Diagnostic(message, display, line, column))
@@ -171,6 +171,15 @@ def parse_mapping(data: bytes, display: str, what: str) -> tuple[Node, Any] | Di
         return text
     loader = _Loader(text)
     try:
+        return _single_mapping(loader, text, display, what)
+    finally:
+        loader.dispose()
+
+
+def _single_mapping(
+    loader: _Loader, text: str, display: str, what: str
+) -> tuple[Node, Any] | Diagnostic:
+    try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         if exc.context == "expected a single document in the stream":
@@ -179,12 +188,10 @@ def parse_mapping(data: bytes, display: str, what: str) -> tuple[Node, Any] | Di
             return Diagnostic(f"a second document: {what} holds one", display, line, column)
         return _yaml_error(exc, display, text)
     except yaml.reader.ReaderError as exc:
-        line, column = _byteplace(text.encode("utf-8"), exc.position)
+        line, column = _byte_place(text.encode("utf-8"), exc.position)
         return Diagnostic(f"invalid YAML: {exc.reason}", display, line, column)
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error carries a mark
         return Diagnostic(clip(f"invalid YAML: {exc}"), display)
-    finally:
-        loader.dispose()
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL and root.value == ""):
         return Diagnostic(f"empty file: expected {what}", display, 1, 1)
     if not isinstance(root, MappingNode):
@@ -209,15 +216,15 @@ def _decode(data: bytes, display: str) -> str | Diagnostic:
     data = data.removeprefix(codecs.BOM_UTF8)
     if (nul := data.find(b"\0")) >= 0:
         binary = "binary file (contains a NUL byte), not a YAML manifest"
-        return Diagnostic(binary, display, *_byteplace(data, nul))
+        return Diagnostic(binary, display, *_byte_place(data, nul))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text: invalid byte 0x{data[exc.start]:02x}"
-        return Diagnostic(message, display, *_byteplace(data, exc.start))
+        return Diagnostic(message, display, *_byte_place(data, exc.start))
 
 
-def _byteplace(data: bytes, offset: int) -> tuple[int, int]:
+def _byte_place(data: bytes, offset: int) -> tuple[int, int]:
     start = data.rfind(b"\n", 0, offset) + 1
     column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
     return data.count(b"\n", 0, offset) + 1, column

@@ -133,9 +133,12 @@ def _policy_lines(plan: Plan) -> list[Line]:
     """A change to the policies, before anything else: a reviewer reads it first."""
     if not plan.policy_changes:
         return []
-    heading, changes = wording.policy_changes(plan)
-    lines: list[Line] = [((f"{heading}:", YELLOW),)]
-    lines += [(("  ", None), (f"{sign} {text}", CHANGE_COLORS.get(sign))) for sign, text in changes]
+    heading = f"{wording.POLICY_CHANGES} ({plan.policy_file or 'the project file'}):"
+    lines: list[Line] = [((heading, YELLOW),)]
+    lines += [
+        (("  ", None), (f"{sign} {text}", CHANGE_COLORS.get(sign)))
+        for sign, text in wording.policy_changes(plan)
+    ]
     return [*lines, ""]
 
 
@@ -148,7 +151,7 @@ def plan_github(plan: Plan) -> str:
         lines.append(
             _annotation(
                 "warning",
-                Diagnostic(f"this change edits the policies: {said}", plan.policy_file),
+                Diagnostic(f"{wording.POLICY_CHANGES.lower()}: {said}", plan.policy_file),
             )
         )
     lines += [_annotation("error", d) for d in plan.errors]

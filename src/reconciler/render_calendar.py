@@ -9,6 +9,7 @@ escapes each one (:func:`reconciler.escape.text`); the JSON view returns
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from reconciler import calendar, escape, render_json
@@ -36,7 +37,7 @@ def calendar_text(cal: Calendar) -> str:
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(5)]
     cells = iter(rows)
     first_day = cal.days[0].date if cal.days else None
-    capped: dict[object, list[str]] = {}  # each window on its first day shown
+    capped: dict[date, list[str]] = {}  # each window on its first day shown
     for w in cal.capped:
         shown = max(w.first, first_day) if first_day is not None else w.first
         capped.setdefault(shown, []).append(f"  ! over cap {w.cap.name}: {w.said()}")

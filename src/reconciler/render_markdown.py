@@ -115,10 +115,10 @@ def _policy_section(plan: Plan) -> str:
     """A change to the policies, first, its fields in a diff block; "" when there is none."""
     if not plan.policy_changes:
         return ""
-    heading, changes = wording.policy_changes(plan)
-    file = escape.markdown_code(plan.policy_file or "reconciler.yaml")
-    lines = [f"#### {escape.markdown(heading.partition(' (')[0])} ({file})", ""]
-    lines += escape.markdown_fence([f"{sign} {text}" for sign, text in changes], "diff")
+    file = escape.markdown_code(plan.policy_file or "the project file")
+    lines = [f"#### {wording.POLICY_CHANGES} ({file})", ""]
+    changes = [f"{sign} {text}" for sign, text in wording.policy_changes(plan)]
+    lines += escape.markdown_fence(changes, "diff")
     return "\n".join(lines) + "\n\n"
 
 

@@ -154,12 +154,15 @@ _ONE_LINE = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 SHOWN_POLICY_CHANGES = 20
 
 
-def policy_changes(plan: Plan) -> tuple[str, list[tuple[str, str]]]:
+#: the heading of a change to the policies, which every view of a plan shows first
+POLICY_CHANGES = "This change edits the policies"
+
+
+def policy_changes(plan: Plan) -> list[tuple[str, str]]:
     """What a change to the project file changes of the policies, as every view shows it first:
-    a heading, and (sign, "path: value") per field: "-" before, "+" after (a changed field has
-    both), the last line counting what is not listed."""
+    (sign, "path: value") per field: "-" before, "+" after (a changed field has both), the last
+    line counting what is not listed."""
     changes = plan.policy_changes
-    heading = f"This change edits the policies ({plan.policy_file or 'the project file'})"
     lines: list[tuple[str, str]] = []
     for c in changes[:SHOWN_POLICY_CHANGES]:
         if c.before is not None:
@@ -169,7 +172,7 @@ def policy_changes(plan: Plan) -> tuple[str, list[tuple[str, str]]]:
     if len(changes) > SHOWN_POLICY_CHANGES:
         rest = len(changes) - SHOWN_POLICY_CHANGES
         lines.append((" ", f"and {plural(rest, 'more field', 'more fields')}"))
-    return heading, lines
+    return lines
 
 
 def short(value: Any, width: int = VALUE_WIDTH) -> str:

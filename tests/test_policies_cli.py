@@ -11,6 +11,7 @@ the schedule's ``at`` (or ``cron``) on line 14 or 15.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -1048,6 +1049,40 @@ def test_a_bad_project_file_is_an_error_at_its_place_and_applies_nothing(
         "\n"
         "Nothing was applied: 1 error.\n",
     )
+    assert runtime_campaigns() == []
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        pytest.param(
+            lambda outside: Path("reconciler.yaml").symlink_to(outside),
+            "a symbolic link that leads outside the repository; the project file must be in it",
+            id="a link out of the repository",
+        ),
+        pytest.param(
+            lambda outside: os.mkfifo("reconciler.yaml"),
+            "not a file",
+            id="a named pipe",
+        ),
+    ],
+)
+def test_a_project_file_that_is_no_file_of_the_repository_is_not_read(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, make: Any, problem: str
+) -> None:
+    """A pull request can make reconciler.yaml a link to a secret of the machine that plans it,
+    whose words the errors would quote; or a pipe, which would never end."""
+    outside = tmp_path_factory.mktemp("secrets") / "token.yaml"
+    outside.write_text("apiVersion: reconciler/v1\nkind: Project\nsecret: hunter2\n")
+    make(outside)
+    write("digest", campaign("digest"))
+    result = run("validate")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"reconciler.yaml: {problem}\nInvalid: 1 error in 1 file.\n",
+    )
+    assert "hunter2" not in run("plan").output
+    assert run("apply").exit_code == 1
     assert runtime_campaigns() == []
 
 

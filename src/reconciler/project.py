@@ -174,8 +174,12 @@ def locate(start: Path | None = None) -> Path:
 
 def read(target: Path, *, required: bool = False) -> Project:
     """The project file at ``target``; none when there is no such file, unless ``required``
-    (named with ``--project``)."""
+    (named with ``--project``). One found in the repository must be a file in it: a pull request
+    can make it a symbolic link, to a secret of the machine that runs the plan, whose words the
+    errors would quote."""
     display = shown(target)
+    if not required and (problem := _outside(target)) is not None:
+        return Project(display, diagnostics=(Diagnostic(problem, display),))
     try:
         with target.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
@@ -190,6 +194,18 @@ def read(target: Path, *, required: bool = False) -> Project:
         message = f"the project file is over {MAX_BYTES // 1024} KiB: refused unread"
         return Project(display, diagnostics=(Diagnostic(message, display),))
     return parse(data, display)
+
+
+def _outside(target: Path) -> str | None:
+    """Why the project file found at ``target`` is not read, or None: it is not there, or a file
+    inside the git work tree (outside git, inside its folder)."""
+    if not target.is_symlink():
+        return None if not target.exists() or target.is_file() else "not a file"
+    real = Path(os.path.realpath(target))
+    boundary = provenance.work_tree_top(target.parent) or target.parent.absolute()
+    if not real.is_relative_to(os.path.realpath(boundary)):
+        return "a symbolic link that leads outside the repository; the project file must be in it"
+    return None if real.is_file() else "a symbolic link to something that is not a file"
 
 
 def at_ref(ref: str, target: Path) -> Project | None:

@@ -547,8 +547,14 @@ def test_at_ref_reads_the_file_as_committed(history: tuple[Path, str, str]) -> N
         display,
         Policies(display, required_labels=("team",), required_line=4, data=found.policies.data),
         text=text,
+        data=found.data,
     )
     assert found.policies.data == {"requiredLabels": ["team"]}
+    assert found.data == {
+        "apiVersion": "reconciler/v1",
+        "kind": "Project",
+        "policies": {"requiredLabels": ["team"]},
+    }
 
 
 def test_at_ref_of_a_commit_without_the_file_is_no_project(

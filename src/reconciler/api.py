@@ -165,7 +165,7 @@ def read_policies(source: ProjectSource, manifests_at: str | os.PathLike[str] = 
     judged_by = base.policies if ref is not None and base is not None else current.policies
     if base is None or not current.ok or base.text == current.text:
         return Judged(current, judged_by)
-    return Judged(current, judged_by, policies.changes(base.policies, current.policies))
+    return Judged(current, judged_by, policies.project_changes(base, current))
 
 
 def validate(

@@ -43,7 +43,7 @@ from reconciler.model import (
 )
 from reconciler.plan import FieldChange, Operation, Plan
 from reconciler.planner import diagnostic_order, diff
-from reconciler.project import Freeze, FrequencyCap, Policies, QuietHours
+from reconciler.project import Freeze, FrequencyCap, Policies, Project, QuietHours
 
 __all__ = [
     "CAP_DAYS",
@@ -500,6 +500,21 @@ def changes(before: Policies, after: Policies) -> tuple[FieldChange, ...]:
     """What a change to the project file changes of its policies, field by field: a named policy
     is shown by its name (``policies.freezes.peak-season.until``), not its place in a list."""
     return tuple(diff(_named(before.data), _named(after.data), "policies"))
+
+
+def project_changes(before: Project, after: Project) -> tuple[FieldChange, ...]:
+    """:func:`changes`, and what the change does to the rest of the project file: where plans go
+    (``environments``), where messages go (``notifications``) and which of the job's variables
+    the file may name (``allowedVariables``). A reviewer reads each of them first, as a change to
+    the policies: they decide which runtime and URL the job's variables reach."""
+    found = list(changes(before.policies, after.policies))
+    for key in ("allowedVariables", "environments", "notifications"):
+        old, new = before.data.get(key), after.data.get(key)
+        if isinstance(old, Mapping) or isinstance(new, Mapping):
+            found += diff(old or {}, new or {}, key)
+        elif old != new:
+            found.append(FieldChange(key, old, new))
+    return tuple(found)
 
 
 def _named(data: Mapping[str, Any]) -> dict[str, Any]:

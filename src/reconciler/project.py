@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from importlib import resources
@@ -131,21 +131,63 @@ class Policies:
 
 NONE = Policies()
 
+#: what may happen to a run, for notifications to be sent about
+EVENTS = ("applied", "failed", "refused", "drift", "frozen")
+#: the variables a project file never names: the credentials of the job that reads it
+FORBIDDEN_VARIABLES = frozenset(
+    {"RECONCILER_TOKEN", "RECONCILER_TOKEN_FILE", "RECONCILER_PLAN_KEY"}
+)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the manifests go: a runtime, named by an environment variable (set outside the
+    repository), and an overlay of patches."""
+
+    name: str
+    line: int
+    runtime: str  # the variable's name: STAGING_RUNTIME for ${STAGING_RUNTIME}
+    overlay: str | None = None  # a folder, relative to the project file's
+    promotion_from: str | None = None  # the environment a version must have been live in first
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Where to say what happened: a URL named by an environment variable."""
+
+    line: int
+    url: str  # the variable's name
+    format: str = "json"  # "json" or "slack"
+    events: frozenset[str] = frozenset(EVENTS)
+    environments: tuple[str, ...] | None = None  # None: every one, and runs without --env
+
+    def wants(self, event: str, environment: str | None) -> bool:
+        if event not in self.events:
+            return False
+        return self.environments is None or environment in self.environments
+
 
 @dataclass(frozen=True)
 class Project:
-    """A project file as read: its policies, or what is wrong with it (``file`` None: there is
-    none, which is no error)."""
+    """A project file as read: its policies, environments and notifications, or what is wrong
+    with it (``file`` None: there is none, which is no error)."""
 
     file: str | None = None
     policies: Policies = NONE
     diagnostics: tuple[Diagnostic, ...] = ()
     #: the file's bytes, None when there is none: two projects are the same file when equal
     text: bytes | None = None
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    notifications: tuple[Notification, ...] = ()
+    #: the file as written, for showing what a change to it changes
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics
+
+    def place(self, line: int | None) -> str:
+        return f"{self.file}:{line}" if line is not None else str(self.file)
 
 
 # -- finding and reading -------------------------------------------------------------------------
@@ -228,7 +270,7 @@ def parse(data: bytes, display: str) -> Project:
     root, document = parsed
     problems = [(p.path, p.key, p.text()) for p in _check()(document)] or [
         (where, key, Problem(where, message, key).text())  # named by its path, as the schema's
-        for where, key, message in _semantic_problems(document)
+        for where, key, message in [*_semantic_problems(document), *_reference_problems(document)]
     ]
     if problems:
         found = []
@@ -237,7 +279,14 @@ def parse(data: bytes, display: str) -> Project:
             found.append(Diagnostic(clip(message), display, line, column))
         found.sort(key=Diagnostic.line_column)
         return Project(display, diagnostics=tuple(found), text=data)
-    return Project(display, _policies(document.get("policies") or {}, root, display), text=data)
+    return Project(
+        display,
+        _policies(document.get("policies") or {}, root, display),
+        text=data,
+        environments=_environments(document.get("environments") or {}, root),
+        notifications=_notifications(document.get("notifications") or (), root),
+        data=document,
+    )
 
 
 def shown(path: Path) -> str:
@@ -301,6 +350,87 @@ def _semantic_problems(document: Mapping[str, Any]) -> list[_Problem]:
             else:
                 first[name] = (key, i)
     return problems
+
+
+def _reference_problems(document: Mapping[str, Any]) -> list[_Problem]:
+    """Every ${VARIABLE} a pull request may make the reconciler read: one named RECONCILER_...
+    or listed under allowedVariables, never a credential of the job; environments that exist."""
+    allowed = set(document.get("allowedVariables", ()))
+    problems: list[_Problem] = []
+    for i, name in enumerate(document.get("allowedVariables", ())):
+        if name in FORBIDDEN_VARIABLES:
+            message = f"{name} is a credential of the job that runs reconciler: never allowed"
+            problems.append((("allowedVariables", i), None, message))
+    environments = document.get("environments") or {}
+    named: list[tuple[_Where, str]] = [
+        (("environments", env, "runtime"), item["runtime"]) for env, item in environments.items()
+    ]
+    named += [
+        (("notifications", i, "url"), item["url"])
+        for i, item in enumerate(document.get("notifications", ()))
+    ]
+    for where, reference in named:
+        variable = reference[2:-1]
+        if variable in FORBIDDEN_VARIABLES:
+            message = f"{reference} is a credential of the job that runs reconciler: never named"
+            problems.append((where, None, message))
+        elif not variable.startswith("RECONCILER_") and variable not in allowed:
+            message = (
+                f"{reference}: a project file names only variables called RECONCILER_... or "
+                "listed under allowedVariables"
+            )
+            problems.append((where, None, message))
+    known = sorted(environments)
+    for env, item in environments.items():
+        source = (item.get("promotion") or {}).get("from")
+        if source is not None and (source == env or source not in environments):
+            what = "itself" if source == env else f"{show(source)}, which is not an environment"
+            message = f"promotion from {what} (environments: {', '.join(known)})"
+            problems.append((("environments", env, "promotion", "from"), None, message))
+        overlay = item.get("overlay")
+        if overlay is not None and (
+            Path(overlay).is_absolute() or ".." in Path(overlay).parts or "\\" in overlay
+        ):
+            message = (
+                f"{show(overlay)}: an overlay is a folder inside the repository, relative to "
+                "this file"
+            )
+            problems.append((("environments", env, "overlay"), None, message))
+    for i, item in enumerate(document.get("notifications", ())):
+        for j, env in enumerate(item.get("environments", ())):
+            if env not in environments:
+                message = (
+                    f"{show(env)} is not an environment (environments: "
+                    f"{', '.join(known) or 'none'})"
+                )
+                problems.append((("notifications", i, "environments", j), None, message))
+    return problems
+
+
+def _environments(data: Mapping[str, Any], root: Any) -> dict[str, Environment]:
+    return {
+        name: Environment(
+            name,
+            documents.place(documents.locate(root, ("environments",), name))[0],
+            item["runtime"][2:-1],
+            item.get("overlay"),
+            (item.get("promotion") or {}).get("from"),
+        )
+        for name, item in data.items()
+    }
+
+
+def _notifications(data: Sequence[Mapping[str, Any]], root: Any) -> tuple[Notification, ...]:
+    return tuple(
+        Notification(
+            documents.place(documents.locate(root, ("notifications", i)))[0],
+            item["url"][2:-1],
+            item.get("format", "json"),
+            frozenset(item.get("events", EVENTS)),
+            tuple(item["environments"]) if "environments" in item else None,
+        )
+        for i, item in enumerate(data)
+    )
 
 
 def _moment(text: str, zone: ZoneInfo) -> datetime | str:

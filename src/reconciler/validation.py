@@ -87,6 +87,8 @@ def _converted(node: Any) -> Any:
             out[key] = {ecma_pattern(k): _converted(v) for k, v in value.items()}
         elif key in ("properties", "$defs"):  # names, not keywords
             out[key] = {name: _converted(sub) for name, sub in value.items()}
+        elif key == "errorMessage":  # words for people, keyed by keyword: no pattern in them
+            out[key] = value
         else:
             out[key] = _converted(value)
     return out

@@ -38,13 +38,13 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files read, in order."""
     seen: list[str] = []
-    real = manifests._read_bytes
+    real = manifests.read_bytes
 
     def counting(file: str, display: str) -> tuple[bytes, manifests.StatKey] | object:
         seen.append(display)
         return real(file, display)
 
-    monkeypatch.setattr(manifests, "_read_bytes", counting)
+    monkeypatch.setattr(manifests, "read_bytes", counting)
     return seen
 
 

@@ -15,7 +15,7 @@ ALLOWED = {
     "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
     | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"}
-    | {"console", "importer", "policies", "project"},
+    | {"console", "importer", "policies", "project", "environments", "overlays"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
     "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
     "history": {"planner", "plan", "runtime"},
@@ -41,6 +41,9 @@ ALLOWED = {
     "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},
+    # an environment of the project file: its runtime, overlay and token rule
+    "environments": {"errors", "project", "runtime"},
+    "overlays": {"documents", "manifests", "errors", "model", "validation"},
     # the project file, and the policies it holds, judging plans
     "project": {"documents", "provenance", "errors", "model", "validation"},
     "policies": {"schedule", "effective", "errors", "model", "plan", "planner", "project"},

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler import (
+    environments,
     executor,
     manifests,
+    overlays,
     planner,
     policies,
     project,
@@ -85,12 +87,16 @@ class Options:
     now: datetime | None = None
     #: how long to wait while another process writes to the runtime, and how to say so
     patience: Patience = field(default_factory=Patience)
+    #: the environment of the project file the runtime URL comes from (--env), with its overlay
+    target: environments.Target | None = None
 
     def clock(self) -> datetime:
         return self.now or datetime.now(UTC)
 
     def open(self, url: str | None = None) -> Runtime:
         """The runtime, open: use it as a context manager, which closes it."""
+        if url is None and self.target is not None:  # a URL the repository chose
+            environments.check_token(self.target.runtime_url, self.target.name)
         return open_runtime(url or self.runtime_url, clock=self.clock, patience=self.patience)
 
     def waiting(self, seconds: float) -> Options:
@@ -120,6 +126,21 @@ class ProjectSource:
 
     file: Path | None = None
     policies_from: str | None = None
+
+
+def in_environment(
+    options: Options,
+    name: str,
+    source: ProjectSource | None = None,
+    manifests_at: str | os.PathLike[str] = ".",
+) -> Options:
+    """``options`` aimed at environment ``name`` of the project file: its runtime (from the
+    variable it names) and its overlay."""
+    judged = read_policies(source or ProjectSource(), manifests_at)
+    if not judged.project.ok:
+        raise PlanError(f"--env {name}: {judged.project.diagnostics[0]}")
+    target = environments.resolve(judged.project, name)
+    return replace(options, runtime_url=target.runtime_url, target=target)
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,19 @@ def read_policies(source: ProjectSource, manifests_at: str | os.PathLike[str] = 
     return Judged(current, judged_by, policies.project_changes(base, current))
 
 
+def _in_environment(
+    loaded: manifests.LoadResult, found: Project, target: environments.Target
+) -> manifests.LoadResult:
+    """The manifests of ``target``'s environment, its overlay laid over them."""
+    patches, problems = overlays.load(target.overlay) if target.overlay else ([], [])
+    chosen, wrong = overlays.for_environment(
+        loaded.manifests, patches, target.name, sorted(found.environments)
+    )
+    return manifests.LoadResult(
+        tuple(chosen), (*loaded.diagnostics, *problems, *wrong), loaded.files
+    )
+
+
 def validate(
     path: str | os.PathLike[str],
     policy_source: ProjectSource | None = None,
@@ -209,9 +243,12 @@ def _read(
     targets: Sequence[str],
     cache: manifests.Cache | None = None,
     policy_source: ProjectSource | None = None,
+    target: environments.Target | None = None,
 ) -> _Desired:
     judged = read_policies(policy_source or ProjectSource(), path)
     loaded = _load(path, cache)
+    if target is not None and loaded.ok:
+        loaded = _in_environment(loaded, judged.project, target)
     whole = not Path(path).is_file()
     if prune and not whole:
         raise PlanError(
@@ -248,7 +285,7 @@ def plan(
 ) -> Plan:
     """A dry run: read the manifests and the runtime, and work out the operations, judged by the
     policies."""
-    desired = _read(path, prune, targets, cache, policy_source)
+    desired = _read(path, prune, targets, cache, policy_source, options.target)
     with options.open() as runtime:
         return _plan(desired, runtime, options.clock())
 
@@ -323,7 +360,7 @@ def apply(
 ) -> Ledger:
     """Plan and apply under the runtime lock, judged by the policies as of then. A plan with
     errors applies nothing."""
-    desired = _read(path, prune, targets, cache, policy_source)
+    desired = _read(path, prune, targets, cache, policy_source, options.target)
     if require_clean:
         _require_clean(desired.commit, desired.dirty, os.fspath(path), desired.changed)
     return _apply_locked(
@@ -746,6 +783,8 @@ def calendar(
     judged = read_policies(policy_source or ProjectSource(), path)
     if not judged.project.ok:
         loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *judged.project.diagnostics))
+    elif options.target is not None and loaded.ok:
+        loaded = _in_environment(loaded, judged.project, options.target)
     if not loaded.ok:
         return loaded, None
     try:

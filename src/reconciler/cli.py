@@ -134,6 +134,14 @@ _project_option = click.option(
     help="The project file and its policies [env RECONCILER_PROJECT; default: reconciler.yaml in "
     "the working directory, or the nearest one above it in the git work tree].",
 )
+_env_option = click.option(
+    "--env",
+    "environment",
+    envvar="RECONCILER_ENV",
+    metavar="NAME",
+    help="An environment of the project file: its runtime (which --runtime may not name too) and "
+    "its overlay [env RECONCILER_ENV].",
+)
 _policies_from_option = click.option(
     "--policies-from",
     metavar="REF",
@@ -176,16 +184,31 @@ def _now() -> datetime | None:
     return api.parse_since(now, "RECONCILER_NOW") if now else None
 
 
-def _options(runtime_url: str | None, actor: str | None = None) -> api.Options:
-    return api.Options(
+def _options(
+    runtime_url: str | None,
+    actor: str | None = None,
+    environment: str | None = None,
+    source: api.ProjectSource | None = None,
+    path: Path = Path(DEFAULT_PATH),
+) -> api.Options:
+    """The runtime options of a command; with ``environment`` (--env), that environment's
+    runtime, which takes precedence over $RECONCILER_RUNTIME, and with which --runtime is
+    refused: the one would silently win over the other."""
+    ctx = click.get_current_context()
+    options = api.Options(
         runtime_url,
         actor,
         _now(),
         Patience(
             waiting=lambda message: click.echo(escape.text(message), err=True),
-            connect_seconds=click.get_current_context().meta.get("connect_timeout"),
+            connect_seconds=ctx.meta.get("connect_timeout"),
         ),
     )
+    if environment is None:
+        return options
+    if ctx.get_parameter_source("runtime_url") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--runtime and --env name a runtime each: give one of them")
+    return api.in_environment(options, environment, source, path)
 
 
 def _color() -> bool:
@@ -227,6 +250,7 @@ def _publish_summary(markdown: str) -> None:
 @_targets
 @_project_option
 @_policies_from_option
+@_env_option
 def plan(
     path: Path,
     runtime_url: str | None,
@@ -237,9 +261,11 @@ def plan(
     targets: tuple[str, ...],
     project_file: Path | None,
     policies_from: str | None,
+    environment: str | None,
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
-    options = _options(runtime_url)
+    source = api.ProjectSource(project_file, policies_from)
+    options = _options(runtime_url, None, environment, source, path)
     # the plan signing key: only the protected jobs that make and apply saved plans have it
     key = api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")) if out is not None else None
     the_plan = api.plan(
@@ -247,7 +273,7 @@ def plan(
         options,
         prune=prune,
         targets=targets,
-        policy_source=api.ProjectSource(project_file, policies_from),
+        policy_source=source,
     )
     if out is not None:
         saved, note = the_plan, None
@@ -298,6 +324,7 @@ def plan(
 )
 @_project_option
 @_policies_from_option
+@_env_option
 def apply(
     path: Path | None,
     runtime_url: str | None,
@@ -311,6 +338,7 @@ def apply(
     require_clean: bool,
     project_file: Path | None,
     policies_from: str | None,
+    environment: str | None,
 ) -> None:
     """Plan and apply the manifests under PATH (default campaigns/), or a saved plan (FILE.json).
 
@@ -325,8 +353,8 @@ def apply(
         )
     if math.isnan(lock_timeout):
         raise click.UsageError("--lock-timeout takes a number of seconds")
-    options = _options(runtime_url, actor)
     source = api.ProjectSource(project_file, policies_from)
+    options = _options(runtime_url, actor, environment, source, path or Path(DEFAULT_PATH))
     if plan_file is not None:
         max_age = api.parse_max_age(os.environ.get("RECONCILER_PLAN_MAX_AGE"))
         ledger = api.apply_saved(
@@ -359,9 +387,18 @@ def apply(
 @click.argument("name", required=False)
 @_runtime_option
 @_format_option(views.STATUS_VIEWS)
-def status(name: str | None, runtime_url: str | None, fmt: str) -> None:
+@_env_option
+@_project_option
+def status(
+    name: str | None,
+    runtime_url: str | None,
+    fmt: str,
+    environment: str | None,
+    project_file: Path | None,
+) -> None:
     """Show the runtime state of every campaign, or of NAME."""
-    campaigns = api.status(_options(runtime_url), name)
+    options = _options(runtime_url, None, environment, api.ProjectSource(project_file))
+    campaigns = api.status(options, name)
     if name is not None and not campaigns:
         click.echo(f"error: no campaign named {escape.text(repr(name))} in the runtime", err=True)
         sys.exit(EXIT_ERROR)
@@ -399,6 +436,7 @@ def history(name: str | None, runtime_url: str | None, fmt: str, since: str | No
 )
 @click.option("--prune", is_flag=True, help="Stop campaigns whose manifest was removed.")
 @_project_option
+@_env_option
 def watch(
     path: Path,
     runtime_url: str | None,
@@ -407,6 +445,7 @@ def watch(
     interval: float,
     prune: bool,
     project_file: Path | None,
+    environment: str | None,
 ) -> None:
     """Keep the runtime in step with PATH: at start, on every change, and every interval.
 
@@ -414,13 +453,14 @@ def watch(
     """
     if math.isnan(interval):
         raise click.UsageError("--interval takes a number of seconds")
+    source = api.ProjectSource(project_file)
     watcher = Watcher(
         path,
-        _options(runtime_url),
+        _options(runtime_url, None, environment, source, path),
         dry_run=dry_run,
         interval=interval,
         prune=prune,
-        policy_source=api.ProjectSource(project_file),
+        policy_source=source,
     )
 
     def shut_down(signum: int, frame: object) -> None:
@@ -452,6 +492,7 @@ def watch(
 @click.option("--zone", default="UTC", show_default=True, help="The IANA zone days are counted in.")
 @_format_option(views.CALENDAR_VIEWS)
 @_project_option
+@_env_option
 def calendar_command(
     path: Path,
     runtime_url: str | None,
@@ -460,15 +501,16 @@ def calendar_command(
     zone: str,
     fmt: str,
     project_file: Path | None,
+    environment: str | None,
 ) -> None:
     """The sendings the manifests would produce, per day, with clashes (a segment twice a day)
     and the windows over a frequency cap of the project file.
 
     Copies are shown with their source's live spec: from its manifest, else from the runtime."""
     first = start.date() if start is not None else None
-    loaded, cal = api.calendar(
-        path, _options(runtime_url), first, days, zone, api.ProjectSource(project_file)
-    )
+    source = api.ProjectSource(project_file)
+    options = _options(runtime_url, None, environment, source, path)
+    loaded, cal = api.calendar(path, options, first, days, zone, source)
     if cal is None:
         click.echo(render.validation_text(loaded), nl=False)
         sys.exit(EXIT_ERROR)

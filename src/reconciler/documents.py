@@ -33,7 +33,16 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-__all__ = ["Parsed", "locate", "parse", "parse_mapping", "place", "prepare"]
+__all__ = [
+    "Parsed",
+    "locate",
+    "parse",
+    "parse_mapping",
+    "parse_mappings",
+    "place",
+    "positions",
+    "prepare",
+]
 
 MAX_NODES = 100_000  # per document, after alias expansion
 MAX_DEPTH = 64  # nesting levels per document
@@ -162,6 +171,40 @@ def parse(data: bytes, display: str) -> Parsed:
     return tuple(manifests), tuple(diagnostics), tuple(names)
 
 
+def parse_mappings(
+    data: bytes, display: str, what: str
+) -> tuple[list[tuple[Node, Any]], list[Diagnostic]]:
+    """Every document of a file that holds mappings (``what`` names one: "a Patch"), checked as
+    a manifest is, each as (its node, its data); and what is wrong, at its place."""
+    text = _decode(data, display)
+    if isinstance(text, Diagnostic):
+        return [], [text]
+    found: list[tuple[Node, Any]] = []
+    problems: list[Diagnostic] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            root = loader.get_node()
+            assert root is not None  # check_node() said there is one
+            checked = _mapping(loader, root, display, what)
+            if isinstance(checked, Diagnostic):
+                problems.append(checked)
+            else:
+                found.append(checked)
+    except yaml.MarkedYAMLError as exc:
+        problems.append(_yaml_error(exc, display, text))
+    except yaml.reader.ReaderError as exc:
+        line, column = _byte_place(text.encode("utf-8"), exc.position)
+        problems.append(Diagnostic(f"invalid YAML: {exc.reason}", display, line, column))
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error carries a mark
+        problems.append(Diagnostic(clip(f"invalid YAML: {exc}"), display))
+    finally:
+        loader.dispose()
+    if not found and not problems:
+        problems.append(Diagnostic(f"empty file: expected {what}", display, 1, 1))
+    return found, problems
+
+
 def parse_mapping(data: bytes, display: str, what: str) -> tuple[Node, Any] | Diagnostic:
     """A file that holds one YAML mapping (``what`` names it: "a Project file"), checked as a
     manifest is (only plain YAML data, no duplicate keys, no alias bomb), as (its node, its data):
@@ -194,6 +237,11 @@ def _single_mapping(
         return Diagnostic(clip(f"invalid YAML: {exc}"), display)
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL and root.value == ""):
         return Diagnostic(f"empty file: expected {what}", display, 1, 1)
+    return _mapping(loader, root, display, what)
+
+
+def _mapping(loader: _Loader, root: Node, display: str, what: str) -> tuple[Node, Any] | Diagnostic:
+    """One document that must be a mapping: checked (tags, keys, size), then constructed."""
     if not isinstance(root, MappingNode):
         return Diagnostic(f"expected a mapping ({what})", display, *place(root))
     try:
@@ -303,7 +351,8 @@ def _document(
         title=metadata.get("title"),
         labels=labels,
         annotations=annotations,
-        positions=_positions(root),
+        environments=tuple(metadata["environments"]) if "environments" in metadata else None,
+        positions=positions(root),
         hash=spec_hash(data),
     )
     return manifest, []
@@ -455,7 +504,7 @@ def _child(node: Node, step: str | int) -> tuple[Node, Node] | None:
     return None
 
 
-def _positions(root: MappingNode) -> str:
+def positions(root: MappingNode) -> str:
     """Where each field is ("spec", "spec.run", "spec.content.text"), packed as
     Manifest.positions: what the planner points at when it refuses a change; for a mapping at the
     top (``metadata``, ``spec``), its key's place too, as ``"metadata:"``. Mappings are walked

@@ -30,7 +30,9 @@ __all__ = [
     "LoadResult",
     "copy_cycle",
     "cycle_message",
+    "files",
     "load",
+    "read_bytes",
 ]
 
 MAX_FILE_BYTES = 1024 * 1024  # a manifest file larger than this is refused unread
@@ -199,11 +201,13 @@ def load(
     root = Path(path)
     if not os.path.lexists(root):
         return LoadResult((), (Diagnostic("no such file or directory", _display(root), 1, 1),), 0)
-    entries = _files(root)
-    files = [(file, display) for file, display, problem in entries if problem is None]
+    entries = files(root)
+    readable = [(file, display) for file, display, problem in entries if problem is None]
     started = time.time_ns()
-    known = [cache.recall(file, display) if cache is not None else None for file, display in files]
-    pending = [(i, *files[i]) for i, result in enumerate(known) if result is None]
+    known = [
+        cache.recall(file, display) if cache is not None else None for file, display in readable
+    ]
+    pending = [(i, *readable[i]) for i, result in enumerate(known) if result is None]
     outcomes = _read_many([(file, display) for _, file, display in pending], cache, workers)
     for (index, _, display), (digest, stat, result) in zip(pending, outcomes, strict=True):
         if digest is not None and stat is not None and cache is not None:
@@ -312,7 +316,7 @@ def _repository(root: Path) -> str:
     return os.path.realpath(given if given.is_dir() else folder)
 
 
-def _files(root: Path) -> list[Entry]:
+def files(root: Path) -> list[Entry]:
     """Every manifest file under ``root`` (or ``root``): path to open, as displayed, problem."""
     boundary = _repository(root)
     shown = _display(root)
@@ -347,7 +351,7 @@ def _text(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def _read_bytes(file: str, display: str) -> tuple[bytes, StatKey] | Diagnostic:
+def read_bytes(file: str, display: str) -> tuple[bytes, StatKey] | Diagnostic:
     """The file's bytes, and its stat taken before they were read. Opened without blocking: a
     named pipe or a device is refused, not waited on."""
     try:
@@ -396,7 +400,7 @@ def _parse_file(data: bytes, display: str) -> FileResult:
 
 
 def _read_one(file: str, display: str, cache: Cache | None) -> Outcome:
-    read = _read_bytes(file, display)
+    read = read_bytes(file, display)
     if isinstance(read, Diagnostic):
         return None, None, FileResult((), (read,))
     data, stat = read

@@ -232,25 +232,23 @@ class Manifest(NamedTuple):
     title: str | None = None
     labels: Mapping[str, str] = _NOTHING
     annotations: Mapping[str, str] = _NOTHING
+    #: the environments of the project file the campaign exists in (metadata.environments);
+    #: None: every one
+    environments: tuple[str, ...] | None = None
     #: where the fields the planner may need to point at are, one per line: ``"\nspec.run 12 8\n"``
     #: for the key ``run`` of ``spec`` at line 12, column 8 (its value's place). One string rather
     #: than a dict of tuples: manifests are many, cached, and seldom pointed at
     positions: str = ""
     #: identity of the whole document; a saved plan records it per operation
     hash: str = ""
+    #: an overlay's patched manifest: the base hash of the manifest before it (see
+    #: :func:`base_hash`); "" when not patched, its base hash being its own
+    base_hash: str = ""
 
     def where(self, path: str) -> Position:
         """Where the field at ``path`` is, or the nearest field above it that is in the file (a
         removed field is pointed at by the mapping it was in), or else the document."""
-        while path:
-            start = self.positions.find(f"\n{path} ")
-            if start >= 0:
-                line, column = self.positions[
-                    start + len(path) + 2 : self.positions.find("\n", start + 1)
-                ].split()
-                return Position(int(line), int(column))
-            path = path.rpartition(".")[0]
-        return self.position
+        return position_of(self.positions, path, self.position)
 
     def key_at(self, top: str) -> Position:
         """Where the key ``top`` of the document (``metadata``, ``spec``) is: the line that says
@@ -262,6 +260,26 @@ class Manifest(NamedTuple):
             start + len(top) + 3 : self.positions.find("\n", start + 1)
         ].split()
         return Position(int(line), int(column))
+
+
+def base_hash(m: Manifest) -> str:
+    """The hash of a manifest's own spec, before any environment's overlay: what a version
+    records, so that promotion can tell that the same manifest was live in another environment."""
+    return spec_hash({"copyFrom": m.copy_from, "spec": m.spec})
+
+
+def position_of(positions: str, path: str, document: Position) -> Position:
+    """Where the field at ``path`` is, by ``positions`` (as :attr:`Manifest.positions` packs
+    them), or the nearest field above it that is there, or else ``document``."""
+    while path:
+        start = positions.find(f"\n{path} ")
+        if start >= 0:
+            line, column = positions[
+                start + len(path) + 2 : positions.find("\n", start + 1)
+            ].split()
+            return Position(int(line), int(column))
+        path = path.rpartition(".")[0]
+    return document
 
 
 @dataclass(frozen=True)

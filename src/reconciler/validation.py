@@ -31,6 +31,7 @@ __all__ = [
     "document_problems",
     "known_zone",
     "schema",
+    "spec_problems",
     "validate_spec",
     "worded",
 ]
@@ -141,10 +142,14 @@ def document_problems(document: Mapping[str, Any]) -> list[Problem]:
 
 def validate_spec(spec: Mapping[str, Any]) -> list[str]:
     """Check a complete versioned spec (no state/run/copyFrom), e.g. after a copyFrom overlay."""
+    return [p.text() for p in spec_problems(spec)]
+
+
+def spec_problems(spec: Mapping[str, Any]) -> list[Problem]:
+    """:func:`validate_spec`'s problems, each with its path (from ``spec``): to be placed."""
     instance = plain(spec)
     problems = _schema_problems(1, instance, ("spec",))
-    problems += _semantic_problems(instance, ("spec",), {p.path for p in problems})
-    return [p.text() for p in problems]
+    return problems + _semantic_problems(instance, ("spec",), {p.path for p in problems})
 
 
 # -- the schema ----------------------------------------------------------------------------------

@@ -238,6 +238,10 @@ class Manifest(NamedTuple):
     positions: str = ""
     #: identity of the whole document; a saved plan records it per operation
     hash: str = ""
+    #: the :func:`base_hash` of the manifest as written, before an environment's overlay patched
+    #: it; "" when no overlay did (the manifest's own is then its base hash). Promotion compares
+    #: base hashes: what ran in staging is the same manifest whatever each environment lays over it
+    base_hash: str = ""
 
     def where(self, path: str) -> Position:
         """Where the field at ``path`` is, or the nearest field above it that is in the file (a
@@ -264,6 +268,13 @@ class Manifest(NamedTuple):
         return Position(int(line), int(column))
 
 
+def base_hash(m: Manifest) -> str:
+    """The identity of what the manifest itself asks for, before any environment's overlay: its
+    ``copyFrom`` and its (versioned) ``spec``. Not the spec a version holds: that one differs
+    between environments (segments, senders), where this one is the same in all of them."""
+    return spec_hash({"copyFrom": m.copy_from, "spec": m.spec})
+
+
 @dataclass(frozen=True)
 class Version:
     number: int
@@ -275,9 +286,12 @@ class Version:
     applied_at: str
     origin: str = RECONCILER
     dirty: bool = False  # the manifests had uncommitted changes: the commit alone does not hold it
+    #: the base hash of the manifest that produced it (``base_hash``): what promotion looks for.
+    #: None for a version written before versions recorded it, or from outside the reconciler
+    base_hash: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "number": self.number,
             "spec": self.spec,
             "hash": self.hash,
@@ -288,6 +302,9 @@ class Version:
             "applied_at": self.applied_at,
             "origin": self.origin,
         }
+        if self.base_hash is not None:  # written only when known: older records read the same
+            data["base_hash"] = self.base_hash
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Version:
@@ -301,6 +318,7 @@ class Version:
             applied_at=data["applied_at"],
             origin=data.get("origin", RECONCILER),
             dirty=bool(data.get("dirty", False)),
+            base_hash=data.get("base_hash"),
         )
 
 

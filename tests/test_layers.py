@@ -15,7 +15,7 @@ ALLOWED = {
     "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
     | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"}
-    | {"console", "importer", "policies", "project", "environments", "overlays"},
+    | {"console", "importer", "policies", "project", "environments", "overlays", "promotion"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
     "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
     "history": {"planner", "plan", "runtime"},
@@ -47,6 +47,8 @@ ALLOWED = {
     # the project file, and the policies it holds, judging plans
     "project": {"documents", "provenance", "errors", "model", "validation"},
     "policies": {"schedule", "effective", "errors", "model", "plan", "planner", "project"},
+    # an environment's plan judged against the runtime of the one it is promoted from
+    "promotion": {"errors", "model", "plan", "planner", "runtime"},
     "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule", "validation"},
     "plan": {"model", "errors", "actions"},
     "actions": {"model"},

@@ -19,6 +19,7 @@ from reconciler import (
     planner,
     policies,
     project,
+    promotion,
     provenance,
     schedule,
     signing,
@@ -40,6 +41,7 @@ from reconciler.history import History, field_changes
 from reconciler.model import (
     Campaign,
     CampaignStatus,
+    Manifest,
     Sending,
     SendingOutcome,
     Sendings,
@@ -287,11 +289,11 @@ def plan(
     policies."""
     desired = _read(path, prune, targets, cache, policy_source, options.target)
     with options.open() as runtime:
-        return _plan(desired, runtime, options.clock())
+        return _plan(desired, runtime, options)
 
 
-def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
-    loaded, judged = desired.loaded, desired.judged
+def _plan(desired: _Desired, runtime: Runtime, options: Options) -> Plan:
+    loaded, judged, now = desired.loaded, desired.judged, options.clock()
     state = runtime.snapshot()
     if not loaded.ok or not judged.project.ok:
         # An invalid repository plans nothing: a campaign in a broken file would look removed.
@@ -314,6 +316,9 @@ def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
         now=now,
     )
     planned = policies.check(planned, loaded.manifests, state, now, judged.policies)
+    target = options.target
+    if target is not None and target.promotion_from is not None:
+        planned = _promoted(planned, loaded.manifests, judged.project, target, options)
     runtime_id = runtime.runtime_id()
     return replace(
         planned,
@@ -325,6 +330,24 @@ def _plan(desired: _Desired, runtime: Runtime, now: datetime) -> Plan:
         policy_changes=judged.changes,
         policy_file=judged.project.file if judged.changes else None,
     )
+
+
+def _promoted(
+    planned: Plan,
+    loaded: Sequence[Manifest],
+    found: Project,
+    target: environments.Target,
+    options: Options,
+) -> Plan:
+    """``planned`` for ``target``, with what goes live there refused unless it was live in the
+    environment it is promoted from (whose runtime is only read)."""
+    if not any(promotion.goes_live(op) for op in planned.operations):
+        return planned  # nothing to ask the source about: it is not even opened
+    assert target.promotion_from is not None
+    source = environments.resolve(found, target.promotion_from)
+    with replace(options, runtime_url=source.runtime_url, target=source).open() as runtime:
+        by_name = {m.name: m for m in loaded}
+        return promotion.check(planned, by_name, target.name, source.name, runtime)
 
 
 def _surprises(desired: _Desired, runtime: Runtime, runtime_id: str | None) -> list[Diagnostic]:
@@ -366,7 +389,7 @@ def apply(
     return _apply_locked(
         options.runtime_url,
         f"apply {os.fspath(path)}",
-        lambda runtime: _plan(desired, runtime, options.clock()),
+        lambda runtime: _plan(desired, runtime, options),
         options,
         keep_going=keep_going,
         lock_timeout=lock_timeout,

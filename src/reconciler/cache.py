@@ -30,7 +30,8 @@ from typing import Any
 import reconciler
 from reconciler import manifests, validation
 
-#: 5: positions of fields at every depth; 6: and of the top mappings' keys; 7: environments
+#: 5: positions of fields at every depth; 6: and of the top mappings' keys; 7: a manifest's
+#: environments and base hash (fields more in its tuple)
 FORMAT = 7
 SHARDS = 64
 VALIDATORS = "validators.marshal"  # the schema compiled to code, as validation.compiled() gives

@@ -307,4 +307,5 @@ def _write(
         activate=op.activate,
         lock_owner=owner.owner if owner is not None else None,
         adopt=op.adopt,
+        base_hash=op.base_hash,
     )

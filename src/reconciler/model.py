@@ -241,8 +241,9 @@ class Manifest(NamedTuple):
     positions: str = ""
     #: identity of the whole document; a saved plan records it per operation
     hash: str = ""
-    #: an overlay's patched manifest: the base hash of the manifest before it (see
-    #: :func:`base_hash`); "" when not patched, its base hash being its own
+    #: the :func:`base_hash` of the manifest as written, before an environment's overlay patched
+    #: it; "" when no overlay did (the manifest's own is then its base hash). Promotion compares
+    #: base hashes: what ran in staging is the same manifest whatever each environment lays over it
     base_hash: str = ""
 
     def where(self, path: str) -> Position:
@@ -263,8 +264,9 @@ class Manifest(NamedTuple):
 
 
 def base_hash(m: Manifest) -> str:
-    """The hash of a manifest's own spec, before any environment's overlay: what a version
-    records, so that promotion can tell that the same manifest was live in another environment."""
+    """The identity of what the manifest itself asks for, before any environment's overlay: its
+    ``copyFrom`` and its (versioned) ``spec``. Not the spec a version holds: that one differs
+    between environments (segments, senders), where this one is the same in all of them."""
     return spec_hash({"copyFrom": m.copy_from, "spec": m.spec})
 
 
@@ -293,9 +295,12 @@ class Version:
     applied_at: str
     origin: str = RECONCILER
     dirty: bool = False  # the manifests had uncommitted changes: the commit alone does not hold it
+    #: the base hash of the manifest that produced it (``base_hash``): what promotion looks for.
+    #: None for a version written before versions recorded it, or from outside the reconciler
+    base_hash: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "number": self.number,
             "spec": self.spec,
             "hash": self.hash,
@@ -306,6 +311,9 @@ class Version:
             "applied_at": self.applied_at,
             "origin": self.origin,
         }
+        if self.base_hash is not None:  # written only when known: older records read the same
+            data["base_hash"] = self.base_hash
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Version:
@@ -319,6 +327,7 @@ class Version:
             applied_at=data["applied_at"],
             origin=data.get("origin", RECONCILER),
             dirty=bool(data.get("dirty", False)),
+            base_hash=data.get("base_hash"),
         )
 
 

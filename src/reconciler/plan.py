@@ -118,6 +118,10 @@ class Operation:
     adopt: bool = False
     #: the manifest's labels: what a freeze's selector matches, again when a saved plan is applied
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: for an operation that writes a spec: the base hash of its manifest (``model.base_hash``,
+    #: before any environment's overlay), which the version it writes records. Promotion looks
+    #: for it among the versions that have been live in the environment promoted from
+    base_hash: str | None = None
 
     def key(self, plan_id: str) -> str:
         """The idempotency key: the same operation of the same plan is applied at most once."""
@@ -158,6 +162,8 @@ class Operation:
         found: dict[str, Any] = {"adopt": True} if self.adopt else {}
         if self.labels:
             found["labels"] = dict(self.labels)
+        if self.base_hash is not None:
+            found["base_hash"] = self.base_hash
         return found
 
     @classmethod
@@ -194,6 +200,7 @@ class Operation:
             on_activation=bool(data.get("on_activation", False)),
             adopt=bool(data.get("adopt", False)),
             labels=dict(data.get("labels") or {}),
+            base_hash=data.get("base_hash"),
         )
 
 
@@ -361,6 +368,7 @@ SHAPE: dict[str, Any] = {
                     "etag": _NULLABLE_STR,
                     "manifest_hash": _NULLABLE_STR,
                     "spec_hash": _NULLABLE_STR,
+                    "base_hash": _NULLABLE_STR,
                     "kind": _NULLABLE_STR,
                     "channel": _NULLABLE_STR,
                     "spec": _NULLABLE_OBJ,
@@ -510,7 +518,9 @@ def _shape_problem(op: Operation, names: set[str], seen: set[str]) -> str | None
     seen.add(op.campaign)
     if op.action in WRITES_SPEC and op.spec is None:
         return f"a {a} writes a spec, and it has none"
-    if op.action not in WRITES_SPEC and (op.spec is not None or op.spec_hash is not None):
+    if op.action not in WRITES_SPEC and (
+        op.spec is not None or op.spec_hash is not None or op.base_hash is not None
+    ):
         return f"a {a} writes no spec, and it has one"
     if op.activate and op.action not in MAY_ACTIVATE:
         return f"a {a} does not activate, and it says activate"

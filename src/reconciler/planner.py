@@ -25,6 +25,7 @@ from reconciler.model import (
     RuntimeState,
     Spec,
     allowed,
+    base_hash,
     instant,
     kind_of,
     overlay,
@@ -643,6 +644,7 @@ def _operation(
         on_activation=goes_live and kind is Kind.ONE_TIME and not desired.get("schedule"),
         adopt=adopt,
         labels=m.labels,
+        base_hash=(m.base_hash or base_hash(m)) if writes_spec else None,
     )
 
 

@@ -89,6 +89,9 @@ class Write:
     #: the write also takes over the campaign, made outside the reconciler (an adoption that
     #: makes a change in the same operation)
     adopt: bool = False
+    #: the base hash of the manifest the spec comes from (``model.base_hash``): recorded on the
+    #: version the write makes, for promotion to find
+    base_hash: str | None = None
 
 
 @dataclass(frozen=True)

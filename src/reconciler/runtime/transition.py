@@ -143,6 +143,7 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
             actor=write.provenance.actor,
             applied_at=timestamp(now),
             origin=write.provenance.origin,
+            base_hash=write.base_hash,
         )
 
     action = write.action

@@ -30,7 +30,7 @@ Json = dict[str, Any]
 
 
 def write_json(w: Write) -> Json:
-    return {
+    body: Json = {
         "key": w.key,
         "action": w.action.value,
         "campaign": w.campaign,
@@ -47,6 +47,9 @@ def write_json(w: Write) -> Json:
         "lock_owner": w.lock_owner,
         "adopt": w.adopt,
     }
+    if w.base_hash is not None:  # sent only when known: a service of before it reads the rest
+        body["base_hash"] = w.base_hash
+    return body
 
 
 def write(data: Mapping[str, Any]) -> Write:
@@ -68,6 +71,7 @@ def write(data: Mapping[str, Any]) -> Write:
         activate=bool(data.get("activate", False)),
         lock_owner=data.get("lock_owner"),
         adopt=bool(data.get("adopt", False)),
+        base_hash=data.get("base_hash"),
     )
 
 

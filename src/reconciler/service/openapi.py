@@ -26,6 +26,8 @@ Json = dict[str, Any]
 MAX_BODY = 16 * 1024 * 1024
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+#: a spec hash, as ``model.spec_hash`` makes it
+HASH = r"^sha256:[0-9a-f]{64}$"
 #: free text from clients: anything but NUL, which no store keeps
 TEXT = r"^[^\u0000]*$"
 #: the actions a batch may hold: a plan's (a console's edits have a route of their own)
@@ -89,6 +91,7 @@ WRITE = _object(
         "activate": {"type": "boolean"},
         "lock_owner": _text(600, nullable=True),
         "adopt": {"type": "boolean"},
+        "base_hash": {"type": ["string", "null"], "pattern": HASH},
     },
     ["key", "action", "campaign", "expected_etag", "actor"],
 )

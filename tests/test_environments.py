@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -916,3 +917,36 @@ def test_all_envs_markdown_shares_the_comment_limit(edited: Path) -> None:
     assert "> Shortened to fit a comment" in second
     assert render_markdown.plans_markdown(plans, limit=limit) == f"{first}\n{second}"
     assert len(render_markdown.plans_markdown(plans, limit=200)) <= 200
+
+
+# -- the README's draft --------------------------------------------------------------------------
+
+DRAFT = (Path(__file__).resolve().parent.parent / "ENVIRONMENTS.md").read_text(encoding="utf-8")
+
+
+def test_the_environments_draft(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its project file and patches are the files of a working project (each block's first line
+    names its file), and its console block is what the commands print."""
+    blocks = re.findall(r"```yaml\n# (\S+)\n(.*?)```", DRAFT, flags=re.S)
+    assert [name for name, _ in blocks] == [
+        "reconciler.yaml",
+        "environments/staging/patches.yaml",
+    ]
+    for name, text in blocks:
+        put(name, text)
+    monkeypatch.delenv("PRODUCTION_RUNTIME")
+    (console,) = re.findall(r"```console\n(.*?)```", DRAFT, flags=re.S)
+    for command, expected in re.findall(r"^\$ reconciler (.*)\n((?:[^$].*\n)*)", console, re.M):
+        result = run(*command.split())
+        assert (result.exit_code, result.output) == (1, expected)
+    assert run("apply", "--env", "staging").exit_code == 0
+    weekly = specs("staging")["weekly-digest"][2]
+    assert (weekly["audience"], weekly["throttle"]) == (
+        {"segment": "staging-testers"},
+        {"perSecond": 50},
+    )
+    (quoted,) = re.findall(r'"(environment production: a token .*?)"', DRAFT, flags=re.S)
+    monkeypatch.setenv("PRODUCTION_RUNTIME", "https://campaigns.example.com")
+    monkeypatch.setenv("RECONCILER_TOKEN", "t")
+    result = run("plan", "--env", "production")
+    assert (result.exit_code, result.output) == (1, f"error: {' '.join(quoted.split())}\n")

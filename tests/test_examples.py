@@ -27,6 +27,7 @@ EXAMPLES = REPO / "examples"
 PLAN_YML = EXAMPLES / "github-actions" / "plan.yml"
 APPLY_YML = EXAMPLES / "github-actions" / "apply.yml"
 SAVED_YML = EXAMPLES / "github-actions" / "apply-saved-plan.yml"
+ENVS_YML = EXAMPLES / "github-actions" / "environments.yml"
 GITLAB_CI = EXAMPLES / "gitlab-ci" / ".gitlab-ci.yml"
 HOOKS = REPO / ".pre-commit-hooks.yaml"
 RUNTIME = "sqlite:///.reconciler/runtime.db"
@@ -61,7 +62,9 @@ def test_every_file_parses(path: Path) -> None:
 
 def test_the_examples_are_the_ones_the_readme_names() -> None:
     found = {p.relative_to(REPO) for p in EXAMPLES.rglob("*") if p.is_file()}
-    assert found == {p.relative_to(REPO) for p in (PLAN_YML, APPLY_YML, SAVED_YML, GITLAB_CI)}
+    assert found == {
+        p.relative_to(REPO) for p in (PLAN_YML, APPLY_YML, SAVED_YML, ENVS_YML, GITLAB_CI)
+    }
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for path in found:
         assert f"({path})" in readme
@@ -135,10 +138,52 @@ def test_the_saved_plan_workflow() -> None:
     download = next(s for s in apply["steps"] if s.get("uses", "").startswith("actions/download"))
     assert upload["with"]["name"] == download["with"]["name"]
     assert "plan.json" in upload["with"]["path"]
-    for other in (PLAN_YML, APPLY_YML, GITLAB_CI):
+    for other in (PLAN_YML, APPLY_YML, ENVS_YML, GITLAB_CI):
         text = other.read_text(encoding="utf-8")
         assert "secrets.RECONCILER_PLAN_KEY" not in text
         assert "RECONCILER_PLAN_KEY:" not in text
+
+
+def test_the_environments_workflow() -> None:
+    """On a merge: staging, then production behind its environment's approval; each job holds
+    its own environment's runtime variable and token, bound to its runtime outside the
+    repository (RECONCILER_TOKEN_FOR)."""
+    workflow = load(ENVS_YML)
+    assert triggers(workflow) == {
+        "push": {
+            "branches": ["main"],
+            "paths": ["campaigns/**", "environments/**", "reconciler.yaml"],
+        }
+    }
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    staging, production = workflow["jobs"]["staging"], workflow["jobs"]["production"]
+    assert list(workflow["jobs"]) == ["staging", "production"]
+    assert (staging["environment"], production["environment"]) == ("staging", "production")
+    assert "needs" not in staging and production["needs"] == "staging"
+    for job, variable in ((staging, "STAGING_RUNTIME"), (production, "PRODUCTION_RUNTIME")):
+        assert job["env"] == {
+            variable: f"${{{{ secrets.{variable} }}}}",
+            "RECONCILER_TOKEN": APPLY_TOKEN,
+            "RECONCILER_TOKEN_FOR": "${{ vars.RECONCILER_TOKEN_FOR }}",
+        }
+        upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-"))
+        assert upload["if"] == "${{ always() }}"
+    # the project file of the README's "Environments" names these two variables
+    text = ENVS_YML.read_text(encoding="utf-8")
+    assert "RECONCILER_RUNTIME" not in text and "RECONCILER_TOKEN_PLAN" not in text
+    assert (
+        'reconciler plan --all-envs --policies-from "origin/$GITHUB_BASE_REF" --format markdown'
+        in text
+    )
+    # the pull request's variant, in a comment: a command the real command line takes
+    commented = [
+        line.lstrip("# ").rstrip(" \\")
+        for line in text.splitlines()
+        if line.lstrip("# ").startswith("reconciler plan --all-envs")
+    ]
+    assert len(commented) == 1
+    (args,) = invocations(commented[0])
+    assert problems(args) == []
 
 
 PLAN_TOKEN = "${{ secrets.RECONCILER_TOKEN_PLAN }}"
@@ -285,7 +330,7 @@ def problems(args: list[str]) -> list[str]:
 
 ALL_INVOCATIONS = [
     pytest.param(args, id=f"{path.name}: reconciler {' '.join(args)}")
-    for path in (PLAN_YML, APPLY_YML, SAVED_YML, GITLAB_CI, HOOKS)
+    for path in (PLAN_YML, APPLY_YML, SAVED_YML, ENVS_YML, GITLAB_CI, HOOKS)
     for args in command_line(path)
 ]
 
@@ -312,6 +357,11 @@ def test_the_commands_are_all_found() -> None:
         ["apply", "--plan", "plan.json", "--require-clean", "--lock-timeout", "300", "--actor",
          "$GITHUB_ACTOR", "--format", "json"],
     ]  # fmt: skip
+    apply_flags = ["--require-clean", "--lock-timeout", "300", "--actor", "$GITHUB_ACTOR"]
+    assert command_line(ENVS_YML) == [
+        ["apply", "--env", "staging", *apply_flags, "--format", "json"],
+        ["apply", "--env", "production", *apply_flags, "--format", "json"],
+    ]
     assert [a[0] for a in command_line(GITLAB_CI)] == ["validate", "plan", "apply"]
     assert command_line(HOOKS) == [["validate"]]
 

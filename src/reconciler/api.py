@@ -32,6 +32,7 @@ from reconciler.errors import (
     Diagnostic,
     ForbiddenError,
     PlanError,
+    ReconcilerError,
     RuntimeUnavailable,
     RuntimeURLError,
     Severity,
@@ -97,9 +98,11 @@ class Options:
 
     def open(self, url: str | None = None) -> Runtime:
         """The runtime, open: use it as a context manager, which closes it."""
-        if url is None and self.target is not None:  # a URL the repository chose
+        opened = url or self.runtime_url
+        # a URL the repository chose; apply passes it explicitly
+        if self.target is not None and opened == self.target.runtime_url:
             environments.check_token(self.target.runtime_url, self.target.name)
-        return open_runtime(url or self.runtime_url, clock=self.clock, patience=self.patience)
+        return open_runtime(opened, clock=self.clock, patience=self.patience)
 
     def waiting(self, seconds: float) -> Options:
         """These options, waiting at least ``seconds`` (--lock-timeout) for another writer."""
@@ -290,6 +293,37 @@ def plan(
     desired = _read(path, prune, targets, cache, policy_source, options.target)
     with options.open() as runtime:
         return _plan(desired, runtime, options)
+
+
+def plan_all(
+    path: str | os.PathLike[str],
+    options: Options,
+    *,
+    prune: bool = False,
+    targets: Sequence[str] = (),
+    policy_source: ProjectSource | None = None,
+) -> dict[str, Plan | str]:
+    """A plan for every environment of the project file (``plan --all-envs``), in the file's
+    order, each with its runtime and overlay: a reviewer sees staging and production at once.
+    An environment that cannot be planned (its variable unset, its runtime unreachable) gets
+    the one-line reason instead of a plan, and the others are planned all the same."""
+    source = policy_source or ProjectSource()
+    found = read_policies(source, path).project
+    if not found.ok:
+        raise PlanError(f"--all-envs: {found.diagnostics[0]}")
+    if found.file is None:
+        raise PlanError("--all-envs: there is no project file (reconciler.yaml) to define them")
+    if not found.environments:
+        raise PlanError(f"--all-envs: {found.file} defines no environments")
+    plans: dict[str, Plan | str] = {}
+    for name in found.environments:
+        try:
+            target = environments.resolve(found, name)
+            aimed = replace(options, runtime_url=target.runtime_url, target=target)
+            plans[name] = plan(path, aimed, prune=prune, targets=targets, policy_source=source)
+        except ReconcilerError as exc:
+            plans[name] = str(exc)
+    return plans
 
 
 def _plan(desired: _Desired, runtime: Runtime, options: Options) -> Plan:

@@ -251,6 +251,12 @@ def _publish_summary(markdown: str) -> None:
 @_project_option
 @_policies_from_option
 @_env_option
+@click.option(
+    "--all-envs",
+    is_flag=True,
+    help="Plan every environment of the project file, each with its runtime and overlay (for a "
+    "pull request: staging and production at once).",
+)
 def plan(
     path: Path,
     runtime_url: str | None,
@@ -262,9 +268,13 @@ def plan(
     project_file: Path | None,
     policies_from: str | None,
     environment: str | None,
+    all_envs: bool,
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
     source = api.ProjectSource(project_file, policies_from)
+    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    if all_envs:
+        _plan_all(path, runtime_url, fmt, out, detailed_exitcode, prune, targets, source)
     options = _options(runtime_url, None, environment, source, path)
     # the plan signing key: only the protected jobs that make and apply saved plans have it
     key = api.plan_key(os.environ.get("RECONCILER_PLAN_KEY")) if out is not None else None
@@ -282,13 +292,43 @@ def plan(
         api.save_plan(saved, out, render.plan_json, key=key, now=options.clock())
         if note is not None:
             click.echo(escape.text(f"warning: {note}"), err=True)
-    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     click.echo(views.PLAN_VIEWS[fmt](the_plan, _color()), nl=False)
     if (summary := views.PLAN_SUMMARIES.get(fmt)) is not None:
         _publish_summary(summary(the_plan))
     if not the_plan.ok:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
+
+
+def _plan_all(
+    path: Path,
+    runtime_url: str | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    prune: bool,
+    targets: tuple[str, ...],
+    source: api.ProjectSource,
+) -> None:
+    """`plan --all-envs`: each environment names its runtime, so --env and --runtime on the
+    command line would contradict it ($RECONCILER_ENV and $RECONCILER_RUNTIME give way, as to
+    --env); one saved plan cannot hold several."""
+    ctx = click.get_current_context()
+    for given, option in (("environment", "--env"), ("runtime_url", "--runtime")):
+        if ctx.get_parameter_source(given) is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"--all-envs plans every environment: give no {option}")
+    if out is not None:
+        raise click.UsageError("--all-envs makes a plan per environment: --out saves one plan")
+    plans = api.plan_all(
+        path, _options(runtime_url), prune=prune, targets=targets, policy_source=source
+    )
+    click.echo(views.PLAN_ALL_VIEWS[fmt](plans, _color()), nl=False)
+    if (summary := views.PLAN_ALL_SUMMARIES.get(fmt)) is not None:
+        _publish_summary(summary(plans))
+    if any(isinstance(p, str) or not p.ok for p in plans.values()):
+        sys.exit(EXIT_ERROR)
+    changes = any(not isinstance(p, str) and p.has_changes for p in plans.values())
+    sys.exit(EXIT_CHANGES if detailed_exitcode and changes else EXIT_OK)
 
 
 @cli.command()

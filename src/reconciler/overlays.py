@@ -149,7 +149,7 @@ def for_environment(
             patched.append(result)
     for i, p in enumerate(patches):
         if i not in used:
-            whom = f"campaign {p.name!r}" if p.name is not None else "a campaign with its labels"
+            whom = f"campaign {p.name!r}" if p.name is not None else "campaign with its labels"
             message = f"this patch matches nothing: there is no {whom} in environment {environment}"
             where = p.where("metadata" if p.name else "selector")
             problems.append(Diagnostic(message, p.file, *where))
@@ -195,7 +195,9 @@ def _patched(m: Manifest, patches: Sequence[Patch], problems: list[Diagnostic]) 
                     )
                 )
             else:
-                problems.append(_at(m, path, clip(problem.text())))
+                # the manifest alone is valid: say what made it wrong here
+                by = ", ".join(f"{p.file}:{p.position.line}" for p in patches)
+                problems.append(_at(m, path, clip(f"{problem.text()} (as patched by {by})")))
     if len(problems) > found:
         return None
     identity = spec_hash({"manifest": m.hash, "patches": [p.hash for p in patches]})

@@ -11,7 +11,7 @@ way to its output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reconciler import escape, render_json, schedule, wording
@@ -24,6 +24,7 @@ from reconciler.manifests import LoadResult
 from reconciler.model import Campaign, CampaignStatus, Sending, SendingOutcome, Sendings
 from reconciler.plan import FieldChange, Plan
 from reconciler.render_markdown import plan_markdown as plan_markdown
+from reconciler.render_markdown import plans_markdown as plans_markdown
 from reconciler.runtime.access import TokenInfo
 from reconciler.runtime.base import HistoryEntry, LockInfo, redacted, timestamp
 from reconciler.runtime.engine import Step
@@ -142,8 +143,9 @@ def _policy_lines(plan: Plan) -> list[Line]:
     return [*lines, ""]
 
 
-def plan_github(plan: Plan) -> str:
-    """GitHub Actions workflow commands: one annotation per error and warning, then the summary."""
+def plan_github(plan: Plan, *, prefix: str = "") -> str:
+    """GitHub Actions workflow commands: one annotation per error and warning, then the summary;
+    each message after ``prefix`` (an environment's ``[staging] ``)."""
     lines = []
     if plan.policy_changes:  # first: a reviewer sees it before anything the policies judged
         fields = sorted({c.path for c in plan.policy_changes})
@@ -152,14 +154,51 @@ def plan_github(plan: Plan) -> str:
             _annotation(
                 "warning",
                 Diagnostic(f"{wording.POLICY_CHANGES.lower()}: {said}", plan.policy_file),
+                prefix,
             )
         )
-    lines += [_annotation("error", d) for d in plan.errors]
-    lines += [_annotation("warning", d) for d in plan.warnings]
-    return "\n".join([*lines, escape.text(summary_line(plan))]) + "\n"
+    lines += [_annotation("error", d, prefix) for d in plan.errors]
+    lines += [_annotation("warning", d, prefix) for d in plan.warnings]
+    return "\n".join([*lines, escape.text(prefix + summary_line(plan))]) + "\n"
 
 
-def _annotation(command: str, d: Diagnostic) -> str:
+def plans_text(plans: Mapping[str, Plan | str], *, color: bool = False) -> str:
+    """Every environment's plan (``plan --all-envs``) under a line naming it, or why it has
+    none."""
+    out = []
+    for name, body in plans.items():
+        heading = _lines([((f"Environment {name}:", BOLD),)], color)
+        if isinstance(body, Plan):
+            out.append(heading + plan_text(body, color=color))
+        else:
+            out.append(heading + _lines([((f"error: {body}", RED),)], color))
+    return "\n".join(out)
+
+
+def plans_github(plans: Mapping[str, Plan | str]) -> str:
+    """Every environment's annotations and summary, each message prefixed with its name."""
+    out = []
+    for name, body in plans.items():
+        if isinstance(body, Plan):
+            out.append(plan_github(body, prefix=f"[{name}] "))
+        else:
+            out.append(_annotation("error", Diagnostic(body), f"[{name}] ") + "\n")
+    return "".join(out)
+
+
+def plans_json(plans: Mapping[str, Plan | str]) -> str:
+    """``{"environments": {NAME: the JSON plan, or {"error": why there is none}}}``."""
+    return render_json.document(
+        {
+            "environments": {
+                name: wording.plan_document(body) if isinstance(body, Plan) else {"error": body}
+                for name, body in plans.items()
+            }
+        }
+    )
+
+
+def _annotation(command: str, d: Diagnostic, prefix: str = "") -> str:
     properties = []
     if d.file is not None:
         properties.append(f"file={escape.github_property(d.file)}")
@@ -169,7 +208,7 @@ def _annotation(command: str, d: Diagnostic) -> str:
                 properties.append(f"col={d.column}")
     properties.append("title=reconciler")
     message = wording.message(d) if d.file is not None or d.campaign is None else diagnostic_line(d)
-    return f"::{command} {','.join(properties)}::{escape.github_data(message)}"
+    return f"::{command} {','.join(properties)}::{escape.github_data(prefix + message)}"
 
 
 def plan_json(plan: Plan) -> str:

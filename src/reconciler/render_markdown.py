@@ -55,9 +55,14 @@ COMMENT_LIMIT = 65_536 - 536
 
 
 def plan_markdown(
-    plan: Plan, *, limit: int = COMMENT_LIMIT, full_plan_hint: str = FULL_PLAN_HINT
+    plan: Plan,
+    *,
+    limit: int = COMMENT_LIMIT,
+    full_plan_hint: str = FULL_PLAN_HINT,
+    title: str = "reconciler plan",
 ) -> str:
-    """The plan as a pull-request comment of at most ``limit`` characters.
+    """The plan as a pull-request comment of at most ``limit`` characters, under ``title``
+    (markdown written by the caller).
 
     A heading and the summary, then errors (an errored plan applies nothing, so they come first),
     the operations grouped by risk (riskiest first, each with its field changes in a collapsible
@@ -83,7 +88,7 @@ def plan_markdown(
     summary = _policy_section(plan) + f"**{escape.markdown(markdown_summary(plan))}**"
 
     def compose(cut: _Cut) -> str:
-        return _compose(summary, groups, errors, warnings, cut, limit, full_plan_hint)
+        return _compose(title, summary, groups, errors, warnings, cut, limit, full_plan_hint)
 
     def fits(cut: _Cut) -> bool:
         return len(compose(cut)) <= limit
@@ -109,6 +114,39 @@ def plan_markdown(
                 return compose(cut)
     text = compose(cut)
     return (text[: max(limit - 2, 0)] + "…\n")[:limit]
+
+
+#: where the full plans of ``plan --all-envs`` are
+FULL_PLANS_HINT = (
+    "the full plans are in the JSON plans (`reconciler plan --all-envs --format json`), uploaded "
+    "as a CI artifact"
+)
+
+
+def plans_markdown(plans: Mapping[str, Plan | str], *, limit: int = COMMENT_LIMIT) -> str:
+    """The plan of every environment (or why it has none) as one comment of at most ``limit``
+    characters: a section each, in order, under "reconciler plan: NAME".
+
+    The sections share the limit: the shortest are given theirs first, whole when they fit an
+    equal share of what is left, and what a section does not use goes to the longer ones, so a
+    small staging plan never shortens a large production one more than it must."""
+    left = limit - (len(plans) - 1)  # the blank line between two sections
+
+    def section(name: str, share: int) -> str:
+        title = f"reconciler plan: {escape.markdown(name)}"
+        body = plans[name]
+        if isinstance(body, Plan):
+            return plan_markdown(body, limit=share, full_plan_hint=FULL_PLANS_HINT, title=title)
+        text = f"### {title}\n\n**error**: {escape.markdown(body)}\n"
+        return text if len(text) <= share else (text[: max(share - 2, 0)] + "…\n")[:share]
+
+    whole = {name: section(name, max(left, 0)) for name in plans}
+    shown: dict[str, str] = {}
+    for i, name in enumerate(sorted(plans, key=lambda n: len(whole[n]))):
+        share = max(left, 0) // (len(plans) - i)
+        shown[name] = whole[name] if len(whole[name]) <= share else section(name, share)
+        left -= len(shown[name])
+    return "\n".join(shown[name] for name in plans)
 
 
 def _policy_section(plan: Plan) -> str:
@@ -144,6 +182,7 @@ def _most(
 
 
 def _compose(
+    title: str,
     summary: str,
     groups: Mapping[Action, Sequence[_Entry]],
     errors: Sequence[str],
@@ -152,7 +191,7 @@ def _compose(
     limit: int,
     hint: str,
 ) -> str:
-    out = ["### reconciler plan", "", summary, ""]
+    out = [f"### {title}", "", summary, ""]
     left_out = _left_out(groups, errors, warnings, cut)
     if left_out:
         end = "" if hint.endswith((".", "!", "?")) else "."

@@ -50,6 +50,17 @@ PLAN_VIEWS: Mapping[str, View[Plan]] = {
 #: workflow's own format, so that a workflow that plans in several formats shows its plan once
 PLAN_SUMMARIES: Mapping[str, Callable[[Plan], str]] = {"github": render.plan_markdown}
 
+#: `plan --all-envs`: every environment's plan, or why it has none, by name
+PLAN_ALL_VIEWS: Mapping[str, View[Mapping[str, Plan | str]]] = {
+    "text": lambda plans, color: render.plans_text(plans, color=color),
+    "json": _plain(render.plans_json),
+    "markdown": _plain(render.plans_markdown),
+    "github": _plain(render.plans_github),
+}
+PLAN_ALL_SUMMARIES: Mapping[str, Callable[[Mapping[str, Plan | str]], str]] = {
+    "github": render.plans_markdown
+}
+
 APPLY_VIEWS: Mapping[str, View[Ledger]] = {
     "text": lambda ledger, color: render.apply_text(ledger, color=color),
     "json": _plain(render.ledger_json),

@@ -919,12 +919,13 @@ def test_all_envs_markdown_shares_the_comment_limit(edited: Path) -> None:
     assert len(render_markdown.plans_markdown(plans, limit=200)) <= 200
 
 
-# -- the README's draft --------------------------------------------------------------------------
+# -- the README's section -------------------------------------------------------------------------
 
-DRAFT = (Path(__file__).resolve().parent.parent / "ENVIRONMENTS.md").read_text(encoding="utf-8")
+_README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+DRAFT = _README[_README.index("## Environments\n") : _README.index("## Adopting existing")]
 
 
-def test_the_environments_draft(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_environments_section(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its project file and patches are the files of a working project (each block's first line
     names its file), and its console block is what the commands print."""
     blocks = re.findall(r"```yaml\n# (\S+)\n(.*?)```", DRAFT, flags=re.S)

@@ -27,7 +27,13 @@ from factories import cli_environment, git
 from reconciler import api, notify
 from reconciler.cli import cli
 from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
-from reconciler.errors import Diagnostic, LockedError, RuntimeUnavailable, StalePlanError
+from reconciler.errors import (
+    Diagnostic,
+    LockedError,
+    ReconcilerError,
+    RuntimeUnavailable,
+    StalePlanError,
+)
 from reconciler.executor import AppliedBefore, Ledger, LedgerEntry, Outcome
 from reconciler.model import Action
 from reconciler.plan import Operation, Plan, Reason
@@ -302,10 +308,10 @@ SLACK_TEXTS = {
 
 
 def send(
-    result: Ledger | Cycle | Exception, environment: str | None = None
+    result: Ledger | Cycle | ReconcilerError, environment: str | None = None
 ) -> list[notify.Delivery]:
     options = api.Options("sqlite:///runtime.db", now=NOW)
-    return api.notify(result, options, api.ProjectSource(), "campaigns", environment)  # type: ignore[arg-type]
+    return api.notify(result, options, api.ProjectSource(), "campaigns", environment)
 
 
 @pytest.mark.parametrize("event", list(LEDGERS))
@@ -335,7 +341,7 @@ def test_each_event_sends_its_exact_json_and_slack_bodies(
     ids=["in-sync", "applied-before", "unavailable"],
 )
 def test_a_run_that_gives_no_event_sends_nothing(
-    repo: Path, receiver: Receiver, result: Ledger | Exception
+    repo: Path, receiver: Receiver, result: Ledger | ReconcilerError
 ) -> None:
     assert send(result) == []
     assert receiver.requests == []

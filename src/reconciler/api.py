@@ -380,13 +380,13 @@ def notifier(
 
 
 def notify(
-    result: Ledger | ReconcilerError,
+    result: Ledger | Cycle | ReconcilerError,
     options: Options,
     policy_source: ProjectSource | None = None,
     manifests_at: str | os.PathLike[str] = ".",
     environment: str | None = None,
 ) -> list[Delivery]:
-    """Send an apply's notifications (see :func:`notifier`)."""
+    """Send the notifications of one apply or cycle (see :func:`notifier`)."""
     return notifier(options, policy_source, manifests_at, environment)(result)
 
 

@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "reconciler"
 ALLOWED = {
     "cli": {"api", "views", "render", "cycles", "watch", "errors", "runtime", "escape"},
     "api": {"executor", "planner", "manifests", "plan", "model", "provenance", "runtime"}
+    | {"notify", "cycles"}
     | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"}
     | {"console", "importer", "policies", "project", "environments", "overlays", "promotion"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
@@ -39,6 +40,8 @@ ALLOWED = {
     "render_json": {"escape"},
     "watch": {"api", "manifests", "executor", "plan", "errors", "cycles", "runtime"},
     "cycles": {"executor", "plan"},  # what a watch reports: data, below the loop and its views
+    # telling a team what a run did: from its ledger or cycle, to a URL named by a variable
+    "notify": {"cycles", "errors", "escape", "executor", "plan", "project"},
     "render_markdown": {"plan", "model", "errors", "escape", "wording", "actions"},
     "executor": {"plan", "manifests", "model", "runtime", "errors", "validation"},
     # an environment of the project file: its runtime, overlay and token rule

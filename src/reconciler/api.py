@@ -24,10 +24,12 @@ from reconciler import (
     schedule,
     signing,
 )
+from reconciler import notify as notifying
 from reconciler.cache import DiskCache
 from reconciler.calendar import Calendar
 from reconciler.calendar import calendar as make_calendar
 from reconciler.calendar import today as calendar_today
+from reconciler.cycles import Cycle
 from reconciler.errors import (
     Diagnostic,
     ForbiddenError,
@@ -49,6 +51,7 @@ from reconciler.model import (
     Status,
     parse_moment,
 )
+from reconciler.notify import Delivery as Delivery  # the type notify's callers get
 from reconciler.plan import FieldChange, Plan, Signature, loads
 from reconciler.project import Policies, Project
 from reconciler.provenance import actor, git_state
@@ -429,6 +432,55 @@ def apply(
         lock_timeout=lock_timeout,
         stop=stop,
     )
+
+
+def notifier(
+    options: Options,
+    policy_source: ProjectSource | None = None,
+    manifests_at: str | os.PathLike[str] = ".",
+    environment: str | None = None,
+) -> Callable[[Ledger | Cycle | ReconcilerError], list[Delivery]]:
+    """What sends the notifications of the project file (found from the manifests at
+    ``manifests_at``) about an apply's ledger, a watch cycle (never a dry run's), or the error
+    that ended an apply: each target delivered or given up when it returns. A watch keeps one:
+    a cycle that wrote nothing is not told again while it tells what the one before told."""
+    source = policy_source or ProjectSource()
+    repeats = notifying.Repeats()
+
+    def send(result: Ledger | Cycle | ReconcilerError) -> list[Delivery]:
+        run = notifying.run_of(result)
+        if run is None or not repeats.fresh(run):
+            return []
+        target = project_path(source, manifests_at)
+        found = project.read(target, required=source.file is not None)
+        if not found.notifications:
+            return []
+        the_plan = run.plan
+        context = notifying.Context(
+            environment,
+            the_plan.runtime if the_plan is not None else shown_url(options.runtime_url),
+            actor(options.actor),
+            options.clock(),
+            notifying.commit_url(
+                the_plan.commit if the_plan is not None else None,
+                os.environ,
+                lambda: provenance.origin(target.parent),
+            ),
+        )
+        return notifying.send(found, run, context)
+
+    return send
+
+
+def notify(
+    result: Ledger | Cycle | ReconcilerError,
+    options: Options,
+    policy_source: ProjectSource | None = None,
+    manifests_at: str | os.PathLike[str] = ".",
+    environment: str | None = None,
+) -> list[Delivery]:
+    """Send the notifications of one apply or cycle (see :func:`notifier`)."""
+    return notifier(options, policy_source, manifests_at, environment)(result)
 
 
 def serve(

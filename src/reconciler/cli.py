@@ -26,6 +26,8 @@ from reconciler.watch import Watcher
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_PATH = "campaigns"
+#: what a command does, besides saying it, when it ends with an expected error (ctx.meta)
+ON_ERROR = "reconciler.on_error"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -56,6 +58,8 @@ class _Group(click.Group):
         except ReconcilerError as exc:
             # the message may quote a file name or the runtime's bytes: one line, nothing raw
             click.echo(f"error: {escape.text(str(exc))}", err=True)
+            if (failed := ctx.meta.get(ON_ERROR)) is not None:
+                failed(exc)
             ctx.exit(EXIT_ERROR)
         except (KeyboardInterrupt, click.Abort):
             click.echo("interrupted", err=True)
@@ -214,6 +218,14 @@ def _options(
 def _color() -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _undelivered(deliveries: list[api.Delivery]) -> None:
+    """A notification not delivered is a warning: what the command did stands, as its exit."""
+    for d in deliveries:
+        if not d.delivered:
+            message = f"warning: notification {d.name} ({d.place}) not delivered: {d.detail}"
+            click.echo(escape.text(message), err=True)
 
 
 def _publish_summary(markdown: str) -> None:
@@ -395,6 +407,10 @@ def apply(
         raise click.UsageError("--lock-timeout takes a number of seconds")
     source = api.ProjectSource(project_file, policies_from)
     options = _options(runtime_url, actor, environment, source, path or Path(DEFAULT_PATH))
+    notify = api.notifier(
+        options, source, path or ("." if plan_file else DEFAULT_PATH), environment
+    )
+    click.get_current_context().meta[ON_ERROR] = lambda exc: _undelivered(notify(exc))
     if plan_file is not None:
         max_age = api.parse_max_age(os.environ.get("RECONCILER_PLAN_MAX_AGE"))
         ledger = api.apply_saved(
@@ -420,6 +436,7 @@ def apply(
         )
     click.echo(views.APPLY_VIEWS[fmt](ledger, _color()), nl=False)
     _publish_summary(render.apply_markdown(ledger))
+    _undelivered(notify(ledger))
     sys.exit(EXIT_OK if ledger.ok else EXIT_ERROR)
 
 
@@ -509,10 +526,13 @@ def watch(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, shut_down)
     view, color = views.WATCH_VIEWS[fmt], _color()
+    notify = api.notifier(watcher.options, watcher.policy_source, path, environment)
 
     def report(cycle: Cycle) -> None:
         click.echo(view.cycle(cycle, color), nl=False)
         sys.stdout.flush()
+        if not dry_run:
+            _undelivered(notify(cycle))
 
     stopped = watcher.run(report)
     click.echo(view.stopped(stopped), nl=False)

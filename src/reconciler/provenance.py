@@ -72,6 +72,13 @@ def work_tree_top(folder: Path) -> Path | None:
     return Path(found.rstrip("\n")) if found else None
 
 
+def origin(folder: Path) -> str | None:
+    """The URL of the remote ``origin`` of the git repository ``folder`` is in, as configured
+    (it may hold credentials: it is never shown as it is)."""
+    found = _git(folder, "config", "--get", "remote.origin.url")
+    return (found.strip() or None) if found else None
+
+
 def file_at(ref: str, path: Path) -> tuple[str, bytes | None] | None:
     """The commit ``ref`` names in the repository ``path`` is in, and the bytes ``path`` has in
     it (None when the commit has no such file); None when ``ref`` names no commit there.

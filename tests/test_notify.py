@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from factories import cli_environment, git
-from reconciler import api, notify
+from reconciler import api, notify, project
 from reconciler.cli import cli
 from reconciler.cycles import Cycle, CycleOutcome, Stopped, Trigger
 from reconciler.errors import (
@@ -814,3 +814,49 @@ def test_a_cycle_the_runtime_refused_is_refused() -> None:
     assert notify.run_of(LockedError("locked by ci")) == notify.Run(
         ("refused",), error="locked by ci"
     )
+
+
+# -- the README's section ------------------------------------------------------------------------
+
+_README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+SECTION = _README[_README.index("## Notifications\n") : _README.index("## Adopting existing")]
+
+
+def test_the_readme_notifications_section(
+    repo: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its project file is a valid one, with the targets it says; its JSON document has the
+    fields a real message has; its warning lines are what an apply prints."""
+    (text,) = re.findall(r"```yaml\n(.*?)```", SECTION, flags=re.S)
+    found = project.parse(text.encode(), "reconciler.yaml")
+    assert found.ok, found.diagnostics
+    assert [(n.url, n.format, sorted(n.events), n.environments) for n in found.notifications] == [
+        ("SLACK_WEBHOOK", "slack", ["drift", "failed", "frozen", "refused"], ("production",)),
+        ("RECONCILER_AUDIT_HOOK", "json", sorted(project.EVENTS), None),
+    ]
+    (shown,) = re.findall(r"```json\n(.*?)```", SECTION, flags=re.S)
+    (repo / "campaigns" / "weekly.yaml").write_text(WEEKLY_YAML)
+    assert run("apply").exit_code == 0
+    [sent] = receiver.bodies("/json")
+    document = json.loads(shown)
+    assert list(document) == list(sent)
+    assert list(document["summary"]) == list(sent["summary"])
+    assert list(document["operations"][0]) == list(sent["operations"][0])
+    # the warnings, as the README shows them, for its file and variable
+    Path("reconciler.yaml").write_text(text)
+    monkeypatch.setenv("RECONCILER_PRODUCTION_RUNTIME", "sqlite:///production.db")
+    monkeypatch.delenv("SLACK_WEBHOOK", raising=False)
+    monkeypatch.delenv("RECONCILER_AUDIT_HOOK", raising=False)
+    broken = WEEKLY_YAML.replace("weekly", "daily").replace("state: live", "state: paused")
+    (repo / "campaigns" / "daily.yaml").write_text(broken)  # refused: both targets want that
+    result = run("apply", "--env", "production")
+    assert result.exit_code == 1
+    unset = "warning: notification ${SLACK_WEBHOOK} (reconciler.yaml:8) not delivered: " + (
+        "SLACK_WEBHOOK is not set"
+    )
+    assert unset in SECTION
+    assert result.stderr.splitlines() == [
+        unset,
+        "warning: notification ${RECONCILER_AUDIT_HOOK} (reconciler.yaml:12) not delivered: "
+        "RECONCILER_AUDIT_HOOK is not set",
+    ]

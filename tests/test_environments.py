@@ -691,6 +691,24 @@ def test_watch_with_env_runs_a_cycle_on_the_environment(project: Path, signals: 
             "environment production: its runtime is https://rt.example.com:8443, and the token "
             "is for https://rt.example.com:443 (RECONCILER_TOKEN_FOR); nothing was sent",
         ),
+        (
+            "https://staging.example.com",
+            {
+                "RECONCILER_TOKEN": "t",
+                "RECONCILER_TOKEN_FOR": "https://rt.example.com, https://staging.example.com",
+            },
+            None,
+        ),
+        (
+            "https://qa.example.com",
+            {
+                "RECONCILER_TOKEN": "t",
+                "RECONCILER_TOKEN_FOR": "https://rt.example.com https://staging.example.com",
+            },
+            "environment production: its runtime is https://qa.example.com:443, and the token "
+            "is for https://rt.example.com:443, https://staging.example.com:443 "
+            "(RECONCILER_TOKEN_FOR); nothing was sent",
+        ),
     ],
     ids=[
         "sqlite",
@@ -704,6 +722,8 @@ def test_watch_with_env_runs_a_cycle_on_the_environment(project: Path, signals: 
         "other-host",
         "other-scheme",
         "other-port",
+        "one-of-several",
+        "none-of-several",
     ],
 )
 def test_check_token(url: str, environ: dict[str, str], refusal: str | None) -> None:

@@ -24,7 +24,9 @@ from reconciler.runtime.registry import known
 
 __all__ = ["TOKEN_FOR", "Target", "check_token", "resolve"]
 
-#: the origin (https://host:port) the token is for, set outside the repository beside the token
+#: the origins (https://host:port, several separated by spaces or commas) the token is for, set
+#: outside the repository beside the token: a production job that reads staging's service for
+#: promotion names both
 TOKEN_FOR = "RECONCILER_TOKEN_FOR"
 _TOKENS = ("RECONCILER_TOKEN", "RECONCILER_TOKEN_FILE")
 
@@ -79,17 +81,18 @@ def check_token(url: str, environment: str, environ: Mapping[str, str] = os.envi
     if not any(environ.get(variable, "").strip() for variable in _TOKENS):
         return
     origin = _origin(url)
-    allowed = environ.get(TOKEN_FOR, "").strip()
+    allowed = environ.get(TOKEN_FOR, "").replace(",", " ").split()
     if not allowed:
         raise RuntimeURLError(
             f"environment {environment}: a token is sent to the runtime an environment names "
             f"only when {TOKEN_FOR}, set outside the repository beside the token, names its "
             f"origin ({origin}); nothing was sent"
         )
-    if _origin(allowed) != origin:
+    origins = [_origin(each) for each in allowed]
+    if origin not in origins:
         raise RuntimeURLError(
             f"environment {environment}: its runtime is {origin}, and the token is for "
-            f"{_origin(allowed)} ({TOKEN_FOR}); nothing was sent"
+            f"{', '.join(origins)} ({TOKEN_FOR}); nothing was sent"
         )
 
 

@@ -161,8 +161,14 @@ def test_the_environments_workflow() -> None:
     assert (staging["environment"], production["environment"]) == ("staging", "production")
     assert "needs" not in staging and production["needs"] == "staging"
     for job, variable in ((staging, "STAGING_RUNTIME"), (production, "PRODUCTION_RUNTIME")):
+        promotion = (
+            {"STAGING_RUNTIME": "${{ secrets.STAGING_RUNTIME_READ_ONLY }}"}
+            if job is production  # promotion reads staging, and only reads it
+            else {}
+        )
         assert job["env"] == {
             variable: f"${{{{ secrets.{variable} }}}}",
+            **promotion,
             "RECONCILER_TOKEN": APPLY_TOKEN,
             "RECONCILER_TOKEN_FOR": "${{ vars.RECONCILER_TOKEN_FOR }}",
         }

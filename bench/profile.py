@@ -48,7 +48,7 @@ disk.save(); phase("save the parse cache")
 desired = api._Desired(loaded, True, False, (), None, False)
 options = api.Options(runtime_url=sys.argv[1], now=dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
 runtime = options.open()
-plan = api._plan(desired, runtime, options.clock())
+plan = api._plan(desired, runtime, options)
 runtime.close(); phase("plan (runtime snapshot included)")
 text = render.plan_text(plan); phase("render the text")
 """

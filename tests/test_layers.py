@@ -19,6 +19,10 @@ ALLOWED = {
     | {"console", "importer", "policies", "project", "environments", "overlays", "promotion"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
     "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
+    # the dashboard's pages: views of the runtime's data and of plans, worded as the CLI's views
+    # word them; never the service that serves them
+    "dashboard": {"dashboard", "model", "plan", "planner", "wording", "schedule", "calendar"}
+    | {"history", "runtime", "escape", "render", "actions"},
     "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},

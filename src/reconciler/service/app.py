@@ -35,10 +35,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from reconciler import plan as plans
 from reconciler import signing
+from reconciler.dashboard import static_dir
 from reconciler.errors import (
     PlanError,
     ReconcilerError,
@@ -67,7 +69,7 @@ from reconciler.runtime.base import (
 )
 from reconciler.runtime.platform import Platform
 from reconciler.runtime.registry import open_runtime
-from reconciler.service import openapi
+from reconciler.service import openapi, web
 from reconciler.service.metrics import Metrics
 from reconciler.validation import validate_spec
 
@@ -211,6 +213,7 @@ class Service:
         self._open = open_one
         self.pool = Pool(open_one, connections)
         self.feed = Feed(open_one, self.stopping)
+        self.listing = web.Listing()  # the dashboard's list of campaigns, kept up to date
 
     async def run(self, call: Callable[[Platform], T]) -> T:
         """``call`` with a runtime of the pool, in a worker thread."""
@@ -752,7 +755,7 @@ def build_app(service: Service) -> Starlette:
         return endpoint
 
     paths: dict[str, list[tuple[str, Handler]]] = {}
-    for method, path, handler in ROUTES:
+    for method, path, handler in [*ROUTES, *web.ROUTES]:
         paths.setdefault(path, []).append((method, handler))
     routes = []
     for path, handlers in paths.items():
@@ -771,6 +774,7 @@ def build_app(service: Service) -> Starlette:
         answer.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
         return answer
 
+    routes.append(Mount("/static", StaticFiles(directory=str(static_dir())), name="static"))
     app = Starlette(
         routes=routes,
         lifespan=service.lifespan,

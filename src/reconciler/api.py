@@ -63,8 +63,10 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Patience,
+    PlanPublisher,
     PlanSigner,
     Provenance,
+    PublishedPlan,
     Runtime,
     Simulator,
     redacted,
@@ -617,6 +619,22 @@ def sign_by_runtime(options: Options, the_plan: Plan) -> tuple[Plan, str | None]
         except ForbiddenError as exc:
             return the_plan, f"the plan is saved unsigned: {exc}"
     return replace(the_plan, signature=Signature.from_json(signature)), None
+
+
+def publish(options: Options, the_plan: Plan, ref: str | None) -> PublishedPlan:
+    """Publish the plan to the dashboard of its runtime (``plan --publish``), under ``ref``. A
+    runtime service records the token that published it; the embedded platform, the actor (the
+    dashboard of ``reconciler serve`` over that store shows it)."""
+    with options.open() as runtime:
+        # the platform first: it has publish_plan too, and is told who publishes
+        if isinstance(runtime, Platform):
+            return runtime.publish_plan(_saved(the_plan), ref, actor(options.actor))
+        if isinstance(runtime, PlanPublisher):
+            return runtime.publish_plan(_saved(the_plan), ref)
+        raise ForbiddenError(
+            f"runtime {redacted(runtime.url)} has no dashboard to publish a plan to: only the "
+            "runtime service and the stores it serves (sqlite, postgresql, memory) keep them"
+        )
 
 
 #: how many of the uncommitted files --require-clean names

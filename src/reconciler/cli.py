@@ -269,6 +269,17 @@ def _publish_summary(markdown: str) -> None:
     help="Plan every environment of the project file, each with its runtime and overlay (for a "
     "pull request: staging and production at once).",
 )
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Publish the plan to the runtime's dashboard (reconciler serve's /plans), once shown.",
+)
+@click.option(
+    "--ref",
+    metavar="REF",
+    help="With --publish: what the plan is the plan of (the pull request and commit, say); it "
+    "supersedes the plans published under REF before it.",
+)
 def plan(
     path: Path,
     runtime_url: str | None,
@@ -281,10 +292,18 @@ def plan(
     policies_from: str | None,
     environment: str | None,
     all_envs: bool,
+    publish: bool,
+    ref: str | None,
 ) -> None:
     """Show what apply would do (a dry run: nothing is changed)."""
     source = api.ProjectSource(project_file, policies_from)
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    if ref is not None and not publish:
+        raise click.UsageError("--ref names what a published plan is of: give --publish too")
+    if ref == "":
+        raise click.UsageError("--ref: give what the plan is of (it is empty)")
+    if all_envs and publish:
+        raise click.UsageError("--all-envs makes a plan per environment: --publish publishes one")
     if all_envs:
         _plan_all(path, runtime_url, fmt, out, detailed_exitcode, prune, targets, source)
     options = _options(runtime_url, None, environment, source, path)
@@ -307,6 +326,11 @@ def plan(
     click.echo(views.PLAN_VIEWS[fmt](the_plan, _color()), nl=False)
     if (summary := views.PLAN_SUMMARIES.get(fmt)) is not None:
         _publish_summary(summary(the_plan))
+    if publish:
+        published = api.publish(options, the_plan, ref)
+        under = f" (ref {published.ref})" if published.ref is not None else ""
+        message = f"published plan {published.plan_id} as #{published.id}{under}"
+        click.echo(escape.text(message), err=True)
     if not the_plan.ok:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)

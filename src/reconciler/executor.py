@@ -308,4 +308,6 @@ def _write(
         lock_owner=owner.owner if owner is not None else None,
         adopt=op.adopt,
         base_hash=op.base_hash,
+        title=op.title,
+        labels=dict(op.labels) if op.labels else None,
     )

@@ -298,9 +298,14 @@ class Version:
     #: the base hash of the manifest that produced it (``base_hash``): what promotion looks for.
     #: None for a version written before versions recorded it, or from outside the reconciler
     base_hash: str | None = None
+    #: the manifest's ``metadata.title`` and ``labels`` when the version was written (None: the
+    #: manifest had none, or the version was written before versions recorded them, or from
+    #: outside the reconciler): the runtime knows what its campaigns are called
+    title: str | None = None
+    labels: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "number": self.number,
             "spec": self.spec,
             "hash": self.hash,
@@ -313,6 +318,10 @@ class Version:
         }
         if self.base_hash is not None:  # written only when known: older records read the same
             data["base_hash"] = self.base_hash
+        if self.title is not None:
+            data["title"] = self.title
+        if self.labels is not None:
+            data["labels"] = dict(self.labels)
         return data
 
     @classmethod
@@ -328,6 +337,8 @@ class Version:
             origin=data.get("origin", RECONCILER),
             dirty=bool(data.get("dirty", False)),
             base_hash=data.get("base_hash"),
+            title=data.get("title"),
+            labels=dict(data["labels"]) if data.get("labels") is not None else None,
         )
 
 

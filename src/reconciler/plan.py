@@ -122,6 +122,8 @@ class Operation:
     #: before any environment's overlay), which the version it writes records. Promotion looks
     #: for it among the versions that have been live in the environment promoted from
     base_hash: str | None = None
+    #: the manifest's ``metadata.title``, which the version the operation writes records
+    title: str | None = None
 
     def key(self, plan_id: str) -> str:
         """The idempotency key: the same operation of the same plan is applied at most once."""
@@ -164,6 +166,8 @@ class Operation:
             found["labels"] = dict(self.labels)
         if self.base_hash is not None:
             found["base_hash"] = self.base_hash
+        if self.title is not None:
+            found["title"] = self.title
         return found
 
     @classmethod
@@ -201,6 +205,7 @@ class Operation:
             adopt=bool(data.get("adopt", False)),
             labels=dict(data.get("labels") or {}),
             base_hash=data.get("base_hash"),
+            title=data.get("title"),
         )
 
 
@@ -361,6 +366,7 @@ SHAPE: dict[str, Any] = {
                     "on_activation": {"type": "boolean"},
                     "adopt": {"type": "boolean"},
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "title": {"type": "string"},
                     "file": _NULLABLE_STR,
                     "from_version": _NULLABLE_INT,
                     "to_version": _NULLABLE_INT,

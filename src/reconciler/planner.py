@@ -645,6 +645,7 @@ def _operation(
         adopt=adopt,
         labels=m.labels,
         base_hash=(m.base_hash or base_hash(m)) if writes_spec else None,
+        title=m.title,
     )
 
 

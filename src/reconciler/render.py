@@ -543,6 +543,7 @@ def migration_text(copied: Copied, source: str, target: str) -> str:
             # the runtime service's: said only when there are any (most runtimes have none)
             *([plural(copied.tokens, "token")] if copied.tokens else []),
             *([plural(copied.signing_keys, "signing key")] if copied.signing_keys else []),
+            *([plural(copied.published_plans, "published plan")] if copied.published_plans else []),
         ]
     )
     return _lines(

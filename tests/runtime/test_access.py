@@ -543,6 +543,7 @@ def test_a_sqlite_runtime_of_version_3_is_upgraded_in_place(tmp_path: Path) -> N
     with closing(sqlite3.connect(db)) as old:  # as version 3 left it
         old.executescript(
             "DROP TABLE tokens; DROP TABLE signing_keys; DROP INDEX history_by_revision; "
+            "DROP TABLE sessions; DROP TABLE published_plans; "
             "UPDATE meta SET value = '3' WHERE key = 'schema_version';"
         )
     with open_runtime(f"sqlite:///{db}") as rt:
@@ -553,7 +554,7 @@ def test_a_sqlite_runtime_of_version_3_is_upgraded_in_place(tmp_path: Path) -> N
         assert [e.campaign for e in rt.history(after=0)] == ["alpha"]
     with closing(sqlite3.connect(db)) as check:
         version = check.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == (str(sqlite.SCHEMA_VERSION),) == ("4",)
+    assert version == (str(sqlite.SCHEMA_VERSION),) == ("5",)
 
 
 def test_a_postgresql_runtime_of_version_1_is_read_as_it_is_then_upgraded(
@@ -565,6 +566,7 @@ def test_a_postgresql_runtime_of_version_1_is_read_as_it_is_then_upgraded(
     admin(  # as version 1 left it
         url,
         "DROP TABLE tokens; DROP TABLE signing_keys; DROP INDEX history_by_revision; "
+        "DROP TABLE sessions; DROP TABLE published_plans; "
         "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
     )
     reader = probe("postgresql", url)
@@ -575,8 +577,8 @@ def test_a_postgresql_runtime_of_version_1_is_read_as_it_is_then_upgraded(
             assert reader.one("SELECT value FROM meta WHERE key = 'schema_version'") == "1"
             secret = rt.create_token("ci", Role.VIEWER)  # a write: the upgrade, then the row
             assert rt.authenticate(secret) is not None
-        assert reader.one("SELECT value FROM meta WHERE key = 'schema_version'") == "2"
-        assert postgresql.SCHEMA_VERSION == 2
+        assert reader.one("SELECT value FROM meta WHERE key = 'schema_version'") == "3"
+        assert postgresql.SCHEMA_VERSION == 3
     finally:
         reader.close()
 

@@ -239,13 +239,15 @@ def test_the_tables_live_in_the_schema_search_path_names(url: str) -> None:
         "history",
         "lock",
         "meta",
+        "published_plans",
         "segments",
         "sendings",
+        "sessions",
         "signing_keys",
         "tokens",
     ]
     meta = dict(admin(url, "SELECT key, value FROM meta"))  # type: ignore[arg-type]
-    assert (meta["schema_version"], meta["revision"], len(meta["runtime_id"])) == ("2", "1", 32)
+    assert (meta["schema_version"], meta["revision"], len(meta["runtime_id"])) == ("3", "1", 32)
 
 
 def test_a_damaged_row_is_refused(url: str) -> None:
@@ -268,7 +270,7 @@ def test_a_runtime_of_a_newer_schema_is_refused(url: str) -> None:
         activate(rt, "alpha")
     admin(url, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     message = (
-        f"runtime {url} was written by a newer reconciler (schema version 99; this one reads 2); "
+        f"runtime {url} was written by a newer reconciler (schema version 99; this one reads 3); "
         "upgrade reconciler"
     )
     with opened(url) as rt:
@@ -285,13 +287,13 @@ def test_an_older_schema_is_read_as_it_is_and_upgraded_by_the_first_write(
 ) -> None:
     with opened(url) as rt:
         activate(rt, "alpha")
-    monkeypatch.setattr(postgresql, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(postgresql.MIGRATIONS, 3, ("ALTER TABLE segments ADD COLUMN note TEXT",))
+    monkeypatch.setattr(postgresql, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(postgresql.MIGRATIONS, 4, ("ALTER TABLE segments ADD COLUMN note TEXT",))
     with opened(url) as rt:
         assert list(rt.snapshot().campaigns) == ["alpha"]  # read as it is
-        assert admin(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+        assert admin(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
         activate(rt, "beta")
-    assert admin(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert admin(url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
     assert admin(url, "SELECT note FROM segments") == []  # the step ran
 
 
@@ -300,13 +302,13 @@ def test_a_schema_too_old_to_read_says_what_upgrades_it(
 ) -> None:
     with opened(url) as rt:
         activate(rt, "alpha")
-    monkeypatch.setattr(postgresql, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(postgresql, "READS_FROM", 3)
-    monkeypatch.setitem(postgresql.MIGRATIONS, 3, ())
+    monkeypatch.setattr(postgresql, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(postgresql, "READS_FROM", 4)
+    monkeypatch.setitem(postgresql.MIGRATIONS, 4, ())
     with opened(url) as rt, pytest.raises(RuntimeStoreError) as caught:
         rt.snapshot()
     assert str(caught.value) == (
-        f"runtime {url} has schema version 2, older than this reconciler reads (3); "
+        f"runtime {url} has schema version 3, older than this reconciler reads (4); "
         "`reconciler apply` (or any command that writes to it) upgrades it"
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.plan import Plan
 from reconciler.runtime.access import Role
 from reconciler.runtime.registry import open_runtime
 from serving import Served, call, in_thread, make_token
@@ -20,6 +21,8 @@ SPEC = {
     "content": {"subject": "Hi", "body": "Hello"},
 }
 OWNER = {"owner": "ci@runner:1", "pid": 1, "host": "runner", "reason": "apply"}
+#: a saved plan, as `plan --out` writes it: what any role may publish to the dashboard
+SAVED = Plan(runtime="http://service", runtime_id=None, runtime_revision=0).to_json()
 
 
 def batch(action: str, name: str, **more: Any) -> dict[str, Any]:
@@ -58,6 +61,9 @@ CASES = [
     Case("GET", "/api/v1/lock", Role.VIEWER, 200, {}),
     Case("GET", "/api/v1/segments", Role.VIEWER, 200, {}),
     Case("POST", "/api/v1/plans/verify", Role.VIEWER, 409, {"json": {"plan": {}}}),
+    Case("GET", "/api/v1/plans", Role.VIEWER, 200, {}),
+    Case("POST", "/api/v1/plans?ref=pr-7", Role.VIEWER, 200, {"json": SAVED}),
+    Case("POST", "/api/v1/plans", Role.VIEWER, 200, {"json": SAVED}),
     Case("POST", "/api/v1/batches", Role.MANAGER, 200, batch("create", "drafted")),
     Case("POST", "/api/v1/lock", Role.MANAGER, 200, {"json": {"owner": OWNER}}),
     Case("POST", "/api/v1/lock/release", Role.MANAGER, 200, {"json": {"owner": OWNER}}),

@@ -305,3 +305,77 @@ def test_a_plan_the_service_signed_is_applied_for_its_max_age(tmp_path: Path) ->
     finally:
         the_server.should_exit = True
         thread.join(timeout=30)
+
+
+# --- plans published to the dashboard ---------------------------------------------------------
+
+
+def saved_plan(revision: int) -> dict[str, Any]:
+    return Plan(runtime="http://x", runtime_id=None, runtime_revision=revision).to_json()
+
+
+def test_any_role_publishes_a_plan_under_a_ref_and_the_open_ones_are_listed(
+    tmp_path: Path,
+) -> None:
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    with in_thread(f"sqlite:///{tmp_path}/rt.db", lambda: now) as s:
+        viewer = make_token(s.store, "pr-bot", Role.VIEWER)
+        first = call(s.url, "POST", "/api/v1/plans?ref=pr-7", viewer, json=saved_plan(1))
+        assert first.status_code == 200, first.text
+        assert first.json() == {
+            "id": 1,
+            "plan_id": saved_plan(1)["plan_id"],
+            "ref": "pr-7",
+            "published_at": "2026-06-01T12:00:00.000Z",
+            "published_by": "pr-bot",
+            "summary": saved_plan(1)["summary"],
+        }
+        client = HTTPRuntime(s.url, token=viewer)
+        try:
+            second = client.publish_plan(saved_plan(2), "pr-7")
+            alone = client.publish_plan(saved_plan(3), None)
+            assert (second.id, alone.id, alone.ref) == (2, 3, None)
+            assert client.published_plans() == [alone, second]
+            assert client.published_plans(limit=1) == [alone]
+        finally:
+            client.close()
+        listed = call(s.url, "GET", "/api/v1/plans?limit=500", viewer)
+        assert [p["id"] for p in listed.json()["plans"]] == [3, 2]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("ref=", "ref: '' is not 1-200 characters"),
+        ("ref=" + "x" * 201, f"ref: {'x' * 201!r:.80} is not 1-200 characters"),
+        ("ref=a%00b", "ref: 'a\\x00b' is not 1-200 characters"),
+    ],
+    ids=["empty", "long", "nul"],
+)
+def test_a_ref_that_is_no_ref_is_400(served: Served, query: str, message: str) -> None:
+    answer = call(served.url, "POST", f"/api/v1/plans?{query}", served.admin, json=saved_plan(1))
+    assert (answer.status_code, answer.json()) == (400, {"kind": "invalid", "message": message})
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "-1", "x", "1" * 30])
+def test_a_limit_out_of_range_is_400(served: Served, limit: str) -> None:
+    answer = call(served.url, "GET", f"/api/v1/plans?limit={limit}", served.admin)
+    assert answer.status_code == 400
+    assert answer.json()["message"] == f"limit: {limit!r:.40} is not 1-500"
+
+
+def test_what_is_no_saved_plan_is_refused_and_nothing_is_published(served: Served) -> None:
+    shapeless = call(served.url, "POST", "/api/v1/plans", served.admin, json={"plan": {}})
+    assert shapeless.status_code == 400
+    assert shapeless.json()["message"].startswith("body: 'format_version' is a required property")
+    altered = {**saved_plan(1), "commit": "forged"}
+    refused = call(served.url, "POST", "/api/v1/plans", served.admin, json=altered)
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {
+            "kind": "plan",
+            "message": "the plan: its plan_id does not match its content; the plan was altered "
+            "after it was made. Nothing was applied",
+        },
+    )
+    assert call(served.url, "GET", "/api/v1/plans", served.admin).json() == {"plans": []}

@@ -15,7 +15,9 @@ from click.testing import CliRunner, Result
 from factories import cli_environment
 from reconciler.cli import cli
 from reconciler.runtime.access import Role
-from serving import Served, in_thread, make_token
+from reconciler.runtime.platform import Platform
+from reconciler.runtime.registry import open_runtime
+from serving import Served, call, in_thread, make_token
 
 NOW = "2026-11-27T12:00:00Z"
 WEEKLY = """\
@@ -212,3 +214,71 @@ def test_an_import_through_a_service_that_holds_nothing_yet(served: Served) -> N
         0,
         "Nothing to import: every campaign in the runtime is managed.\n",
     )
+
+
+# --- plans published to the dashboard -----------------------------------------------------------
+
+
+def test_a_viewer_publishes_the_plan_it_shows(served: Served) -> None:
+    viewer = make_token(served.store, "pr-plan", Role.VIEWER)
+    shown = run("plan", "--format", "json", token=viewer)
+    plan_id = json.loads(shown.stdout)["plan_id"]
+    published = CliRunner().invoke(
+        cli,
+        ["plan", "--publish", "--ref", "pr-7@abc123", "--detailed-exitcode"],
+        env={"RECONCILER_TOKEN": viewer},
+    )
+    assert (published.exit_code, published.stdout, published.stderr) == (
+        2,
+        run("plan", token=viewer).stdout,  # the plan, as shown without publishing it
+        f"published plan {plan_id} as #1 (ref pr-7@abc123)\n",
+    )
+    assert published.stdout.startswith("Plan: 1 to activate; 0 unchanged.\n\n  + activate weekly")
+    again = CliRunner().invoke(cli, ["plan", "--publish"], env={"RECONCILER_TOKEN": viewer})
+    assert (again.exit_code, again.stderr) == (0, f"published plan {plan_id} as #2\n")
+    listed = call(served.url, "GET", "/api/v1/plans", viewer).json()["plans"]
+    assert [(p["id"], p["ref"], p["published_by"], p["plan_id"]) for p in listed] == [
+        (2, None, "pr-plan", plan_id),
+        (1, "pr-7@abc123", "pr-plan", plan_id),
+    ]
+    assert listed[1]["summary"]["activate"] == 1
+
+
+def test_ref_without_publish_and_publish_with_all_envs_are_usage_errors(served: Served) -> None:
+    usage = "Usage: cli plan [OPTIONS] [PATH]\nTry 'cli plan --help' for help.\n\nError: "
+    alone = run("plan", "--ref", "pr-7", token=served.admin)
+    assert (alone.exit_code, alone.output) == (
+        1,
+        usage + "--ref names what a published plan is of: give --publish too\n",
+    )
+    empty = run("plan", "--publish", "--ref", "", token=served.admin)
+    assert (empty.exit_code, empty.output) == (
+        1,
+        usage + "--ref: give what the plan is of (it is empty)\n",
+    )
+    every = run("plan", "--all-envs", "--publish", token=served.admin)
+    assert (every.exit_code, every.output) == (
+        1,
+        usage + "--all-envs makes a plan per environment: --publish publishes one\n",
+    )
+    assert call(served.url, "GET", "/api/v1/plans", served.admin).json() == {"plans": []}
+
+
+def test_a_plan_is_published_to_the_embedded_runtime_by_its_actor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli_environment(monkeypatch, runtime=f"sqlite:///{tmp_path}/rt.db", now=NOW)
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "weekly.yaml").write_text(WEEKLY)
+    published = CliRunner().invoke(cli, ["plan", "--publish", "--ref", "main"])
+    assert published.exit_code == 0, published.output
+    assert re.fullmatch(r"published plan plan-[0-9a-f]{16} as #1 \(ref main\)\n", published.stderr)
+    with open_runtime(f"sqlite:///{tmp_path}/rt.db") as rt:
+        assert isinstance(rt, Platform)
+        (plan,) = rt.published_plans()
+        assert (plan.ref, plan.published_by, plan.published_at) == (
+            "main",
+            "tester",
+            "2026-11-27T12:00:00.000Z",
+        )

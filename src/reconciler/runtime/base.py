@@ -92,6 +92,9 @@ class Write:
     #: the base hash of the manifest the spec comes from (``model.base_hash``): recorded on the
     #: version the write makes, for promotion to find
     base_hash: str | None = None
+    #: the manifest's title and labels: recorded on the version the write makes
+    title: str | None = None
+    labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,53 @@ class HistoryEntry:
             after=data.get("after"),
             file=data.get("file"),
             dirty=bool(data.get("dirty", False)),
+        )
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A signed-in browser's session of the dashboard, as the store keeps it (never its secret:
+    the store has only its digest). It lasts while its token does, until it expires."""
+
+    token: str  # the name of the token it was started with
+    role: Role  # that token's
+    csrf: str  # what the dashboard's forms carry back: a page of another site cannot know it
+    created: str
+    expires: str
+
+
+@dataclass(frozen=True)
+class PublishedPlan:
+    """A plan published to the dashboard (``plan --publish``): the saved plan is kept beside it.
+    ``ref`` says what it is the plan of (a pull request and commit, say): the latest plan of a
+    ref supersedes the ones before it; a plan without a ref stands alone."""
+
+    id: int  # the store's number, in the order published
+    plan_id: str
+    ref: str | None
+    published_at: str
+    published_by: str
+    summary: Mapping[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "plan_id": self.plan_id,
+            "ref": self.ref,
+            "published_at": self.published_at,
+            "published_by": self.published_by,
+            "summary": dict(self.summary),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PublishedPlan:
+        return cls(
+            id=data["id"],
+            plan_id=data["plan_id"],
+            ref=data.get("ref"),
+            published_at=data["published_at"],
+            published_by=data["published_by"],
+            summary={str(k): int(v) for k, v in data["summary"].items()},
         )
 
 
@@ -310,6 +360,16 @@ class PlanSigner(Protocol):
 
     def verify_plan(self, plan: Mapping[str, Any]) -> str:
         """The id of the key that signed the plan; refused when the runtime signed no such plan."""
+
+
+@runtime_checkable
+class PlanPublisher(Protocol):
+    """A runtime that keeps published plans for its dashboard, and says who published them: the
+    runtime service (which names the caller's token). The embedded platform publishes too, but is
+    told who publishes (``Platform.publish_plan``): check for it first."""
+
+    def publish_plan(self, data: Mapping[str, Any], ref: str | None) -> PublishedPlan:
+        """Publish a saved plan (its JSON) under ``ref``: what the dashboard lists."""
 
 
 @runtime_checkable

@@ -45,6 +45,7 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Patience,
+    PublishedPlan,
     Write,
     redacted,
     single,
@@ -386,6 +387,19 @@ class HTTPRuntime:
         """The id of the service's key that signed the plan; a refusal when none did."""
         key_id: str = self._post("/plans/verify", {"plan": plan})["key_id"]
         return key_id
+
+    # --- plans published to the service's dashboard ------------------------------------------
+
+    def publish_plan(self, data: Mapping[str, Any], ref: str | None) -> PublishedPlan:
+        """Publish a saved plan (its JSON) under ``ref``; the service records the token's name
+        as who published it."""
+        params = {"ref": ref} if ref is not None else None
+        answer = self._json(self._request("POST", "/plans", data, params=params))
+        return PublishedPlan.from_json(answer)
+
+    def published_plans(self, limit: int = 50) -> list[PublishedPlan]:
+        """The open published plans, newest first."""
+        return [PublishedPlan.from_json(p) for p in self._get("/plans", limit=limit)["plans"]]
 
 
 class _Follower:

@@ -11,14 +11,20 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.model import Campaign, Sending
+from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.access import SigningKey, TokenInfo
-from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
+from reconciler.runtime.base import (
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    PublishedPlan,
+    SessionInfo,
+)
 from reconciler.runtime.store import Tx, alive_on_this_host
 
 
@@ -38,6 +44,11 @@ class Rows:
     tokens: dict[str, tuple[TokenInfo, str]] = field(default_factory=dict)
     #: secret -> key
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
+    #: digest -> session (its role as made: read, it is its token's)
+    sessions: dict[str, SessionInfo] = field(default_factory=dict)
+    #: the published plans in the order published (the id of each is its place, from 1), each
+    #: with its saved plan as JSON text, as a database would keep it
+    published: list[tuple[PublishedPlan, str]] = field(default_factory=list)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -176,6 +187,57 @@ class MemoryTx:
 
     def put_signing_key(self, key: SigningKey) -> None:
         self._put(self._rows.signing_keys, key.secret, key)
+
+    def session(self, digest: str) -> SessionInfo | None:
+        found = self._rows.sessions.get(digest)
+        token = self._rows.tokens.get(found.token) if found is not None else None
+        if found is None or token is None:
+            return None
+        return replace(found, role=token[0].role)
+
+    def put_session(self, session: SessionInfo, digest: str) -> None:
+        self._put(self._rows.sessions, digest, session)
+
+    def _delete(self, table: MutableMapping[str, Any], key: str) -> None:
+        if key not in table:
+            return
+        self._writing()
+        old = table.pop(key)
+        self._undo.append(lambda: table.__setitem__(key, old))
+
+    def delete_session(self, digest: str) -> None:
+        self._delete(self._rows.sessions, digest)
+
+    def delete_sessions(self, *, token: str | None = None, expired: str | None = None) -> None:
+        for digest, s in list(self._rows.sessions.items()):
+            if s.token == token or (expired is not None and s.expires <= expired):
+                self._delete(self._rows.sessions, digest)
+
+    def published_plans(
+        self, limit: int | None = None, *, open_only: bool = True
+    ) -> list[PublishedPlan]:
+        plans = [plan for plan, _ in reversed(self._rows.published)]
+        if open_only:
+            latest: dict[str, int] = {}
+            for plan in plans:
+                if plan.ref is not None:
+                    latest.setdefault(plan.ref, plan.id)
+            plans = [p for p in plans if p.ref is None or latest[p.ref] == p.id]
+        return plans[:limit]
+
+    def published_plan(self, number: int) -> tuple[PublishedPlan, dict[str, Any]] | None:
+        if not 1 <= number <= len(self._rows.published):
+            return None
+        plan, data = self._rows.published[number - 1]
+        return plan, json.loads(data)
+
+    def put_published_plan(self, plan: PublishedPlan, data: Mapping[str, Any]) -> int:
+        self._writing()
+        published = self._rows.published
+        size = len(published)
+        self._undo.append(lambda: published.__delitem__(slice(size, None)))
+        published.append((replace(plan, id=size + 1), canonical_json(data)))
+        return size + 1
 
 
 class MemoryStore:

@@ -4,9 +4,11 @@ Everything a runtime holds is copied, through the stores' own transactions (so b
 stores): every campaign with its versions, etag and timestamps; the history, in order, with each
 entry's revision; the sendings; the segments; the idempotency keys (a saved plan applied in part
 resumes on the copy); the runtime service's tokens (their digests: every token works against the
-copy) and plan signing keys (a service moved onto the copy signs with the key it had); and the
-revision. The copy gets an identity of its own: a saved plan made for the source is not one for
-the copy. The destination must be empty (no campaign, segment, token or key), and the copy is
+copy) and plan signing keys (a service moved onto the copy signs with the key it had); the plans
+published to its dashboard, in order (numbered anew by the copy, as history entries are); and the
+revision. Dashboard sessions are not copied: whoever was signed in signs in again. The copy gets
+an identity of its own: a saved plan made for the source is not one for the copy. The
+destination must be empty (no campaign, segment, token, key or published plan), and the copy is
 verified at the end: the counts, and a checksum of everything copied, read back from the
 destination.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from reconciler.errors import RefusedError
 from reconciler.model import canonical_json
-from reconciler.runtime.base import HistoryEntry
+from reconciler.runtime.base import HistoryEntry, PublishedPlan
 from reconciler.runtime.store import Store, Tx
 
 
@@ -36,6 +38,7 @@ class Copied:
     checksum: str
     tokens: int = 0
     signing_keys: int = 0
+    published_plans: int = 0
 
 
 def migrate(source: Store, target: Store) -> Copied:
@@ -58,6 +61,8 @@ def migrate(source: Store, target: Store) -> Copied:
             tx.put_token(token, digest)
         for key in reversed(rows["signing_keys"]):  # oldest first: they are kept in that order
             tx.put_signing_key(key)
+        for plan, data in rows["published_plans"]:
+            tx.put_published_plan(plan, data)
         tx.set_revision(rows["revision"])
     with target.transaction(write=False) as tx:
         copied = _rows(tx)
@@ -83,12 +88,23 @@ def _rows(tx: Tx) -> dict[str, Any]:
         "revision": tx.revision(),
         "tokens": tx.tokens(),
         "signing_keys": tx.signing_keys(),
+        "published_plans": _published(tx),
     }
 
 
+def _published(tx: Tx) -> list[tuple[PublishedPlan, dict[str, Any]]]:
+    """Every published plan (superseded ones too) with its saved plan, oldest first."""
+    found = []
+    for plan in reversed(tx.published_plans(open_only=False)):
+        kept = tx.published_plan(plan.id)
+        assert kept is not None  # read in the same transaction
+        found.append(kept)
+    return found
+
+
 def _access_rows(tx: Tx) -> bool:
-    """Whether the runtime holds any token or signing key."""
-    return bool(tx.tokens() or tx.signing_keys())
+    """Whether the runtime holds any token, signing key or published plan."""
+    return bool(tx.tokens() or tx.signing_keys() or tx.published_plans(1, open_only=False))
 
 
 def _key_revisions(keys: frozenset[str], history: list[HistoryEntry]) -> dict[str, int]:
@@ -110,6 +126,9 @@ def _checksum(rows: dict[str, Any]) -> str:
         "revision": rows["revision"],
         "tokens": [[*t.to_json().values(), digest] for t, digest in rows["tokens"]],
         "signing_keys": [[k.secret, k.created, k.retired] for k in rows["signing_keys"]],
+        "published_plans": [
+            [replace(p, id=0).to_json(), data] for p, data in rows["published_plans"]
+        ],
     }
     return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
@@ -123,6 +142,7 @@ def _counts(rows: dict[str, Any]) -> dict[str, int]:
         "keys": len(rows["keys"]),
         "tokens": len(rows["tokens"]),
         "signing_keys": len(rows["signing_keys"]),
+        "published_plans": len(rows["published_plans"]),
     }
 
 

@@ -13,18 +13,22 @@ rows (``store.py``). Here, and nowhere else:
   campaign's etag, so the engine and an apply meet only there;
 - the revision: it grows by one with every write, and a write's etag is its revision;
 - the runtime service's tokens and plan signing keys (:class:`~reconciler.runtime.base.
-  Administration`, :class:`~reconciler.runtime.base.Authority`): not campaign state, so their
-  writes move no revision, append no history and wake no change feed.
+  Administration`, :class:`~reconciler.runtime.base.Authority`), and its dashboard's sessions
+  and published plans: not campaign state, so their writes move no revision, append no history
+  and wake no change feed. A session is found by its secret's digest joined with its token, so
+  revoking the token ends it, on every replica at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from reconciler.errors import ConflictError, ReconcilerError, RefusedError
 from reconciler.model import Action, Campaign, RuntimeState, Sending, Spec
@@ -48,6 +52,8 @@ from reconciler.runtime.base import (
     LockInfo,
     LockOwner,
     Provenance,
+    PublishedPlan,
+    SessionInfo,
     Write,
     single,
     timestamp,
@@ -56,6 +62,20 @@ from reconciler.runtime.base import (
 from reconciler.runtime.engine import DEFAULT_SEGMENT_SIZE, ENGINE, Step, advance
 from reconciler.runtime.store import Store, Tx
 from reconciler.runtime.transition import Staged, stage
+
+#: how long a dashboard session lasts, unless its token is revoked or it is ended first
+SESSION_LIFETIME = timedelta(hours=12)
+#: a session's secret is 43 characters (``secrets.token_urlsafe(32)``): anything much longer is
+#: not one, and is not hashed
+MAX_SESSION_SECRET = 200
+#: the largest id a store numbers a published plan with (its integers end at 2**63 - 1)
+MAX_ID = 2**62
+
+
+def session_digest(secret: str) -> str:
+    """What a store keeps of a session's secret, and finds it by: as with tokens, a secret of
+    256 random bits needs no slow hash."""
+    return "sha256:" + hashlib.sha256(secret.encode(errors="surrogatepass")).hexdigest()
 
 
 class Platform:
@@ -215,9 +235,11 @@ class Platform:
             return [token for token, _ in tx.tokens()]
 
     def revoke_token(self, name: str) -> None:
+        """Remove the token, and with it every session it started."""
         with self.store.transaction(write=True, create=False) as tx:
             if not tx.delete_token(name):
                 raise RefusedError(f"no token named {name!r:.80}")
+            tx.delete_sessions(token=name)
 
     def authenticate(self, secret: str) -> TokenInfo | None:
         """The token, looked up by its digest (no comparison of secrets to time); its last use
@@ -265,6 +287,82 @@ class Platform:
                     tx.put_signing_key(replace(key, retired=now))
             tx.put_signing_key(new)
         return new.key_id
+
+    # --- the dashboard's sessions and published plans: the runtime service's -----------------
+
+    def start_session(
+        self, token_name: str, lifetime: timedelta = SESSION_LIFETIME
+    ) -> tuple[str, SessionInfo]:
+        """A new session of the token named (which the caller authenticated): its secret, for the
+        browser's cookie, shown this once (the store keeps its digest), and the session. The
+        sessions that expired are removed meanwhile."""
+        secret = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self.store.transaction(write=True, create=False) as tx:
+            token = next((t for t, _ in tx.tokens() if t.name == token_name), None)
+            if token is None:
+                raise RefusedError(f"no token named {token_name!r:.80}")
+            tx.delete_sessions(expired=timestamp(now))
+            session = SessionInfo(
+                token=token.name,
+                role=token.role,
+                csrf=secrets.token_urlsafe(32),
+                created=timestamp(now),
+                expires=timestamp(now + lifetime),
+            )
+            tx.put_session(session, session_digest(secret))
+        return secret, session
+
+    def session(self, secret: str) -> SessionInfo | None:
+        """The session whose secret this is; None when it is unknown, ended, expired (it is
+        removed then), or its token was revoked."""
+        if not secret or len(secret) > MAX_SESSION_SECRET:
+            return None
+        digest = session_digest(secret)
+        with self.store.transaction(write=False) as tx:
+            found = tx.session(digest)
+        if found is None:
+            return None
+        if found.expires <= timestamp(self._clock()):
+            with self.store.transaction(write=True, create=False) as tx:
+                tx.delete_session(digest)
+            return None
+        return found
+
+    def end_session(self, secret: str) -> None:
+        """Remove the session (signing out); nothing when there is none."""
+        if not secret or len(secret) > MAX_SESSION_SECRET:
+            return
+        with self.store.transaction(write=True, create=False) as tx:
+            tx.delete_session(session_digest(secret))
+
+    def publish_plan(self, data: Mapping[str, Any], ref: str | None, by: str) -> PublishedPlan:
+        """Keep a saved plan (its JSON, which the caller read with ``plan.from_data``) for the
+        dashboard, published by ``by`` under ``ref``: it supersedes the plans of that ref."""
+        summary = {str(k): int(v) for k, v in data["summary"].items()}
+        plan = PublishedPlan(
+            id=0,
+            plan_id=str(data["plan_id"]),
+            ref=ref,
+            published_at=timestamp(self._clock()),
+            published_by=by,
+            summary=summary,
+        )
+        with self.store.transaction(write=True) as tx:
+            number = tx.put_published_plan(plan, data)
+        return replace(plan, id=number)
+
+    def published_plans(self, limit: int = 50) -> list[PublishedPlan]:
+        """The open plans, newest first: the latest of each ref, and each without one."""
+        with self.store.transaction(write=False) as tx:
+            return tx.published_plans(limit)
+
+    def published_plan(self, id: int) -> tuple[PublishedPlan, dict[str, Any]] | None:
+        """A published plan (open or superseded) and its saved plan; None when there is none."""
+        if not 1 <= id <= MAX_ID:
+            return None
+        with self.store.transaction(write=False) as tx:
+            return tx.published_plan(id)
 
     # --- the simulator's controls ---------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import contextlib
 import hashlib
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,11 +49,24 @@ from reconciler.errors import (
 )
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.access import SigningKey, TokenInfo
-from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
+from reconciler.runtime.base import (
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    Patience,
+    PublishedPlan,
+    SessionInfo,
+    redacted,
+)
 from reconciler.runtime.store import (
     EMPTY,
     HISTORY_COLUMNS,
     LOCK_COLUMNS,
+    OPEN_ONLY,
+    PUBLISHED_COLUMNS,
+    PUBLISHED_QUERY,
+    SESSION_COLUMNS,
+    SESSION_QUERY,
     SIGNING_KEY_COLUMNS,
     TOKEN_COLUMNS,
     Damaged,
@@ -64,7 +77,11 @@ from reconciler.runtime.store import (
     history_row,
     lock_info,
     lock_row,
+    published_plan,
+    published_row,
     sending_row,
+    session_info,
+    session_row,
     signing_key,
     signing_key_row,
     token_info,
@@ -78,12 +95,15 @@ CHANNEL = "reconciler_changes"
 
 # --- the schema: the current one, and the steps that bring an older one to it -------------------
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: the oldest schema version this reconciler reads as it is (an older one is upgraded by a write)
 READS_FROM = 1
 #: the version that added the runtime service's tables: a runtime older than it has no tokens
 #: and no signing keys, and is read as such
 ACCESS_SINCE = 2
+#: the version that added the dashboard's tables: a runtime older than it has no sessions and no
+#: published plans, and is read as such
+DASHBOARD_SINCE = 3
 
 #: what version 2 added: the runtime service's tokens and plan signing keys, and the history by
 #: revision (an event stream reads what happened after a revision)
@@ -97,6 +117,22 @@ ACCESS = (
         secret TEXT NOT NULL UNIQUE, created TEXT NOT NULL, retired TEXT
     )""",
     "CREATE INDEX history_by_revision ON history (revision)",
+)
+
+#: what version 3 added: the dashboard's sessions (each its secret's digest, its token's name)
+#: and the plans published to it, each with its saved plan
+DASHBOARD = (
+    """CREATE TABLE sessions (
+        digest TEXT PRIMARY KEY, token TEXT COLLATE "C" NOT NULL, csrf TEXT NOT NULL,
+        created TEXT NOT NULL, expires TEXT NOT NULL
+    )""",
+    "CREATE INDEX sessions_by_token ON sessions (token)",
+    """CREATE TABLE published_plans (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        plan_id TEXT NOT NULL, ref TEXT COLLATE "C", published_at TEXT NOT NULL,
+        published_by TEXT NOT NULL, summary TEXT NOT NULL, data TEXT NOT NULL
+    )""",
+    "CREATE INDEX published_plans_by_ref ON published_plans (ref, id)",
 )
 
 #: the current schema, made whole in one transaction by a runtime's first write. Names sort by code
@@ -137,12 +173,13 @@ SCHEMA = (
         acquired TEXT NOT NULL, expires TEXT NOT NULL
     )""",
     *ACCESS,
+    *DASHBOARD,
 )
 
 #: version -> the statements that bring a runtime of the version before it to this one, run in
 #: order, all in one transaction (procrastinate's migrations, one step per version). Version 1 is
 #: the first: there is nothing to bring to it.
-MIGRATIONS: dict[int, tuple[str, ...]] = {2: ACCESS}
+MIGRATIONS: dict[int, tuple[str, ...]] = {2: ACCESS, 3: DASHBOARD}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -454,6 +491,7 @@ class PostgreSQLTx:
         self._write = write
         #: whether the runtime has the service's tables (one read as it is may be older)
         self._access = version >= ACCESS_SINCE
+        self._dashboard = version >= DASHBOARD_SINCE
         self._revision: int | None = None  # read, and in a write locked: writers take turns
         #: the revision this transaction wrote, announced when it commits
         self.revised: int | None = None
@@ -699,6 +737,52 @@ class PostgreSQLTx:
             "ON CONFLICT (secret) DO UPDATE SET retired = excluded.retired",
             signing_key_row(key),
         )
+
+    # sessions and published plans take no turn: they move nothing else, and signing in or
+    # publishing must not wait for an apply's batch to commit
+
+    def session(self, digest: str) -> SessionInfo | None:
+        if not self._dashboard:
+            return None
+        row = self._db.execute(SESSION_QUERY.format("%s"), (digest,)).fetchone()
+        return session_info(row) if row else None
+
+    def put_session(self, session: SessionInfo, digest: str) -> None:
+        self._db.execute(
+            f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
+            session_row(session, digest),
+        )
+
+    def delete_session(self, digest: str) -> None:
+        self._db.execute("DELETE FROM sessions WHERE digest = %s", (digest,))
+
+    def delete_sessions(self, *, token: str | None = None, expired: str | None = None) -> None:
+        self._db.execute("DELETE FROM sessions WHERE token = %s OR expires <= %s", (token, expired))
+
+    def published_plans(
+        self, limit: int | None = None, *, open_only: bool = True
+    ) -> list[PublishedPlan]:
+        if not self._dashboard:
+            return []
+        query = PUBLISHED_QUERY + (OPEN_ONLY if open_only else "") + " ORDER BY p.id DESC LIMIT %s"
+        return [published_plan(r) for r in self._db.execute(query, (limit,)).fetchall()]
+
+    def published_plan(self, number: int) -> tuple[PublishedPlan, dict[str, Any]] | None:
+        if not self._dashboard:
+            return None
+        row = self._db.execute(
+            f"SELECT id, {PUBLISHED_COLUMNS}, data FROM published_plans WHERE id = %s", (number,)
+        ).fetchone()
+        return (published_plan(row), decoded(dict, row[6])) if row else None
+
+    def put_published_plan(self, plan: PublishedPlan, data: Mapping[str, Any]) -> int:
+        row = self._db.execute(
+            f"INSERT INTO published_plans ({PUBLISHED_COLUMNS}, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            published_row(plan, data),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def committed(self) -> None:
         self._unlock(self._released)

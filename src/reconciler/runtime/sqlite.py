@@ -19,7 +19,7 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,24 @@ from reconciler.errors import (
 )
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.access import SigningKey, TokenInfo
-from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner, Patience, redacted
+from reconciler.runtime.base import (
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    Patience,
+    PublishedPlan,
+    SessionInfo,
+    redacted,
+)
 from reconciler.runtime.store import (
     EMPTY,
     HISTORY_COLUMNS,
     LOCK_COLUMNS,
+    OPEN_ONLY,
+    PUBLISHED_COLUMNS,
+    PUBLISHED_QUERY,
+    SESSION_COLUMNS,
+    SESSION_QUERY,
     SIGNING_KEY_COLUMNS,
     TOKEN_COLUMNS,
     Damaged,
@@ -50,14 +63,18 @@ from reconciler.runtime.store import (
     history_row,
     lock_info,
     lock_row,
+    published_plan,
+    published_row,
     sending_row,
+    session_info,
+    session_row,
     signing_key,
     signing_key_row,
     token_info,
     token_row,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: how long a statement waits for another process's write before the runtime says it waits
 NOTICE_SECONDS = 1.0
 #: how often a change feed reads the revision while it waits for a change
@@ -106,6 +123,17 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     secret TEXT NOT NULL UNIQUE, created TEXT NOT NULL, retired TEXT
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    digest TEXT PRIMARY KEY, token TEXT NOT NULL, csrf TEXT NOT NULL, created TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token);
+CREATE TABLE IF NOT EXISTS published_plans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id TEXT NOT NULL, ref TEXT, published_at TEXT NOT NULL, published_by TEXT NOT NULL,
+    summary TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS published_plans_by_ref ON published_plans (ref, id);
 """
 
 
@@ -351,6 +379,7 @@ MIGRATIONS = {
     ),
     3: (),  # sendings and segments: new tables, made by the schema itself
     4: (),  # tokens and signing keys, and the history by revision: made by the schema itself
+    5: (),  # the dashboard's sessions and published plans: made by the schema itself
 }
 
 
@@ -559,3 +588,40 @@ class SQLiteTx:
             "ON CONFLICT (secret) DO UPDATE SET retired = excluded.retired",
             signing_key_row(key),
         )
+
+    def session(self, digest: str) -> SessionInfo | None:
+        row = self._db.execute(SESSION_QUERY.format("?"), (digest,)).fetchone()
+        return session_info(row) if row else None
+
+    def put_session(self, session: SessionInfo, digest: str) -> None:
+        self._db.execute(
+            f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            session_row(session, digest),
+        )
+
+    def delete_session(self, digest: str) -> None:
+        self._db.execute("DELETE FROM sessions WHERE digest = ?", (digest,))
+
+    def delete_sessions(self, *, token: str | None = None, expired: str | None = None) -> None:
+        self._db.execute("DELETE FROM sessions WHERE token = ? OR expires <= ?", (token, expired))
+
+    def published_plans(
+        self, limit: int | None = None, *, open_only: bool = True
+    ) -> list[PublishedPlan]:
+        query = PUBLISHED_QUERY + (OPEN_ONLY if open_only else "") + " ORDER BY p.id DESC LIMIT ?"
+        rows = self._db.execute(query, (-1 if limit is None else limit,)).fetchall()
+        return [published_plan(r) for r in rows]
+
+    def published_plan(self, number: int) -> tuple[PublishedPlan, dict[str, Any]] | None:
+        row = self._db.execute(
+            f"SELECT id, {PUBLISHED_COLUMNS}, data FROM published_plans WHERE id = ?", (number,)
+        ).fetchone()
+        return (published_plan(row), decoded(dict, row[6])) if row else None
+
+    def put_published_plan(self, plan: PublishedPlan, data: Mapping[str, Any]) -> int:
+        cursor = self._db.execute(
+            f"INSERT INTO published_plans ({PUBLISHED_COLUMNS}, data) VALUES (?, ?, ?, ?, ?, ?)",
+            published_row(plan, data),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid

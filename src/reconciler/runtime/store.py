@@ -14,7 +14,7 @@ revision row; one with a single writer at a time (SQLite, memory) needs nothing 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -22,7 +22,13 @@ import orjson
 
 from reconciler.model import Campaign, Sending, canonical_json
 from reconciler.runtime.access import Role, SigningKey, TokenInfo
-from reconciler.runtime.base import HistoryEntry, LockInfo, LockOwner
+from reconciler.runtime.base import (
+    HistoryEntry,
+    LockInfo,
+    LockOwner,
+    PublishedPlan,
+    SessionInfo,
+)
 
 
 class Tx(Protocol):
@@ -112,6 +118,35 @@ class Tx(Protocol):
 
     def put_signing_key(self, key: SigningKey) -> None:
         """Insert or replace a key, by its secret (retiring one is putting it again)."""
+
+    # the dashboard's sessions and published plans are the service's too: as tokens, they move
+    # no revision. A store that takes turns between writers need not take one for them
+
+    def session(self, digest: str) -> SessionInfo | None:
+        """The session whose secret has this digest, with the role of its token (expired or
+        not: the platform tells); None when there is none, or its token is gone."""
+
+    def put_session(self, session: SessionInfo, digest: str) -> None:
+        """Add a session (its digest is new: 256 random bits)."""
+
+    def delete_session(self, digest: str) -> None: ...
+
+    def delete_sessions(self, *, token: str | None = None, expired: str | None = None) -> None:
+        """Remove every session of the token named ``token``, or every one that expired at
+        ``expired`` or before."""
+
+    def published_plans(
+        self, limit: int | None = None, *, open_only: bool = True
+    ) -> list[PublishedPlan]:
+        """Published plans, newest first, the first ``limit`` of them when given; ``open_only``:
+        only the latest of each ref, and those without one."""
+
+    def published_plan(self, number: int) -> tuple[PublishedPlan, dict[str, Any]] | None:
+        """A published plan and its saved plan, by its id (None: no such plan)."""
+
+    def put_published_plan(self, plan: PublishedPlan, data: Mapping[str, Any]) -> int:
+        """Add a published plan with its saved plan; the store numbers it (its ``id`` as given
+        is ignored, as a history entry's ``seq`` is): its id."""
 
 
 class Store(Protocol):
@@ -246,6 +281,61 @@ def signing_key(row: Sequence[Any]) -> SigningKey:
     return SigningKey(secret=row[0], created=row[1], retired=row[2])
 
 
+#: the sessions table's columns, in the order of :func:`session_row`
+SESSION_COLUMNS = "digest, token, csrf, created, expires"
+#: what a session is read with: its columns and its token's role (a session whose token is gone
+#: is not found), for :func:`session_info`; the digest is the only parameter
+SESSION_QUERY = (
+    "SELECT s.token, t.role, s.csrf, s.created, s.expires FROM sessions AS s "
+    "JOIN tokens AS t ON t.name = s.token WHERE s.digest = {}"
+)
+#: the published plans table's columns (beside its ``id`` and ``data``), in the order of
+#: :func:`published_row`
+PUBLISHED_COLUMNS = "plan_id, ref, published_at, published_by, summary"
+#: the published plans, newest first, and only the open ones when the WHERE clause is used: the
+#: latest of each ref, and each without one
+PUBLISHED_QUERY = f"SELECT id, {PUBLISHED_COLUMNS} FROM published_plans AS p"
+OPEN_ONLY = (
+    " WHERE p.ref IS NULL"
+    " OR p.id = (SELECT max(q.id) FROM published_plans AS q WHERE q.ref = p.ref)"
+)
+
+
+def session_row(session: SessionInfo, digest: str) -> tuple[str, str, str, str, str]:
+    """A session as SESSION_COLUMNS hold it (its role is its token's)."""
+    return (digest, session.token, session.csrf, session.created, session.expires)
+
+
+def session_info(row: Sequence[Any]) -> SessionInfo:
+    """A session from SESSION_QUERY's row."""
+    return decoded(lambda r: SessionInfo(r[0], Role(r[1]), r[2], r[3], r[4]), row, parse=False)
+
+
+def published_row(plan: PublishedPlan, data: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A published plan as PUBLISHED_COLUMNS hold it, and its saved plan after them."""
+    summary = canonical_json(dict(plan.summary))
+    return (
+        plan.plan_id,
+        plan.ref,
+        plan.published_at,
+        plan.published_by,
+        summary,
+        canonical_json(data),
+    )
+
+
+def published_plan(row: Sequence[Any]) -> PublishedPlan:
+    """A published plan from ``id`` and PUBLISHED_COLUMNS."""
+
+    def build(r: Sequence[Any]) -> PublishedPlan:
+        summary = orjson.loads(r[5])
+        return PublishedPlan(
+            int(r[0]), r[1], r[2], r[3], r[4], {str(k): int(v) for k, v in summary.items()}
+        )
+
+    return decoded(build, row, parse=False)
+
+
 def alive_on_this_host(holder: LockOwner, asking: LockOwner) -> bool:
     """A holder on another host is taken to live (its pid means nothing here); on this host, it
     lives while its process does."""
@@ -340,6 +430,30 @@ class _Empty:
 
     def put_signing_key(self, key: SigningKey) -> None:
         self.set_revision(0)
+
+    def session(self, digest: str) -> SessionInfo | None:
+        return None
+
+    def put_session(self, session: SessionInfo, digest: str) -> None:
+        self.set_revision(0)
+
+    def delete_session(self, digest: str) -> None:
+        pass  # no session to end
+
+    def delete_sessions(self, *, token: str | None = None, expired: str | None = None) -> None:
+        pass
+
+    def published_plans(
+        self, limit: int | None = None, *, open_only: bool = True
+    ) -> list[PublishedPlan]:
+        return []
+
+    def published_plan(self, number: int) -> tuple[PublishedPlan, dict[str, Any]] | None:
+        return None
+
+    def put_published_plan(self, plan: PublishedPlan, data: Mapping[str, Any]) -> int:
+        self.set_revision(0)
+        return 0
 
 
 #: the transaction of a store that does not exist yet

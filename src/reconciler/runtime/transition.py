@@ -144,6 +144,8 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
             applied_at=timestamp(now),
             origin=write.provenance.origin,
             base_hash=write.base_hash,
+            title=write.title,
+            labels=write.labels,
         )
 
     action = write.action

@@ -49,6 +49,10 @@ def write_json(w: Write) -> Json:
     }
     if w.base_hash is not None:  # sent only when known: a service of before it reads the rest
         body["base_hash"] = w.base_hash
+    if w.title is not None:
+        body["title"] = w.title
+    if w.labels is not None:
+        body["labels"] = dict(w.labels)
     return body
 
 
@@ -72,6 +76,8 @@ def write(data: Mapping[str, Any]) -> Write:
         lock_owner=data.get("lock_owner"),
         adopt=bool(data.get("adopt", False)),
         base_hash=data.get("base_hash"),
+        title=data.get("title"),
+        labels=data.get("labels"),
     )
 
 

@@ -661,6 +661,34 @@ async def plan_verify(service: Service, request: Request) -> Response:
     return _json({"key_id": the_plan.signature.key_id})
 
 
+def _published_ref(request: Request) -> str | None:
+    """The ``ref`` a plan is published under: what it is the plan of (a pull request, a commit)."""
+    ref = request.query_params.get("ref")
+    if ref is not None and not (1 <= len(ref) <= openapi.MAX_REF and "\x00" not in ref):
+        raise Refusal(400, "invalid", f"ref: {ref!r:.80} is not 1-{openapi.MAX_REF} characters")
+    return ref
+
+
+async def plan_publish(service: Service, request: Request) -> Response:
+    token = await service.caller(request, Capability.PUBLISH)
+    ref = _published_ref(request)
+    data = await _body(request, "SavedPlan")
+    # checked whole, as apply checks a saved plan: off the event loop, a plan may be large
+    await anyio.to_thread.run_sync(plans.from_data, data, "the plan")
+    published = await service.run(lambda rt: rt.publish_plan(data, ref, token.name))
+    return _json(published.to_json())
+
+
+async def published_plans(service: Service, request: Request) -> Response:
+    await service.caller(request, Capability.READ)
+    text = request.query_params.get("limit", str(openapi.PUBLISHED_LIMIT))
+    number = text.isascii() and text.isdigit() and len(text) <= 3
+    if not (number and 1 <= int(text) <= openapi.MAX_PUBLISHED):
+        raise Refusal(400, "invalid", f"limit: {text!r:.40} is not 1-{openapi.MAX_PUBLISHED}")
+    found = await service.run(lambda rt: rt.published_plans(int(text)))
+    return _json({"plans": [p.to_json() for p in found]})
+
+
 async def events(service: Service, request: Request) -> Response:
     await service.caller(request, Capability.READ)
     last = request.headers.get("last-event-id", "")
@@ -727,6 +755,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/api/v1/signing-key/rotate", rotate_key),
     ("POST", "/api/v1/plans/sign", plan_sign),
     ("POST", "/api/v1/plans/verify", plan_verify),
+    ("GET", "/api/v1/plans", published_plans),
+    ("POST", "/api/v1/plans", plan_publish),
     ("GET", "/api/v1/events", events),
 ]
 

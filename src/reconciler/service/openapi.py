@@ -33,6 +33,11 @@ TEXT = r"^[^\u0000]*$"
 #: the actions a batch may hold: a plan's (a console's edits have a route of their own)
 BATCH_ACTIONS = [a.value for a in Action if a is not Action.EDIT]
 ROLES = ["viewer", "manager", "approver", "administrator"]
+#: the longest ``ref`` a plan is published under
+MAX_REF = 200
+#: how many open published plans a listing gives, unless asked for more (at most MAX_PUBLISHED)
+PUBLISHED_LIMIT = 50
+MAX_PUBLISHED = 500
 
 
 def _ref(name: str) -> Json:
@@ -92,6 +97,9 @@ WRITE = _object(
         "lock_owner": _text(600, nullable=True),
         "adopt": {"type": "boolean"},
         "base_hash": {"type": ["string", "null"], "pattern": HASH},
+        # the manifest's: no limit beyond the body's, as the manifest schema sets none
+        "title": {"type": ["string", "null"]},
+        "labels": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
     },
     ["key", "action", "campaign", "expected_etag", "actor"],
 )
@@ -272,6 +280,32 @@ SCHEMAS: dict[str, Json] = {
     "Signed": _loose({"signature": _ref("Signature")}, ["signature"]),
     "Verified": _loose({"key_id": {"type": "string"}}, ["key_id"]),
     "Health": _loose({"status": {"type": "string"}}, ["status"]),
+    "SavedPlan": {
+        "type": "object",
+        "description": "A saved plan, as `plan --out` writes it; checked whole as `apply --plan` "
+        "checks one (a plan that is not one is refused with 409)",
+        "properties": {
+            "format_version": {"type": "integer"},
+            "plan_id": {"type": "string", "maxLength": 100},
+            "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "operations": {"type": "array"},
+        },
+        "required": ["format_version", "plan_id", "summary", "operations"],
+    },
+    "PublishedPlan": _loose(
+        {
+            "id": {"type": "integer"},
+            "plan_id": {"type": "string"},
+            "ref": {"type": ["string", "null"]},
+            "published_at": {"type": "string"},
+            "published_by": {"type": "string"},
+            "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+        ["id", "plan_id", "ref", "published_at", "published_by", "summary"],
+    ),
+    "PublishedPlans": _loose(
+        {"plans": {"type": "array", "items": _ref("PublishedPlan")}}, ["plans"]
+    ),
 }
 
 
@@ -556,6 +590,36 @@ def document() -> Json:
                 body="PlanBody",
                 errors=(409,),
             )
+        },
+        "/api/v1/plans": {
+            "get": _operation(
+                "The open published plans, newest first: the latest of each ref, and each "
+                "published without one",
+                "viewer",
+                _json("PublishedPlans", "The open plans"),
+                parameters=[
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_PUBLISHED},
+                        f"At most this many (default {PUBLISHED_LIMIT}).",
+                    )
+                ],
+            ),
+            "post": _operation(
+                "Publish a saved plan to the dashboard, under a ref (a pull request and commit, "
+                "say): it supersedes the plans published under that ref before it",
+                "viewer",
+                _json("PublishedPlan", "The plan as published"),
+                body="SavedPlan",
+                parameters=[
+                    _query(
+                        "ref",
+                        _text(MAX_REF) | {"minLength": 1},
+                        "What the plan is the plan of; none: the plan stands alone.",
+                    )
+                ],
+                errors=(409,),
+            ),
         },
         "/api/v1/events": {
             "get": _operation(

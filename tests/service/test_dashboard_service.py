@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serving import Served, in_thread, make_token
 
 from reconciler.runtime.access import Role
 from reconciler.service.web import CSP, CSRF_COOKIE, SESSION_COOKIE
+from serving import Served, in_thread, make_token
 
 
 @pytest.fixture
@@ -82,7 +82,8 @@ def test_signing_in_makes_a_session_cookie_and_opens_the_campaigns(
             id="a field that is not the cookie",
         ),
         pytest.param(
-            {}, True, None, 403, "the form expired or came from another site", id="no field"
+            {"csrf": ""}, True, None, 403, "the form expired or came from another site",
+            id="an empty field"
         ),
         pytest.param(
             None, False, None, 403, "the form expired or came from another site", id="no cookie"
@@ -144,7 +145,7 @@ def test_revoking_the_token_ends_its_sessions(served: Served, viewer: str) -> No
         revoked = httpx.delete(
             served.url + "/api/v1/tokens/vera", headers={"Authorization": f"Bearer {served.admin}"}
         )
-        assert revoked.status_code == 204
+        assert revoked.status_code == 200
         assert client.get("/").status_code == 303
 
 

@@ -297,7 +297,7 @@ class PublishedPlanLike(Protocol):
     """A plan published to the dashboard (``reconciler plan --publish``), as the store lists it."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> int | str: ...
     @property
     def plan_id(self) -> str: ...
     @property
@@ -321,8 +321,8 @@ def summary_text(summary: Mapping[str, int] | str) -> str:
     return "; ".join(parts)
 
 
-def plan_href(published_id: str) -> str:
-    return "/plans/" + quote(published_id, safe="")
+def plan_href(published_id: int | str) -> str:
+    return "/plans/" + quote(str(published_id), safe="")
 
 
 def plans_page(

@@ -35,7 +35,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from reconciler import plan as plans
@@ -787,7 +787,7 @@ def build_app(service: Service) -> Starlette:
     paths: dict[str, list[tuple[str, Handler]]] = {}
     for method, path, handler in [*ROUTES, *web.ROUTES]:
         paths.setdefault(path, []).append((method, handler))
-    routes = []
+    routes: list[BaseRoute] = []
     for path, handlers in paths.items():
         by_method = {method: bound(handler) for method, handler in handlers}
 

@@ -162,10 +162,13 @@ async def campaign(service: Service, request: Request, session: SessionInfo) -> 
         copies = sorted(n for n, c in state.campaigns.items() if c.copied_from == name)
         return found, rt.history(name), rt.sendings(name), copies
 
-    found = await service.run(read)
-    if found is None:
+    read_back = await service.run(read)
+    if read_back is None:
         return _page(pages.error_page(404, f"no campaign named {name!r:.100}"), 404)
-    html = pages.campaign_page(*found, compare, service.clock(), zone, **_layout(session))
+    found, history, sendings, copies = read_back
+    html = pages.campaign_page(
+        found, history, sendings, copies, compare, service.clock(), zone, **_layout(session)
+    )
     return _page(html)
 
 

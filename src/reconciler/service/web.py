@@ -68,12 +68,13 @@ class Listing:
 
     def current(self, rt: Platform) -> tuple[RuntimeState, dict[str, HistoryEntry]]:
         with self.lock:
-            revision = rt.revision()
-            if revision != self.known:
+            if rt.revision() != self.known:
+                state = rt.snapshot()  # first: the history read after it holds all it saw
+                last = dict(self.last)  # a new one: pages being rendered keep theirs
                 for entry in rt.history(after=max(self.known, 0)):
-                    self.last[entry.campaign] = entry
-                self.state = rt.snapshot()
-                self.known = self.state.revision
+                    if entry.revision <= state.revision:
+                        last[entry.campaign] = entry
+                self.state, self.last, self.known = state, last, state.revision
             return self.state, self.last
 
 

@@ -18,7 +18,8 @@ ALLOWED = {
     | {"errors", "schedule", "calendar", "cache", "signing", "history", "validation", "service"}
     | {"console", "importer", "policies", "project", "environments", "overlays", "promotion"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
-    "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"},
+    "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"}
+    | {"dashboard"},  # the pages it serves beside the API
     # the dashboard's pages: views of the runtime's data and of plans, worded as the CLI's views
     # word them; never the service that serves them
     "dashboard": {"dashboard", "model", "plan", "planner", "wording", "schedule", "calendar"}

@@ -133,6 +133,14 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
     def version_of(new_spec: Spec, campaign: Campaign | None) -> Version:
         digest = spec_hash(new_spec)
         held = campaign.version_with(digest) if campaign is not None else None
+        # a console edit says nothing of the title and labels: the version it replaces keeps them
+        current = (campaign.live or campaign.draft) if campaign is not None else None
+        keeps = (
+            current is not None
+            and write.provenance.origin != RECONCILER
+            and write.title is None
+            and write.labels is None
+        )
         return held or Version(
             number=campaign.number_for(digest) if campaign is not None else 1,
             spec=new_spec,
@@ -144,8 +152,8 @@ def _made(before: Campaign | None, write: Write, *, etag: str, now: datetime) ->
             applied_at=timestamp(now),
             origin=write.provenance.origin,
             base_hash=write.base_hash,
-            title=write.title,
-            labels=write.labels,
+            title=current.title if keeps and current is not None else write.title,
+            labels=current.labels if keeps and current is not None else write.labels,
         )
 
     action = write.action

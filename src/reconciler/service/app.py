@@ -247,6 +247,10 @@ class Service:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self.feed.start()
+        # the dashboard's list of campaigns, read whole before the first request, which then only
+        # reads what changed since (a store that is not reachable yet: that request reads it)
+        with contextlib.suppress(ReconcilerError):
+            await self.run(self.listing.current)
         try:
             yield
         finally:

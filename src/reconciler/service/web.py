@@ -294,7 +294,13 @@ async def signout(service: Service, request: Request) -> Response:
     return response
 
 
+async def favicon(service: Service, request: Request) -> Response:
+    """No icon: an answer with nothing in it, rather than a 404 every browser asks for."""
+    return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
+
 ROUTES: list[tuple[str, str, Callable[[Service, Request], Awaitable[Response]]]] = [
+    ("GET", "/favicon.ico", favicon),
     ("GET", "/", campaigns),
     ("GET", "/campaigns/{name}", campaign),
     ("GET", "/calendar", calendar),

@@ -15,7 +15,7 @@ import pytest
 
 from factories import EMAIL, INBOUND, RECURRING, manifest, with_subject
 from hostile import STRINGS
-from reconciler import executor, planner
+from reconciler import executor, planner, project
 from reconciler.dashboard import pages, query, static_dir
 from reconciler.dashboard.query import CalendarQuery, Query, QueryError
 from reconciler.model import (
@@ -528,6 +528,34 @@ def cell(html: str, date: str) -> str:
 
 
 DAILY = {**EMAIL, "schedule": {"recurring": {"every": "day", "at": "09:00"}}}
+
+
+def test_a_month_marks_the_windows_over_a_frequency_cap() -> None:
+    """With the project file's caps (serve --project): each window over one on the day it starts
+    (a week's on its Monday), worded as the plan words it."""
+    found = project.parse(
+        b"apiVersion: reconciler/v1\nkind: Project\npolicies:\n  frequencyCaps:\n"
+        b"    - {name: one-a-day, channels: [email], max: 1, per: day}\n"
+        b"    - {name: six-a-week, max: 6, per: week}\n",
+        "reconciler.yaml",
+    )
+    st = state(campaign("daily", spec=DAILY), campaign("weekly", spec=RECURRING))
+    html = pages.calendar_page(
+        st, dt.date(2026, 11, 27), "month", "UTC", CalendarQuery(), NOW, (), found.policies
+    )
+    monday = cell(html, "2026-11-30")
+    assert (
+        '<p class="cap-note">over cap one-a-day: segment newsletter gets 2 sendings on Mon '
+        "2026-11-30 (at most 1 a day): daily, weekly</p>"
+    ) in monday
+    assert (
+        '<p class="cap-note">over cap six-a-week: segment newsletter gets 8 sendings in the week '
+        "of Mon 2026-11-30 to Sun 2026-12-06 (at most 6 a week): daily, weekly</p>"
+    ) in monday
+    assert "cap-note" not in cell(html, "2026-12-01")  # daily alone: one a day
+    # without the project file, nothing is marked
+    plain = pages.calendar_page(st, dt.date(2026, 11, 27), "month", "UTC", CalendarQuery(), NOW)
+    assert "cap-note" not in plain
 
 
 def test_a_month_marks_channels_clashes_and_stopped_campaigns() -> None:

@@ -19,11 +19,11 @@ ALLOWED = {
     | {"console", "importer", "policies", "project", "environments", "overlays", "promotion"},
     # the runtime service: over the runtime, checking plans and specs as apply and validate do
     "service": {"runtime", "model", "errors", "plan", "signing", "validation", "service"}
-    | {"dashboard"},  # the pages it serves beside the API
+    | {"dashboard", "project"},  # the pages it serves beside the API, caps from a project file
     # the dashboard's pages: views of the runtime's data and of plans, worded as the CLI's views
     # word them; never the service that serves them
     "dashboard": {"dashboard", "model", "plan", "planner", "wording", "schedule", "calendar"}
-    | {"history", "runtime", "escape", "render", "actions"},
+    | {"history", "runtime", "escape", "render", "actions", "policies", "project"},
     "history": {"planner", "plan", "runtime"},
     "signing": {"plan", "model", "runtime", "errors"},
     "cache": {"manifests", "validation"},

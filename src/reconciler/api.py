@@ -492,9 +492,17 @@ def serve(
     tls: tuple[str, str] | None = None,
     max_age: timedelta = signing.DEFAULT_MAX_AGE,
     started: Callable[[str], None] = lambda url: None,
+    project_file: Path | None = None,
 ) -> None:
     """Serve the runtime ``options`` names until stopped (``reconciler serve``); plans it signs
-    are applied for ``max_age``."""
+    are applied for ``max_age``; the dashboard's calendar marks the frequency caps of
+    ``project_file`` (an invalid one is refused)."""
+    rules = project.NONE
+    if project_file is not None:
+        found = project.read(project_file, required=True)
+        if not found.ok:
+            raise PlanError(f"--project: {found.diagnostics[0]}")
+        rules = found.policies
     try:
         from reconciler.service.server import serve as serving
     except ImportError as exc:
@@ -510,6 +518,7 @@ def serve(
         patience=options.patience,
         max_age=max_age,
         started=started,
+        policies=rules,
     )
 
 

@@ -658,7 +658,20 @@ def import_command(
     help="Serve https with this certificate (PEM); needs --tls-key.",
 )
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Its private key.")
-def serve(runtime_url: str | None, listen: str, tls_cert: str | None, tls_key: str | None) -> None:
+@click.option(
+    "--project",
+    "project_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A project file whose frequency caps the dashboard's calendar marks.",
+)
+def serve(
+    runtime_url: str | None,
+    listen: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    project_file: Path | None,
+) -> None:
     """Serve the runtime over HTTP: the API that http(s):// runtime URLs reach, with tokens and
     roles, /healthz, /readyz and /metrics. Runs until stopped (SIGTERM lets requests finish)."""
     if (tls_cert is None) != (tls_key is None):
@@ -671,7 +684,14 @@ def serve(runtime_url: str | None, listen: str, tls_cert: str | None, tls_key: s
 
     # how long a plan the service signed is applied for: the service's to say, as apply's is
     max_age = api.parse_max_age(os.environ.get("RECONCILER_PLAN_MAX_AGE"))
-    api.serve(_options(runtime_url), listen, tls=tls, max_age=max_age, started=started)
+    api.serve(
+        _options(runtime_url),
+        listen,
+        tls=tls,
+        max_age=max_age,
+        started=started,
+        project_file=project_file,
+    )
 
 
 @cli.group()

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from reconciler import schedule
+from reconciler import policies, schedule
 from reconciler.calendar import WEEKDAYS, Clash
 from reconciler.dashboard.listing import labels_of, segment_of, shown_version
 from reconciler.dashboard.query import CalendarQuery
@@ -28,6 +28,8 @@ from reconciler.model import (
     Status,
     parse_moment,
 )
+from reconciler.policies import Window
+from reconciler.project import NONE, Policies
 
 __all__ = ["WEEKDAYS", "CalendarDay", "DayCampaign", "Month", "days", "period"]
 
@@ -67,6 +69,8 @@ class CalendarDay:
     clashes: tuple[Clash, ...]  # by segment
     outside: bool  # a day of the month before or after, shown to fill the grid's weeks
     today: bool
+    #: the windows over a frequency cap that start this day (or, begun before, the first day shown)
+    capped: tuple[Window, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ def days(
     filters: CalendarQuery,
     now: dt.datetime,
     sendings: Sequence[Sending] = (),
+    rules: Policies = NONE,
 ) -> Month:
     first, start, end, previous, following = period(first_day, view)
     tz = ZoneInfo(zone)
@@ -180,11 +185,40 @@ def days(
         version = c.live.number if c.live else None
         add(c, ((m, None, version) for m in found))
     today = now.astimezone(tz).date()
+    capped = _capped(cells, rules, tz, dates[0])
     shown = tuple(
-        _day(d, cells[d], outside=view == "month" and d.month != first.month, today=d == today)
+        replace(
+            _day(d, cells[d], outside=view == "month" and d.month != first.month, today=d == today),
+            capped=tuple(capped.get(d, ())),
+        )
         for d in dates
     )
     return Month(shown, first, previous, following, tuple(truncated))
+
+
+def _capped(
+    cells: Mapping[dt.date, Mapping[str, DayCampaign]],
+    rules: Policies,
+    tz: dt.tzinfo,
+    first_shown: dt.date,
+) -> dict[dt.date, list[Window]]:
+    """The windows over the frequency caps of ``rules`` among the sendings shown, each on the
+    day it starts (one begun before the first day shown: on that day), by the caps' own days and
+    weeks (their zone)."""
+    if not rules.caps:
+        return {}
+    zone = rules.zone
+    sent = [
+        (e.campaign, e.channel, e.segment, [s.at.astimezone(zone).date() for s in e.slots])
+        for cell in cells.values()
+        for e in cell.values()
+        if e.sends
+    ]
+    found: dict[dt.date, list[Window]] = {}
+    for cap in rules.caps:
+        for window in policies.over_cap(cap, sent):
+            found.setdefault(max(window.first, first_shown), []).append(window)
+    return found
 
 
 def _day(

@@ -25,6 +25,7 @@ from reconciler.dashboard.rendering import render as _render
 from reconciler.history import field_changes
 from reconciler.model import Campaign, RuntimeState, Sending, Status
 from reconciler.plan import FieldChange, Operation, Plan
+from reconciler.project import NONE, Policies
 from reconciler.runtime.base import HistoryEntry
 
 __all__ = [
@@ -201,13 +202,15 @@ def calendar_page(
     filters: CalendarQuery,
     now: dt.datetime,
     sendings: Sequence[Sending] = (),
+    rules: Policies = NONE,
     *,
     csrf: str = "",
     signed_in_as: str | None = None,
 ) -> str:
     """The month (or week, ``view``) of ``first_day``: each day's campaigns and their sendings in
-    ``zone``, clashes marked; the runtime's ``sendings`` for the days gone."""
-    month = calendar_days.days(state, first_day, view, zone, filters, now, sendings)
+    ``zone``, clashes and windows over ``rules``' frequency caps marked; the runtime's
+    ``sendings`` for the days gone."""
+    month = calendar_days.days(state, first_day, view, zone, filters, now, sendings, rules)
     query = CalendarQuery(
         first=month.first,
         view="week" if view == "week" else "month",

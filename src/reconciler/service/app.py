@@ -48,6 +48,7 @@ from reconciler.errors import (
     RuntimeUnavailable,
 )
 from reconciler.model import Action, Campaign, instant
+from reconciler.project import NONE, Policies
 from reconciler.runtime import wire
 from reconciler.runtime.access import (
     TOKEN_PREFIX,
@@ -189,6 +190,7 @@ class Service:
         connections: int = CONNECTIONS,
         patience: Patience | None = None,
         max_age: timedelta = signing.DEFAULT_MAX_AGE,
+        policies: Policies = NONE,
     ) -> None:
         if url.rstrip("/") == "memory:":  # each open of an unnamed one is another runtime
             url = f"memory://serve-{uuid.uuid4().hex}"
@@ -196,6 +198,9 @@ class Service:
         self.clock = clock
         #: how long a plan the service signed is applied for (RECONCILER_PLAN_MAX_AGE)
         self.max_age = max_age
+        #: the project file's policies (serve --project): the dashboard's calendar marks the
+        #: windows over its frequency caps
+        self.policies = policies
         self.metrics = Metrics()
         self.stopping = threading.Event()
 

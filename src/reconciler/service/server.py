@@ -17,6 +17,7 @@ from types import FrameType
 import uvicorn
 
 from reconciler.errors import RuntimeURLError
+from reconciler.project import NONE, Policies
 from reconciler.runtime.base import Clock, Patience, utcnow
 from reconciler.service.app import Service, build_app
 from reconciler.signing import DEFAULT_MAX_AGE
@@ -88,8 +89,9 @@ def server(
     tls: tuple[str, str] | None = None,
     patience: Patience | None = None,
     max_age: timedelta = DEFAULT_MAX_AGE,
+    policies: Policies = NONE,
 ) -> _Server:
-    service = Service(runtime_url, clock, patience=patience, max_age=max_age)
+    service = Service(runtime_url, clock, patience=patience, max_age=max_age, policies=policies)
     config = uvicorn.Config(
         build_app(service),
         log_config=None,
@@ -113,6 +115,7 @@ def serve(
     patience: Patience | None = None,
     max_age: timedelta = DEFAULT_MAX_AGE,
     started: Callable[[str], None] = lambda url: None,
+    policies: Policies = NONE,
 ) -> None:
     """Serve until stopped. ``started`` is told the URL clients reach it at."""
     host, port = parse_listen(listen)
@@ -120,6 +123,14 @@ def serve(
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     access_log()
-    the_server = server(runtime_url, sock, clock=clock, tls=tls, patience=patience, max_age=max_age)
+    the_server = server(
+        runtime_url,
+        sock,
+        clock=clock,
+        tls=tls,
+        patience=patience,
+        max_age=max_age,
+        policies=policies,
+    )
     started(f"{'https' if tls else 'http'}://{shown}:{bound_port}")
     the_server.run(sockets=[sock])

@@ -181,7 +181,15 @@ async def calendar(service: Service, request: Request, session: SessionInfo) -> 
     state, _ = await service.run(service.listing.current)
     sendings = await service.run(lambda rt: rt.sendings())
     html = pages.calendar_page(
-        state, first, filters.view, filters.tz, filters, now, sendings, **_layout(session)
+        state,
+        first,
+        filters.view,
+        filters.tz,
+        filters,
+        now,
+        sendings,
+        service.policies,
+        **_layout(session),
     )
     return _page(html)
 

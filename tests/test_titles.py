@@ -122,3 +122,23 @@ def test_an_operation_carries_the_title_in_a_saved_plan_only_when_it_has_one() -
     assert plan.SHAPE["properties"]["operations"]["items"]["properties"]["title"] == {
         "type": "string"
     }
+
+
+def test_a_console_creation_records_the_title_and_labels_of_its_file(
+    applying: tuple[Path, str],
+) -> None:
+    """``runtime create -f`` makes its campaigns as a console would, named as the file names
+    them: the dashboard lists them by title before any manifest adopts them."""
+    folder, url = applying
+    file = folder.parent / "console.yaml"
+    file.write_text(manifest("One", metadata=TITLED))
+    made = api.create(api.Options(runtime_url=url), file, actor="carol")
+    assert made.ok
+    live = campaigns(url)["weekly"].live
+    assert live is not None
+    assert (live.title, live.labels, live.origin, live.actor) == (
+        "Weekly <digest> \u202e",
+        {"team": "growth", "tier": "1"},
+        "console",
+        "carol" if "http" not in url else "alice (for carol)",  # the token, for whom it acts
+    )

@@ -1006,6 +1006,8 @@ def create(
                 copied_from=c.copied_from,
                 copy_base=c.copy_base,
                 stopped=c.stopped,
+                title=c.manifest.title,
+                labels=c.manifest.labels or None,
             )
             for c in todo
         ]

@@ -321,10 +321,12 @@ class Simulator(Protocol):
         copied_from: str | None = None,
         copy_base: Spec | None = None,
         stopped: bool = False,
+        title: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Campaign:
         """Make a campaign as a campaign console would: unmanaged, a draft or activated (and
-        then stopped, when asked), a copy of ``copied_from`` when named; an existing name is
-        refused."""
+        then stopped, when asked), a copy of ``copied_from`` when named, its version with the
+        ``title`` and ``labels`` given; an existing name is refused."""
 
 
 @runtime_checkable

@@ -345,6 +345,8 @@ class HTTPRuntime:
         copied_from: str | None = None,
         copy_base: Spec | None = None,
         stopped: bool = False,
+        title: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Campaign:
         body = {
             "name": name,
@@ -354,6 +356,8 @@ class HTTPRuntime:
             "copied_from": copied_from,
             "copy_base": copy_base,
             "stopped": stopped,
+            "title": title,
+            "labels": dict(labels) if labels is not None else None,
         }
         return Campaign.from_json(self._post("/console/campaigns", body)["campaign"])
 

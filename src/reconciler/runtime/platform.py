@@ -438,6 +438,8 @@ class Platform:
         copied_from: str | None = None,
         copy_base: Spec | None = None,
         stopped: bool = False,
+        title: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Campaign:
         """Make a campaign as a campaign console would: not managed by the reconciler, its
         version of origin ``console``; a draft, or activated (live, or scheduled by its start);
@@ -456,6 +458,8 @@ class Platform:
             copied_from=copied_from,
             copy_base=copy_base,
             activate=live,
+            title=title,
+            labels=dict(labels) if labels is not None else None,
         )
 
         def writes_at(revision: int) -> list[Write]:

@@ -588,6 +588,8 @@ async def create(service: Service, request: Request) -> Response:
             copied_from=data.get("copied_from"),
             copy_base=data.get("copy_base"),
             stopped=data.get("stopped", False),
+            title=data.get("title"),
+            labels=data.get("labels"),
         )
 
     return _json({"campaign": (await service.run(made)).to_json()})

@@ -256,6 +256,8 @@ SCHEMAS: dict[str, Json] = {
             "copied_from": {"type": ["string", "null"], "pattern": NAME},
             "copy_base": NULLABLE_SPEC,
             "stopped": {"type": "boolean"},
+            "title": {"type": ["string", "null"]},
+            "labels": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
         },
         ["name", "spec", "live", "actor"],
     ),

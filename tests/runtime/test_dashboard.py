@@ -227,6 +227,23 @@ def test_the_open_plans_are_the_latest_of_each_ref_newest_first(
     assert latest_of_7.published_at == "2026-06-01T12:00:04.000Z"
 
 
+def test_the_same_plan_published_again_under_its_ref_is_the_one_kept(
+    rt: Platform, clock: FakeClock
+) -> None:
+    """A client's retry (the service answered, the answer was lost) stores nothing twice; the
+    plan published again after another one superseded it is the ref's latest again."""
+    first = rt.publish_plan(saved(1), "pr-7", "ci")
+    clock.advance(1)
+    assert rt.publish_plan(saved(1), "pr-7", "ci") == first
+    assert rt.published_plans() == [first]
+    clock.advance(1)
+    other = rt.publish_plan(saved(2), "pr-7", "ci")
+    clock.advance(1)
+    again = rt.publish_plan(saved(1), "pr-7", "ci")
+    assert again.id not in (first.id, other.id)
+    assert rt.published_plans() == [again]
+
+
 @pytest.mark.parametrize("number", [0, -1, 99, 2**63, 2**70])
 def test_a_plan_not_published_is_none(rt: Platform, number: int) -> None:
     rt.publish_plan(saved(1), None, "ci")

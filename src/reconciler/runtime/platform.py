@@ -338,7 +338,8 @@ class Platform:
 
     def publish_plan(self, data: Mapping[str, Any], ref: str | None, by: str) -> PublishedPlan:
         """Keep a saved plan (its JSON, which the caller read with ``plan.from_data``) for the
-        dashboard, published by ``by`` under ``ref``: it supersedes the plans of that ref."""
+        dashboard, published by ``by`` under ``ref``: it supersedes the plans of that ref. The
+        same plan published again under the same ref (a client's retry) is the one kept."""
         summary = {str(k): int(v) for k, v in data["summary"].items()}
         plan = PublishedPlan(
             id=0,
@@ -349,6 +350,16 @@ class Platform:
             summary=summary,
         )
         with self.store.transaction(write=True) as tx:
+            kept = next(
+                (
+                    p
+                    for p in tx.published_plans(None)
+                    if (p.plan_id, p.ref) == (plan.plan_id, ref) and ref is not None
+                ),
+                None,
+            )
+            if kept is not None:
+                return kept
             number = tx.put_published_plan(plan, data)
         return replace(plan, id=number)
 

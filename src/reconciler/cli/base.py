@@ -128,8 +128,9 @@ _project_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="RECONCILER_PROJECT",
     metavar="FILE",
-    help="The project file and its policies [env RECONCILER_PROJECT; default: reconciler.yaml in "
-    "the working directory, or the nearest one above it in the git work tree].",
+    help="The project file: its policies and environments [env RECONCILER_PROJECT; default: "
+    "reconciler.yaml in the manifests' folder or the nearest one above it, up to the top of the "
+    "git work tree].",
 )
 _env_option = click.option(
     "--env",

@@ -809,7 +809,7 @@ def test_the_running_engine_waits_out_a_runtime_it_cannot_reach(
 ) -> None:
     """`runtime run` retries an unreachable runtime without end, with backoff, and says so once;
     it ticks again once the runtime is back."""
-    monkeypatch.setattr(api, "BACKOFF_FIRST", 0.05)
+    monkeypatch.setattr(api.runtime_admin, "BACKOFF_FIRST", 0.05)
     blocked = tmp_path / "runtime.db"
     blocked.mkdir()  # a folder where the runtime's file should be: it cannot be opened
     told: list[str] = []

@@ -710,7 +710,7 @@ class Bare:
 def test_a_runtime_without_administration_is_told_in_one_line(
     url: str, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
 ) -> None:
-    monkeypatch.setattr(api, "open_runtime", lambda *args, **kwargs: Bare())
+    monkeypatch.setattr(api.options, "open_runtime", lambda *args, **kwargs: Bare())
     result = run(*command)
     assert (result.exit_code, result.stderr) == (
         1,

@@ -40,7 +40,6 @@ from reconciler.api.saved_plans import (
     sign_by_runtime,
 )
 from reconciler.api.state import calendar, history, parse_since, sendings, status
-from reconciler.runtime.registry import open_runtime  # what Options.open opens a runtime with
 
 __all__ = [
     "BACKOFF_FIRST",
@@ -66,7 +65,6 @@ __all__ = [
     "migrate",
     "notifier",
     "notify",
-    "open_runtime",
     "parse_max_age",
     "parse_since",
     "plan",

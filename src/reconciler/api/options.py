@@ -20,6 +20,7 @@ from reconciler.runtime.base import (
     Runtime,
     redacted,
 )
+from reconciler.runtime.registry import open_runtime
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,7 @@ class Options:
         # a URL the repository chose; apply passes it explicitly
         if self.target is not None and opened == self.target.runtime_url:
             environments.check_token(self.target.runtime_url, self.target.name)
-        # read through the package: what a test puts there as api.open_runtime is what opens
-        from reconciler import api
-
-        return api.open_runtime(opened, clock=self.clock, patience=self.patience)
+        return open_runtime(opened, clock=self.clock, patience=self.patience)
 
     def waiting(self, seconds: float) -> Options:
         """These options, waiting at least ``seconds`` (--lock-timeout) for another writer."""

@@ -119,8 +119,6 @@ def run_engine(
     reached is tried again without end, with backoff (``unavailable`` is told, once per outage);
     a refusal ends the run, as for every command.
     """
-    from reconciler import api
-
     origin, began = options.clock(), time.monotonic()
     failures = 0
     while not stop():
@@ -136,8 +134,7 @@ def run_engine(
                     _pause(stop, every, started)
         except RuntimeUnavailable as exc:
             failures += 1
-            # read through the package: what a test puts there as api.BACKOFF_FIRST is waited
-            wait = min(api.BACKOFF_MAX, api.BACKOFF_FIRST * 2 ** (failures - 1))
+            wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (failures - 1))
             if failures == 1:
                 unavailable(str(exc), wait)
             _pause(stop, wait, time.monotonic())

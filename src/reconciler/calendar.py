@@ -32,12 +32,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler import policies, schedule
 from reconciler.effective import Resolver
-from reconciler.model import INBOUND_CHANNELS, DesiredState, Manifest, Run, RuntimeState
+from reconciler.model import INBOUND_CHANNELS, DesiredState, Manifest, Run, RuntimeState, segment_of
 from reconciler.policies import Window
 from reconciler.project import NONE, Policies
 
@@ -162,7 +161,7 @@ def calendar(
         if len(found) > MAX_SENDINGS:
             truncated.append(manifest.name)
             found = found[:MAX_SENDINGS]
-        channel, segment = str(spec.get("channel", "")), _segment(spec)
+        channel, segment = str(spec.get("channel", "")), segment_of(spec)
         for moment in found:
             local = moment.astimezone(tz)
             if local.date() in per_day:
@@ -222,12 +221,6 @@ def _midnight(date: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     first = dt.datetime.combine(date, dt.time(), tzinfo=tz).astimezone(dt.UTC)
     second = dt.datetime.combine(date, dt.time(fold=1), tzinfo=tz).astimezone(dt.UTC)
     return min(first, second), max(first, second)
-
-
-def _segment(spec: Mapping[str, Any]) -> str | None:
-    audience = spec.get("audience")
-    segment = audience.get("segment") if isinstance(audience, Mapping) else None
-    return segment if isinstance(segment, str) else None
 
 
 def _day(date: dt.date, entries: list[Entry]) -> Day:

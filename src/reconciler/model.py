@@ -127,6 +127,13 @@ def kind_of(spec: Spec) -> Kind:
     return Kind.RECURRING if "recurring" in schedule else Kind.ONE_TIME
 
 
+def segment_of(spec: Spec | None) -> str | None:
+    """The segment an outbound campaign's spec sends to, when it names one."""
+    audience = (spec or {}).get("audience")
+    segment = audience.get("segment") if isinstance(audience, Mapping) else None
+    return segment if isinstance(segment, str) else None
+
+
 def parse_moment(moment: str) -> datetime:
     """A stored timestamp (ISO 8601, 'Z' or an offset) as an aware datetime."""
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))

@@ -40,6 +40,7 @@ from reconciler.model import (
     RuntimeState,
     Spec,
     Status,
+    segment_of,
 )
 from reconciler.plan import FieldChange, Operation, Plan
 from reconciler.planner import diagnostic_order, diff
@@ -424,7 +425,7 @@ def frequency_caps(
         if (dates := known.get(key := repr(timing))) is None:
             moments = schedule.occurrences(spec, now, end)
             dates = known[key] = [moment.astimezone(zone).date() for moment in moments]
-        sendings.append((name, spec["channel"], _segment(spec), dates))
+        sendings.append((name, spec["channel"], segment_of(spec), dates))
     found: list[Diagnostic] = []
     for cap in policies.caps:
         windows = over_cap(cap, sendings)
@@ -485,12 +486,6 @@ def _live_after(plan: Plan, state: RuntimeState) -> dict[str, Spec]:
         elif goes_live(op) and op.spec is not None and op.spec["channel"] not in INBOUND_CHANNELS:
             live[op.campaign] = op.spec
     return dict(sorted(live.items()))
-
-
-def _segment(spec: Spec) -> str | None:
-    audience = spec.get("audience")
-    segment = audience.get("segment") if isinstance(audience, Mapping) else None
-    return segment if isinstance(segment, str) else None
 
 
 # -- a change to the policies --------------------------------------------------------------------

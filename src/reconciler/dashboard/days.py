@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from reconciler import policies, schedule
 from reconciler.calendar import WEEKDAYS, Clash
-from reconciler.dashboard.listing import labels_of, segment_of, shown_version
+from reconciler.dashboard.listing import labels_of, shown_version
 from reconciler.dashboard.query import CalendarQuery
 from reconciler.model import (
     INBOUND_CHANNELS,
@@ -27,6 +27,7 @@ from reconciler.model import (
     SendingOutcome,
     Status,
     parse_moment,
+    segment_of,
 )
 from reconciler.policies import Window
 from reconciler.project import NONE, Policies

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler import schedule
 from reconciler.dashboard.query import Query
-from reconciler.model import Campaign, Status, Version, parse_moment
+from reconciler.model import Campaign, Status, Version, parse_moment, segment_of
 from reconciler.runtime.base import HistoryEntry
 
 _TICK = dt.timedelta(microseconds=1)
@@ -37,12 +37,6 @@ def title_of(version: Version | None) -> str | None:
 def labels_of(version: Version | None) -> Mapping[str, str]:
     labels = getattr(version, "labels", None)
     return labels if isinstance(labels, Mapping) else _NOTHING
-
-
-def segment_of(spec: Mapping[str, Any] | None) -> str | None:
-    audience = (spec or {}).get("audience")
-    segment = audience.get("segment") if isinstance(audience, Mapping) else None
-    return segment if isinstance(segment, str) else None
 
 
 def draft_in_progress(c: Campaign) -> bool:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from reconciler import notify as notifying
 from reconciler import (
-    project,
     provenance,
 )
 from reconciler.api.options import Options, shown_url
-from reconciler.api.policy import ProjectSource, project_path
+from reconciler.api.policy import ProjectSource, read_project
 from reconciler.cycles import Cycle
 from reconciler.errors import (
     ReconcilerError,
@@ -38,8 +38,7 @@ def notifier(
         run = notifying.run_of(result)
         if run is None or not repeats.fresh(run):
             return []
-        target = project_path(source, manifests_at)
-        found = project.read(target, required=source.file is not None)
+        found = read_project(source, manifests_at)
         if not found.notifications:
             return []
         the_plan = run.plan
@@ -51,7 +50,7 @@ def notifier(
             notifying.commit_url(
                 the_plan.commit if the_plan is not None else None,
                 os.environ,
-                lambda: provenance.origin(target.parent),
+                lambda: provenance.origin(Path(str(found.file)).parent),
             ),
         )
         return notifying.send(found, run, context)

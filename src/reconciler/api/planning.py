@@ -19,7 +19,13 @@ from reconciler import (
     promotion,
 )
 from reconciler.api.options import Options, _load
-from reconciler.api.policy import Judged, ProjectSource, _in_environment, read_policies
+from reconciler.api.policy import (
+    Judged,
+    ProjectSource,
+    _in_environment,
+    read_policies,
+    read_project,
+)
 from reconciler.errors import (
     Diagnostic,
     PlanError,
@@ -142,7 +148,7 @@ def plan_all(
     An environment that cannot be planned (its variable unset, its runtime unreachable) gets
     the one-line reason instead of a plan, and the others are planned all the same."""
     source = policy_source or ProjectSource()
-    found = read_policies(source, path).project
+    found = read_project(source, path)
     if not found.ok:
         raise PlanError(f"--all-envs: {found.diagnostics[0]}")
     if found.file is None:

@@ -42,10 +42,10 @@ def in_environment(
 ) -> Options:
     """``options`` aimed at environment ``name`` of the project file: its runtime (from the
     variable it names) and its overlay."""
-    judged = read_policies(source or ProjectSource(), manifests_at)
-    if not judged.project.ok:
-        raise PlanError(f"--env {name}: {judged.project.diagnostics[0]}")
-    target = environments.resolve(judged.project, name)
+    found = read_project(source or ProjectSource(), manifests_at)
+    if not found.ok:
+        raise PlanError(f"--env {name}: {found.diagnostics[0]}")
+    target = environments.resolve(found, name)
     return replace(options, runtime_url=target.runtime_url, target=target)
 
 
@@ -67,12 +67,18 @@ def project_path(source: ProjectSource, manifests_at: str | os.PathLike[str] = "
     return project.locate(folder if folder.is_dir() else folder.parent)
 
 
+def read_project(source: ProjectSource, manifests_at: str | os.PathLike[str] = ".") -> Project:
+    """The project file of the manifests at ``manifests_at``, as it is: what needs neither the
+    policies of another commit nor what changed (an environment, the notifications)."""
+    return project.read(project_path(source, manifests_at), required=source.file is not None)
+
+
 def read_policies(source: ProjectSource, manifests_at: str | os.PathLike[str] = ".") -> Judged:
     """The project file (found from the manifests at ``manifests_at``), and the policies that
     judge a plan: those at ``policies_from`` when given, else its own. Its changes are told
     against ``policies_from``, else the commit checked out (none outside git)."""
     target = project_path(source, manifests_at)
-    current = project.read(target, required=source.file is not None)
+    current = read_project(source, manifests_at)
     ref = source.policies_from
     base = project.at_ref(ref or "HEAD", target)
     if ref is not None:

@@ -487,13 +487,17 @@ def test_import_as_json(
     }
 
 
-def test_the_header_names_the_runtime_without_its_password() -> None:
-    source = importer.Source("postgresql://deploy:***@db/campaigns", 7, "2026-06-01T12:00:00.000Z")
+def console_draft() -> Campaign:
+    """A draft made in a console: what a header is written above."""
     version = Version(1, EMAIL, spec_hash(EMAIL), None, None, "carol", "t", origin="console")
-    draft = Campaign(
+    return Campaign(
         "x", Channel.EMAIL, Kind.ONE_TIME, Status.DRAFT, None, version, "1", 1, managed=False
     )
-    text = importer.manifest(draft, source, set(), "x.yaml")
+
+
+def test_the_header_names_the_runtime_without_its_password() -> None:
+    source = importer.Source("postgresql://deploy:***@db/campaigns", 7, "2026-06-01T12:00:00.000Z")
+    text = importer.manifest(console_draft(), source, set(), "x.yaml")
     assert text is not None
     assert text.splitlines()[:2] == [
         "# Imported by `reconciler import` from runtime postgresql://deploy:***@db/campaigns",
@@ -503,11 +507,7 @@ def test_the_header_names_the_runtime_without_its_password() -> None:
 
 def test_a_stored_time_or_url_with_a_line_break_stays_in_its_comment() -> None:
     source = importer.Source("sqlite:///x\nkind: Evil", 7, "2026\nmetadata: {name: evil}")
-    version = Version(1, EMAIL, spec_hash(EMAIL), None, None, "carol", "t", origin="console")
-    draft = Campaign(
-        "x", Channel.EMAIL, Kind.ONE_TIME, Status.DRAFT, None, version, "1", 1, managed=False
-    )
-    text = importer.manifest(draft, source, set(), "x.yaml")
+    text = importer.manifest(console_draft(), source, set(), "x.yaml")
     assert text is not None
     assert text.splitlines()[:3] == [
         "# Imported by `reconciler import` from runtime sqlite:///x\\nkind: Evil",

@@ -58,7 +58,7 @@ ALLOWED = {
     "project": {"documents", "provenance", "errors", "model", "validation"},
     "policies": {"schedule", "effective", "errors", "model", "plan", "planner", "project"},
     # an environment's plan judged against the runtime of the one it is promoted from
-    "promotion": {"errors", "model", "plan", "planner", "runtime"},
+    "promotion": {"errors", "model", "plan", "planner", "runtime", "policies"},
     "planner": {"lifecycle", "manifests", "plan", "model", "errors", "schedule", "validation"},
     "plan": {"model", "errors", "actions"},
     "actions": {"model"},

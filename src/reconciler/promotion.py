@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from reconciler import policies
 from reconciler.errors import Diagnostic
 from reconciler.model import RECONCILER, Action, Campaign, Manifest
 from reconciler.plan import Operation, Plan
@@ -28,9 +29,7 @@ def goes_live(op: Operation) -> bool:
     """Whether ``op`` makes a version live that the source must have run: an activation, a
     replacement, a copy to live. A resume runs again what ran before in this environment, and
     is left alone (``policies.goes_live`` counts it, as it sends)."""
-    return op.action in (Action.ACTIVATE, Action.REPLACE) or (
-        op.action is Action.COPY and op.activate
-    )
+    return policies.goes_live(op) and op.action is not Action.RESUME
 
 
 def check(

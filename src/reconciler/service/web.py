@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -319,7 +319,3 @@ ROUTES: list[tuple[str, str, Callable[[Service, Request], Awaitable[Response]]]]
     ("POST", "/signin", signin),
     ("POST", "/signout", signout),
 ]
-
-
-def static_headers() -> Mapping[str, str]:
-    return {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}

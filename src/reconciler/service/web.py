@@ -196,7 +196,6 @@ async def calendar(service: Service, request: Request, session: SessionInfo) -> 
 
 @signed_in
 async def drift(service: Service, request: Request, session: SessionInfo) -> Response:
-    queries.parse_calendar({k: v for k, v in _params(request).items() if k == "tz"})
     state, _ = await service.run(service.listing.current)
     drifted = [n for n, c in state.campaigns.items() if c.drifted]
 
